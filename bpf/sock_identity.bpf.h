@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/* Socket identity and reading helpers shared by sockleak's BPF programs. */
+#ifndef SOCKLEAK_SOCK_IDENTITY_BPF_H
+#define SOCKLEAK_SOCK_IDENTITY_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "sockleak_abi.h"
+
+#define SL_S_IFMT 00170000
+#define SL_S_IFSOCK 0140000
+#define SL_SOCK_STREAM 1
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* Only plain TCP stream sockets are tracked (not MPTCP, not raw). */
+static __always_inline bool sl_is_tcp(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       BPF_CORE_READ(sk, sk_type) == SL_SOCK_STREAM;
+}
+
+/* The socket behind fd in the current task, or NULL. Probe reads only:
+ * called from sys_enter/sys_exit where fdtable entries are plain pointers. */
+static __always_inline struct sock *sl_current_fd_sock(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+
+	if (!sk || !sl_is_tcp(sk))
+		return NULL;
+	return sk;
+}
+
+/* Cookie of a socket reached through probe reads. Sockets sockleak tracks have
+ * had their cookie assigned by bpf_get_socket_cookie() at their first transition. */
+static __always_inline __u64 sl_read_cookie(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+static __always_inline __u64 sl_task_start(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+/* Milliseconds since the socket last sent or received data (kernel jiffies stamps). */
+static __always_inline __u64 sl_idle_ms(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 now = (__u32)bpf_jiffies64();
+	__u32 sent = BPF_CORE_READ(tp, lsndtime);
+	__u32 rcvd = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
+	__u32 last = (__s32)(sent - rcvd) > 0 ? sent : rcvd;
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
+
+	if ((__s32)(now - last) <= 0)
+		return 0;
+	return (__u64)(now - last) * 1000 / hz;
+}
+
+/* Lower bound of the time a CLOSE_WAIT socket entered that state: the FIN was the
+ * last ACK-bearing segment received, so rcv_tstamp is at or after its arrival. */
+static __always_inline __u64 sl_close_wait_since_lower(const struct sock *sk, __u64 now_ns)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 now = (__u32)bpf_jiffies64();
+	__u32 rcv = BPF_CORE_READ(tp, rcv_tstamp);
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
+	__u64 ago_ns;
+
+	if ((__s32)(now - rcv) <= 0)
+		return now_ns;
+	ago_ns = (__u64)(now - rcv) * 1000000000ull / hz;
+	return ago_ns < now_ns ? now_ns - ago_ns : 0;
+}
+
+/* Fills addresses, ports, queues and namespace of row from sk. */
+static __always_inline void sl_fill_endpoints(struct sl_sock_row *row, const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	row->family = family;
+	row->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	row->peer_port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == SL_AF_INET6) {
+		bpf_core_read(row->local_addr, sizeof(row->local_addr),
+			      &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(row->peer_addr, sizeof(row->peer_addr),
+			      &sk->__sk_common.skc_v6_daddr);
+	} else {
+		bpf_core_read(row->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(row->peer_addr, 4, &sk->__sk_common.skc_daddr);
+	}
+	row->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	row->rx_queue = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+	row->tx_queue = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+}
+
+#endif /* SOCKLEAK_SOCK_IDENTITY_BPF_H */

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * sockleak kernel side.
+ *
+ * Per-socket state (owner, state, since) lives in the `sockets` hash keyed by
+ * socket cookie. A connection that opens and closes within the thresholds costs
+ * a few map operations here and nothing in userspace. Userspace learns about
+ * lingering sockets from two iterators (scan_sockets over the map, every report
+ * interval; reconcile_holders over every task's fds, at start and periodically)
+ * and receives ring-buffer events only for sockets it has been told about.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "sockleak_abi.h"
+#include "sock_identity.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SL_E2BIG 7 /* map full */
+
+#define SL_NR_CLOSE 3
+#define SL_NR_ACCEPT 43
+#define SL_NR_ACCEPT4 288
+#define SL_NR_CLOSE_RANGE 436
+
+/* Wake userspace only once this much is pending; it also polls on a timer. */
+#define SL_WAKEUP_BYTES (64 * 1024)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct sl_sock_entry);
+} sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Written by userspace through the mmap'ed .bss before each scan. */
+struct sl_scan_config scan_config = {};
+/* Entries the last scan visited: the number of tracked sockets. */
+__u64 scan_visited = 0;
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &which);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline void emit(const struct sl_event *ev)
+{
+	struct sl_event *slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
+
+	if (!slot) {
+		count(SL_CNT_EVENTS_LOST);
+		return;
+	}
+	*slot = *ev;
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= SL_WAKEUP_BYTES
+			      ? BPF_RB_FORCE_WAKEUP
+			      : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(slot, flags);
+	count(SL_CNT_EVENTS_SENT);
+}
+
+static __always_inline bool starts_tracking(int state)
+{
+	return state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_ESTABLISHED ||
+	       state == TCP_CLOSE_WAIT;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
+{
+	if (!sl_is_tcp(sk))
+		return 0;
+
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	__u64 now = bpf_ktime_get_ns();
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+
+	if (!entry) {
+		if (!starts_tracking(newstate))
+			return 0;
+		struct sl_sock_entry fresh = {
+			.sk = (__u64)sk,
+			.since_ns = now,
+			.state = newstate,
+		};
+		/* connect(): process context (socket lock owned), so current is the owner.
+		 * Softirq transitions never name an owner: current is whoever was interrupted. */
+		if (newstate == TCP_SYN_SENT && BPF_CORE_READ(sk, sk_lock.owned)) {
+			fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
+			fresh.proc_start = sl_task_start(bpf_get_current_task_btf());
+		}
+		if (bpf_map_update_elem(&sockets, &cookie, &fresh, BPF_NOEXIST) == -SL_E2BIG)
+			count(SL_CNT_SOCKETS_FULL);
+		return 0;
+	}
+
+	if (entry->flags & SL_SOCK_ANNOUNCED) {
+		struct sl_event ev = {
+			.ts_ns = now,
+			.cookie = cookie,
+			.kind = SL_EV_STATE,
+			.tgid = entry->owner_tgid,
+			.proc_start = entry->proc_start,
+			.old_state = oldstate,
+			.new_state = newstate,
+		};
+		emit(&ev);
+	}
+	if (newstate == TCP_CLOSE) {
+		bpf_map_delete_elem(&sockets, &cookie);
+		return 0;
+	}
+	entry->state = newstate;
+	entry->since_ns = now;
+	entry->flags &= ~SL_SOCK_SINCE_LOWER;
+	return 0;
+}
+
+/* close(fd) of a tracked socket: an announced socket's holder changes are sent;
+ * otherwise a close by the owner makes the owner unknown (a fork or dup may
+ * still hold it), to be resolved by the next reconcile if it ever lingers. */
+static __always_inline void on_close(__u32 fd)
+{
+	struct sock *sk = sl_current_fd_sock(fd);
+
+	if (!sk)
+		return;
+	__u64 cookie = sl_read_cookie(sk);
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+
+	if (!entry)
+		return;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (entry->flags & SL_SOCK_ANNOUNCED) {
+		struct sl_event ev = {
+			.ts_ns = bpf_ktime_get_ns(),
+			.cookie = cookie,
+			.kind = SL_EV_FD_CLOSE,
+			.tgid = tgid,
+			.proc_start = sl_task_start(bpf_get_current_task_btf()),
+			.fd_first = fd,
+		};
+		emit(&ev);
+	}
+	if (entry->owner_tgid == tgid)
+		entry->owner_tgid = 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == SL_NR_CLOSE) {
+		on_close((__u32)BPF_CORE_READ(regs, di));
+	} else if (id == SL_NR_CLOSE_RANGE) {
+		struct sl_event ev = {
+			.ts_ns = bpf_ktime_get_ns(),
+			.kind = SL_EV_CLOSE_RANGE,
+			.tgid = bpf_get_current_pid_tgid() >> 32,
+			.proc_start = sl_task_start(bpf_get_current_task_btf()),
+			.fd_first = (__u32)BPF_CORE_READ(regs, di),
+			.fd_last = (__u32)BPF_CORE_READ(regs, si),
+		};
+		emit(&ev);
+	}
+	return 0;
+}
+
+/* accept()/accept4() returned fd: the caller owns the socket from now on. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (id != SL_NR_ACCEPT && id != SL_NR_ACCEPT4)
+		return 0;
+	struct sock *sk = sl_current_fd_sock((__u32)ret);
+
+	if (!sk)
+		return 0;
+	__u64 cookie = sl_read_cookie(sk);
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+
+	if (entry && !entry->owner_tgid) {
+		entry->owner_tgid = bpf_get_current_pid_tgid() >> 32;
+		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
+	}
+	return 0;
+}
+
+static __always_inline bool lingers(__u32 state, __u64 since_ns, __u64 idle_ms, __u64 now)
+{
+	if (state == TCP_CLOSE_WAIT)
+		return now - since_ns >= scan_config.close_wait_ns;
+	if (state == TCP_ESTABLISHED)
+		return idle_ms >= scan_config.established_idle_ms;
+	return false;
+}
+
+static __always_inline void write_row(struct seq_file *seq, struct sl_sock_row *row)
+{
+	if (bpf_seq_write(seq, row, sizeof(*row)))
+		count(SL_CNT_ROWS_LOST);
+}
+
+/* Every report interval: the tracked sockets that linger past the thresholds. */
+SEC("iter/bpf_map_elem")
+int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct sl_sock_entry *entry = ctx->value;
+
+	if (!key || !entry)
+		return 0;
+	scan_visited++;
+	const struct sock *sk = (const struct sock *)entry->sk;
+	__u64 cookie = *key;
+
+	/* The entry may outlive its socket by a moment; the cookie proves identity. */
+	if (sl_read_cookie(sk) != cookie)
+		return 0;
+	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 idle = sl_idle_ms(sk);
+
+	if (state != entry->state || !lingers(state, entry->since_ns, idle, now))
+		return 0;
+
+	struct sl_sock_row row = {
+		.cookie = cookie,
+		.since_ns = entry->since_ns,
+		.idle_ms = idle,
+		.proc_start = entry->proc_start,
+		.tgid = entry->owner_tgid,
+		.fd = ~0u,
+		.state = state,
+		.flags = (entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0,
+	};
+	sl_fill_endpoints(&row, sk);
+	entry->flags |= SL_SOCK_ANNOUNCED;
+	write_row(ctx->meta->seq, &row);
+	return 0;
+}
+
+/* At start and every reconcile interval: every process's TCP fds in ESTABLISHED
+ * or CLOSE_WAIT, in every network namespace. Seeds sockets that existed before
+ * sockleak started (their age is then a lower bound). */
+SEC("iter/task_file")
+int reconcile_holders(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!task || !file)
+		return 0;
+	struct socket *sock = bpf_sock_from_file(file);
+
+	if (!sock)
+		return 0;
+	struct sock *sk = sock->sk;
+
+	if (!sk || !sl_is_tcp(sk))
+		return 0;
+	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+		return 0;
+
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 start = sl_task_start(task);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+
+	if (!entry) {
+		struct sl_sock_entry seed = {
+			.sk = (__u64)sk,
+			.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
+			.proc_start = start,
+			.owner_tgid = tgid,
+			.state = state,
+			.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
+		};
+		if (bpf_map_update_elem(&sockets, &cookie, &seed, BPF_NOEXIST) == -SL_E2BIG)
+			count(SL_CNT_SOCKETS_FULL);
+		entry = bpf_map_lookup_elem(&sockets, &cookie);
+		if (!entry)
+			return 0;
+	}
+	entry->flags |= SL_SOCK_ANNOUNCED;
+
+	struct sl_sock_row row = {
+		.cookie = cookie,
+		.since_ns = entry->since_ns,
+		.idle_ms = sl_idle_ms(sk),
+		.proc_start = start,
+		.tgid = tgid,
+		.fd = ctx->fd,
+		.state = state,
+		.flags = SL_ROW_HOLDER | ((entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0),
+	};
+	sl_fill_endpoints(&row, sk);
+	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
+	write_row(ctx->meta->seq, &row);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The one definition of every record that crosses the kernel/user boundary.
+ * Included by bpf/sockleak.bpf.c (with vmlinux.h) and by userspace C++ (with
+ * <linux/types.h>). Fixed-size __u* fields only; userspace static_asserts sizes.
+ * Bump SL_ABI_VERSION whenever a layout changes.
+ */
+#ifndef SOCKLEAK_ABI_H
+#define SOCKLEAK_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SL_ABI_VERSION 1
+#define SL_COMM_LEN 16
+#define SL_ADDR_LEN 16
+
+#define SL_AF_INET 2
+#define SL_AF_INET6 10
+
+/* Ring-buffer event kinds. Only transitions that matter reach userspace. */
+enum sl_event_kind {
+	/* An announced socket (one userspace reported) changed state. */
+	SL_EV_STATE = 1,
+	/* A process closed an fd of an announced socket. */
+	SL_EV_FD_CLOSE = 2,
+	/* A process called close_range(); its holdings must be re-read. */
+	SL_EV_CLOSE_RANGE = 3,
+};
+
+struct sl_event {
+	__u64 ts_ns;      /* CLOCK_MONOTONIC */
+	__u64 cookie;     /* socket cookie; 0 for SL_EV_CLOSE_RANGE */
+	__u64 proc_start; /* actor's process start (boottime ns) */
+	__u32 kind;       /* enum sl_event_kind */
+	__u32 tgid;       /* actor (close) or owner (state) */
+	__u32 old_state;  /* SL_EV_STATE */
+	__u32 new_state;  /* SL_EV_STATE */
+	__u32 fd_first;   /* SL_EV_FD_CLOSE fd, SL_EV_CLOSE_RANGE first */
+	__u32 fd_last;    /* SL_EV_CLOSE_RANGE last */
+};
+
+/* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY index). */
+enum sl_counter {
+	SL_CNT_EVENTS_SENT = 0,
+	SL_CNT_EVENTS_LOST,     /* ring buffer full */
+	SL_CNT_SOCKETS_FULL,    /* socket map full: socket not tracked */
+	SL_CNT_ROWS_LOST,       /* iterator seq buffer overflow */
+	SL_CNT_MAX,
+};
+
+/* sl_sock_entry.flags */
+#define SL_SOCK_ANNOUNCED (1u << 0)     /* userspace knows it: send its changes */
+#define SL_SOCK_SINCE_LOWER (1u << 1)   /* since_ns is a lower bound (pre-existing) */
+
+/* Value of the socket map, keyed by socket cookie. */
+struct sl_sock_entry {
+	__u64 sk;         /* struct sock address; revalidated by cookie before use */
+	__u64 since_ns;   /* entered current state, CLOCK_MONOTONIC */
+	__u64 proc_start; /* owner process start (boottime ns) */
+	__u32 owner_tgid; /* 0 = unknown (closed by owner, or never learned) */
+	__u32 state;      /* TCP state (TCP_ESTABLISHED = 1 ...) */
+	__u32 flags;      /* SL_SOCK_* */
+	__u32 _pad;
+};
+
+/* sl_sock_row.flags */
+#define SL_ROW_SINCE_LOWER (1u << 0)    /* since_ns is a lower bound */
+#define SL_ROW_HOLDER (1u << 1)         /* tgid holds the socket in fd (task_file) */
+
+/* One socket as seen by an iterator; written with bpf_seq_write. */
+struct sl_sock_row {
+	__u64 cookie;
+	__u64 since_ns;     /* CLOCK_MONOTONIC; entered state */
+	__u64 idle_ms;      /* since last data sent or received */
+	__u64 proc_start;   /* holder/owner process start (boottime ns) */
+	__u32 tgid;         /* holder (SL_ROW_HOLDER) or owner; 0 = unknown */
+	__u32 fd;           /* holder's fd; ~0u when not a holder row */
+	__u32 state;
+	__u32 flags;        /* SL_ROW_* */
+	__u32 netns;        /* network namespace inode */
+	__u32 rx_queue;     /* bytes received, not yet read by the process */
+	__u32 tx_queue;     /* bytes sent, not yet acknowledged */
+	__u16 family;       /* SL_AF_INET / SL_AF_INET6 */
+	__u16 local_port;   /* host order */
+	__u16 peer_port;    /* host order */
+	__u16 _pad;
+	__u8 local_addr[SL_ADDR_LEN]; /* IPv4 in the first 4 bytes */
+	__u8 peer_addr[SL_ADDR_LEN];
+	char comm[SL_COMM_LEN];       /* holder process name (leader); empty in scans */
+	__u32 _pad2;
+};
+
+/* Filter thresholds the iterators apply; written by userspace into .bss. */
+struct sl_scan_config {
+	__u64 close_wait_ns;      /* emit CLOSE_WAIT sockets at least this old */
+	__u64 established_idle_ms; /* emit ESTABLISHED sockets idle at least this long */
+};
+
+#endif /* SOCKLEAK_ABI_H */

@@ -1,0 +1,9 @@
+// C++ view of the kernel-boundary records: the one definition lives in bpf/sockleak_abi.h.
+#pragma once
+
+#include "sockleak_abi.h"
+
+static_assert(sizeof(sl_event) == 48, "sl_event layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_sock_row) == 120, "sl_sock_row layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_sock_entry) == 40, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_scan_config) == 16, "sl_scan_config layout changed: bump SL_ABI_VERSION");

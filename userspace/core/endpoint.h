@@ -1,0 +1,22 @@
+// A TCP endpoint (address family, address bytes, port) as the kernel reports it.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+
+namespace sockleak {
+
+struct Endpoint {
+  uint16_t family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> address{};  // IPv4 uses the first 4 bytes
+  uint16_t port = 0;
+
+  auto operator<=>(const Endpoint&) const = default;
+
+  // "127.0.0.1", "::1", "::ffff:10.0.0.1" (v4-mapped stays as the kernel holds it).
+  std::string address_string() const;
+};
+
+}  // namespace sockleak

@@ -1,0 +1,40 @@
+// Plain data handed from the monitor to the sinks: one linger group plus what /proc
+// said about its process, and the counters behind a stats record.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/socket_table.h"
+
+namespace sockleak {
+
+struct ProcessDetails {
+  std::string name;                       // comm; may hold any bytes
+  std::optional<std::string> start_time;  // RFC 3339, UTC
+  std::optional<uint64_t> fd_open;        // entries in /proc/PID/fd
+  std::optional<uint64_t> fd_limit;       // RLIMIT_NOFILE soft limit
+};
+
+struct ReportRow {
+  LingerGroup group;
+  ProcessDetails process;
+};
+
+struct StatsSnapshot {
+  uint64_t events_received = 0;
+  uint64_t events_lost = 0;        // ring buffer full (BPF per-CPU counter)
+  uint64_t events_malformed = 0;   // wrong size or kind
+  uint64_t sockets_tracked = 0;    // entries in the kernel socket map
+  uint64_t sockets_untracked = 0;  // not tracked because the map was full
+  uint64_t rows_lost = 0;          // iterator output overflow
+  uint64_t reconciles = 0;
+  uint64_t reconcile_corrections = 0;
+  HostTotals lingering;
+  double uptime_seconds = 0;
+  bool final = false;
+};
+
+}  // namespace sockleak

@@ -1,0 +1,180 @@
+#include "core/socket_table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+namespace sockleak {
+namespace {
+
+Endpoint endpoint(uint16_t family, const uint8_t (&addr)[SL_ADDR_LEN], uint16_t port) {
+  Endpoint e;
+  e.family = family;
+  e.port = port;
+  std::memcpy(e.address.data(), addr, SL_ADDR_LEN);
+  return e;
+}
+
+std::string comm_of(const sl_sock_row& row) {
+  return std::string(row.comm, strnlen(row.comm, sizeof row.comm));
+}
+
+struct GroupBuilder {
+  LingerGroup group;
+  std::map<Endpoint, uint32_t> peers;
+  std::set<uint32_t> netns;
+};
+
+}  // namespace
+
+LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_ns) {
+  LingeringSocket s;
+  s.cookie = row.cookie;
+  s.state = static_cast<TcpState>(row.state);
+  s.since_ns = row.since_ns;
+  s.since_is_lower_bound = (row.flags & SL_ROW_SINCE_LOWER) != 0;
+  s.idle_ns = row.idle_ms * 1'000'000;
+  s.seen_ns = seen_ns;
+  s.local = endpoint(row.family, row.local_addr, row.local_port);
+  s.peer = endpoint(row.family, row.peer_addr, row.peer_port);
+  s.netns = row.netns;
+  s.rx_queue = row.rx_queue;
+  s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
+  return s;
+}
+
+Nanos LingeringSocket::age(uint64_t now_ns) const {
+  if (state == TcpState::kCloseWait) return Nanos(now_ns > since_ns ? now_ns - since_ns : 0);
+  return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
+}
+
+bool GroupFilter::accepts(const LingerGroup& group) const {
+  if (group.count < min_count) return false;
+  if (!pids.empty() && !pids.contains(group.process.pid)) return false;
+  if (!comms.empty() && !comms.contains(group.name)) return false;
+  return true;
+}
+
+void SocketTable::apply(const sl_event& event) {
+  ++counters_.events;
+  const ProcessKey actor{event.tgid, event.proc_start};
+  switch (event.kind) {
+    case SL_EV_STATE: {
+      const auto next = static_cast<TcpState>(event.new_state);
+      auto it = lingering_.find(event.cookie);
+      if (it != lingering_.end() && it->second.state != next) lingering_.erase(it);
+      if (!is_linger_state(next)) {
+        holders_.erase(event.cookie);
+        orphans_.erase(event.cookie);
+      }
+      break;
+    }
+    case SL_EV_FD_CLOSE: {
+      auto held = holders_.find(event.cookie);
+      if (held != holders_.end()) {
+        auto fds = held->second.find(actor);
+        if (fds != held->second.end() && --fds->second == 0) held->second.erase(fds);
+      }
+      auto it = lingering_.find(event.cookie);
+      if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
+      break;
+    }
+    case SL_EV_CLOSE_RANGE:
+      reconcile_requested_ = true;
+      break;
+    default:
+      break;
+  }
+}
+
+void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns) {
+  lingering_.clear();
+  for (const sl_sock_row& row : rows) {
+    lingering_.insert_or_assign(row.cookie, LingeringSocket::from_row(row, now_ns));
+  }
+}
+
+void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows) {
+  std::unordered_map<uint64_t, Holders> truth;
+  std::map<ProcessKey, std::string> names;
+  for (const sl_sock_row& row : rows) {
+    if (!(row.flags & SL_ROW_HOLDER)) continue;
+    const ProcessKey key{row.tgid, row.proc_start};
+    ++truth[row.cookie][key];
+    names.insert_or_assign(key, comm_of(row));
+  }
+  for (const auto& [cookie, before] : holders_) {
+    auto now = truth.find(cookie);
+    if (now == truth.end() || now->second != before) ++counters_.reconcile_corrections;
+  }
+  orphans_.clear();
+  for (const auto& [cookie, socket] : lingering_) {
+    if (!truth.contains(cookie)) orphans_.insert(cookie);
+  }
+  holders_ = std::move(truth);
+  names_ = std::move(names);
+  reconcile_requested_ = false;
+  ++counters_.reconciles;
+}
+
+SocketTable::Holders SocketTable::holders_of(const LingeringSocket& socket) const {
+  auto held = holders_.find(socket.cookie);
+  if (held != holders_.end() && !held->second.empty()) return held->second;
+  if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return {{socket.owner, 1}};
+  return {};
+}
+
+bool SocketTable::needs_reconcile(const AliveFn& alive) const {
+  if (reconcile_requested_) return true;
+  for (const auto& [cookie, socket] : lingering_) {
+    const Holders holders = holders_of(socket);
+    if (holders.empty() && !orphans_.contains(cookie)) return true;
+    for (const auto& [process, fds] : holders) {
+      if (!alive(process)) return true;
+    }
+  }
+  return false;
+}
+
+LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {
+  LingerReport report;
+  std::map<std::pair<ProcessKey, TcpState>, GroupBuilder> groups;
+  for (const auto& [cookie, socket] : lingering_) {
+    const Nanos age = socket.age(now_ns);
+    const bool close_wait = socket.state == TcpState::kCloseWait;
+    if (age < (close_wait ? thresholds.close_wait : thresholds.established_idle)) continue;
+    ++(close_wait ? report.totals.close_wait : report.totals.established);
+    const Holders holders = holders_of(socket);
+    if (holders.empty()) ++report.totals.unowned;
+    for (const auto& [process, fds] : holders) {
+      GroupBuilder& b = groups[{process, socket.state}];
+      LingerGroup& g = b.group;
+      g.process = process;
+      g.state = socket.state;
+      ++g.count;
+      if (age > g.oldest) {
+        g.oldest = age;
+        g.oldest_is_lower_bound = close_wait && socket.since_is_lower_bound;
+      }
+      ++b.peers[socket.peer];
+      b.netns.insert(socket.netns);
+    }
+  }
+  for (auto& [key, b] : groups) {
+    LingerGroup& g = b.group;
+    if (auto name = names_.find(g.process); name != names_.end()) g.name = name->second;
+    for (const auto& [peer, n] : b.peers) g.top_peers.push_back({peer, n});
+    std::stable_sort(g.top_peers.begin(), g.top_peers.end(),
+                     [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
+    if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);
+    g.netns.assign(b.netns.begin(), b.netns.end());
+    report.groups.push_back(std::move(g));
+  }
+  std::stable_sort(report.groups.begin(), report.groups.end(),
+                   [](const LingerGroup& a, const LingerGroup& c) {
+                     return std::tie(c.count, a.process.pid) < std::tie(a.count, c.process.pid);
+                   });
+  return report;
+}
+
+}  // namespace sockleak

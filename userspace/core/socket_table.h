@@ -1,0 +1,132 @@
+// SocketTable: the aggregator. Kernel facts in (ring-buffer events, iterator rows,
+// a monotonic clock reading), per-(process, state) linger groups out. Knows nothing
+// of libbpf or /proc, so every rule here is tested with fake rows and a fake clock.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/abi.h"
+#include "core/duration.h"
+#include "core/endpoint.h"
+#include "core/tcp_state.h"
+
+namespace sockleak {
+
+// PIDs are reused: a process is its tgid plus its start time (boottime ns).
+struct ProcessKey {
+  uint32_t pid = 0;
+  uint64_t start_ns = 0;
+  auto operator<=>(const ProcessKey&) const = default;
+};
+
+struct Thresholds {
+  Nanos close_wait = std::chrono::seconds(30);
+  Nanos established_idle = std::chrono::minutes(5);
+};
+
+// A socket the last scan found past a threshold.
+struct LingeringSocket {
+  uint64_t cookie = 0;
+  TcpState state = TcpState::kEstablished;
+  uint64_t since_ns = 0;       // entered state (CLOCK_MONOTONIC)
+  bool since_is_lower_bound = false;
+  uint64_t idle_ns = 0;        // idle at seen_ns
+  uint64_t seen_ns = 0;        // when the scan read it
+  Endpoint local;
+  Endpoint peer;
+  uint32_t netns = 0;
+  uint32_t rx_queue = 0;
+  ProcessKey owner;            // pid 0: unknown
+
+  static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
+  // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
+  Nanos age(uint64_t now_ns) const;
+};
+
+struct PeerCount {
+  Endpoint peer;  // address and port
+  uint32_t count = 0;
+};
+
+// Lingering sockets of one state held by one process.
+struct LingerGroup {
+  ProcessKey process;
+  std::string name;  // from the kernel at the last reconcile; may be empty
+  TcpState state = TcpState::kCloseWait;
+  uint32_t count = 0;
+  Nanos oldest{0};
+  bool oldest_is_lower_bound = false;
+  std::vector<PeerCount> top_peers;  // most sockets first, at most kTopPeers
+  std::vector<uint32_t> netns;       // distinct network namespaces, ascending
+};
+
+// Each lingering socket counted once, however many processes hold it.
+struct HostTotals {
+  uint32_t close_wait = 0;
+  uint32_t established = 0;
+  uint32_t unowned = 0;  // held by no process (e.g. never accepted)
+};
+
+struct LingerReport {
+  std::vector<LingerGroup> groups;  // most sockets first
+  HostTotals totals;
+};
+
+struct TableCounters {
+  uint64_t events = 0;
+  uint64_t reconciles = 0;
+  uint64_t reconcile_corrections = 0;  // holder facts the events had wrong or missed
+};
+
+// What to show: --pid, --comm, --min-count. Empty sets accept everything.
+struct GroupFilter {
+  std::set<uint32_t> pids;
+  std::set<std::string> comms;
+  uint32_t min_count = 1;
+  bool accepts(const LingerGroup& group) const;
+};
+
+class SocketTable {
+ public:
+  static constexpr size_t kTopPeers = 5;
+  using AliveFn = std::function<bool(const ProcessKey&)>;
+
+  // A ring-buffer event: state changes and fd closes of announced sockets.
+  void apply(const sl_event& event);
+  // A full scan of lingering candidates replaces the previous one.
+  void apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns);
+  // Holder rows from every process's fd table replace what events had built.
+  void apply_reconcile(std::span<const sl_sock_row> rows);
+
+  // True when holder facts are uncertain: an fd range closed, a lingering socket
+  // whose owner closed it or was never learned, or a holder that has exited.
+  bool needs_reconcile(const AliveFn& alive) const;
+  void request_reconcile() { reconcile_requested_ = true; }
+
+  LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
+
+  const TableCounters& counters() const { return counters_; }
+  size_t lingering() const { return lingering_.size(); }
+
+ private:
+  using Holders = std::map<ProcessKey, uint32_t>;  // process -> fds holding the socket
+  Holders holders_of(const LingeringSocket& socket) const;
+
+  std::unordered_map<uint64_t, LingeringSocket> lingering_;
+  std::unordered_map<uint64_t, Holders> holders_;
+  std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
+  std::map<ProcessKey, std::string> names_;
+  bool reconcile_requested_ = false;
+  TableCounters counters_;
+};
+
+}  // namespace sockleak

@@ -1,0 +1,137 @@
+#include "kernel/bpf_monitor.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/event_decoder.h"
+#include "kernel/unique_fd.h"
+#include "sockleak.skel.h"
+
+namespace sockleak {
+namespace {
+
+bool g_verbose = false;
+
+int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  std::fputs("sockleak: libbpf: ", stderr);
+  return std::vfprintf(stderr, format, args);
+}
+
+std::string errno_text(int err) {
+  if (err < 0) err = -err;
+  std::string text = std::strerror(err);
+  if (err == EPERM || err == EACCES) text += " (need root, or CAP_BPF and CAP_PERFMON)";
+  return text;
+}
+
+[[noreturn]] void unsupported(const std::string& step, int err) {
+  throw Error(step + ": " + errno_text(err), kExitUnsupported);
+}
+
+}  // namespace
+
+void BpfMonitor::SkeletonDeleter::operator()(sockleak_bpf* skel) const { sockleak_bpf__destroy(skel); }
+void BpfMonitor::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
+void BpfMonitor::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
+
+BpfMonitor::BpfMonitor(bool verbose) {
+  g_verbose = verbose;
+  libbpf_set_print(print_libbpf);
+
+  skel_.reset(sockleak_bpf__open());
+  if (!skel_) unsupported("open BPF object", errno);
+  // Iterators run on demand; only the tracepoints attach for the whole run.
+  bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
+  bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
+
+  if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
+  if (int err = sockleak_bpf__attach(skel_.get())) {
+    unsupported("attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit", err);
+  }
+
+  union bpf_iter_link_info map_info = {};
+  map_info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel_->maps.sockets));
+  DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, map_opts);
+  map_opts.link_info = &map_info;
+  map_opts.link_info_len = sizeof map_info;
+  scan_link_.reset(bpf_program__attach_iter(skel_->progs.scan_sockets, &map_opts));
+  if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
+  holders_link_.reset(bpf_program__attach_iter(skel_->progs.reconcile_holders, nullptr));
+  if (!holders_link_) unsupported("attach iter/task_file", errno);
+
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfMonitor::on_event, this, nullptr));
+  if (!ring_) unsupported("open ring buffer", errno);
+}
+
+BpfMonitor::~BpfMonitor() = default;
+
+void BpfMonitor::set_scan_thresholds(const Thresholds& t) {
+  skel_->bss->scan_config.close_wait_ns = static_cast<__u64>(t.close_wait.count());
+  skel_->bss->scan_config.established_idle_ms =
+      static_cast<__u64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.established_idle).count());
+}
+
+std::vector<sl_sock_row> BpfMonitor::run_iterator(bpf_link* link, const char* what) {
+  UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
+  if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
+  std::vector<std::byte> bytes;
+  std::byte chunk[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("read ") + what + ": " + errno_text(errno));
+    }
+    bytes.insert(bytes.end(), chunk, chunk + n);
+  }
+  return decode_rows(bytes);
+}
+
+std::vector<sl_sock_row> BpfMonitor::scan_lingering() {
+  skel_->bss->scan_visited = 0;
+  return run_iterator(scan_link_.get(), "iter/bpf_map_elem scan");
+}
+
+std::vector<sl_sock_row> BpfMonitor::read_holders() {
+  return run_iterator(holders_link_.get(), "iter/task_file reconcile");
+}
+
+int BpfMonitor::on_event(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<BpfMonitor*>(ctx);
+  (*self->sink_)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  return 0;
+}
+
+void BpfMonitor::poll_events(std::chrono::milliseconds timeout, const EventBytes& sink) {
+  sink_ = &sink;
+  // Producers skip wakeups until 64 KiB are pending, so consume after every wait.
+  int err = ring_buffer__poll(ring_.get(), static_cast<int>(timeout.count()));
+  if (err >= 0 || err == -EINTR) err = ring_buffer__consume(ring_.get());
+  sink_ = nullptr;
+  if (err < 0 && err != -EINTR) throw Error("ring buffer: " + errno_text(err));
+}
+
+KernelCounters BpfMonitor::counters() const {
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<__u64> per_cpu(cpus > 0 ? static_cast<size_t>(cpus) : 1);
+  auto sum = [&](__u32 index) -> uint64_t {
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &index, per_cpu.data())) return 0;
+    uint64_t total = 0;
+    for (__u64 v : per_cpu) total += v;
+    return total;
+  };
+  return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST)};
+}
+
+uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }
+
+}  // namespace sockleak

@@ -1,0 +1,64 @@
+// BpfMonitor: RAII owner of the sockleak BPF object. Construction opens, loads and
+// attaches (tracepoints now, iterators on demand); destruction detaches and frees.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/abi.h"
+#include "core/socket_table.h"
+
+struct sockleak_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace sockleak {
+
+struct KernelCounters {
+  uint64_t events_sent = 0;
+  uint64_t events_lost = 0;     // ring buffer was full
+  uint64_t sockets_full = 0;    // socket map was full
+  uint64_t rows_lost = 0;       // iterator output overflow
+};
+
+class BpfMonitor {
+ public:
+  using EventBytes = std::function<void(std::span<const std::byte>)>;
+
+  // Throws Error(kExitUnsupported) naming the step and errno when the kernel refuses.
+  explicit BpfMonitor(bool verbose);
+  ~BpfMonitor();
+  BpfMonitor(const BpfMonitor&) = delete;
+  BpfMonitor& operator=(const BpfMonitor&) = delete;
+
+  void set_scan_thresholds(const Thresholds& thresholds);
+  // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map).
+  std::vector<sl_sock_row> scan_lingering();
+  // Every process's ESTABLISHED/CLOSE_WAIT TCP fds (iter/task_file); seeds untracked sockets.
+  std::vector<sl_sock_row> read_holders();
+  // Waits up to timeout for a wakeup, then hands every pending event to sink.
+  void poll_events(std::chrono::milliseconds timeout, const EventBytes& sink);
+
+  KernelCounters counters() const;
+  uint64_t tracked_sockets() const;  // as counted by the last scan
+
+ private:
+  struct SkeletonDeleter { void operator()(sockleak_bpf* skel) const; };
+  struct LinkDeleter { void operator()(bpf_link* link) const; };
+  struct RingDeleter { void operator()(ring_buffer* ring) const; };
+  static int on_event(void* ctx, void* data, size_t size);
+  std::vector<sl_sock_row> run_iterator(bpf_link* link, const char* what);
+
+  std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
+  std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
+  std::unique_ptr<bpf_link, LinkDeleter> holders_link_;
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  const EventBytes* sink_ = nullptr;
+};
+
+}  // namespace sockleak

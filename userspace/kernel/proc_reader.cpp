@@ -1,0 +1,95 @@
+#include "kernel/proc_reader.h"
+
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "output/json_records.h"
+
+namespace sockleak {
+namespace {
+
+int64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::optional<uint64_t> count_dir_entries(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (!dir) return std::nullopt;
+  uint64_t n = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+std::optional<uint64_t> nofile_soft_limit(const std::string& limits_path) {
+  std::ifstream in(limits_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    std::string soft;
+    fields >> soft;
+    if (soft == "unlimited") return std::nullopt;
+    try {
+      return std::stoull(soft);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ProcReader::ProcReader(std::string proc_root)
+    : root_(std::move(proc_root)),
+      ticks_per_second_(sysconf(_SC_CLK_TCK)),
+      boot_realtime_ns_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME)) {}
+
+std::optional<uint64_t> ProcReader::start_ticks(uint32_t pid) const {
+  std::ifstream in(root_ + "/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  // comm may contain spaces and ')': fields resume after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return std::nullopt;
+}
+
+bool ProcReader::alive(const ProcessKey& key) const {
+  const auto ticks = start_ticks(key.pid);
+  if (!ticks || ticks_per_second_ <= 0) return false;
+  return *ticks == key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
+}
+
+ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& name_hint) const {
+  ProcessDetails d;
+  d.name = name_hint;
+  const auto when = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::nanoseconds(boot_realtime_ns_ + static_cast<int64_t>(key.start_ns))));
+  d.start_time = rfc3339(when);
+  if (!alive(key)) return d;
+  const std::string dir = root_ + "/" + std::to_string(key.pid);
+  std::ifstream comm(dir + "/comm");
+  std::string name;
+  if (std::getline(comm, name)) d.name = name;
+  d.fd_open = count_dir_entries(dir + "/fd");
+  d.fd_limit = nofile_soft_limit(dir + "/limits");
+  return d;
+}
+
+}  // namespace sockleak

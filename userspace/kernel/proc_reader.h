@@ -1,0 +1,29 @@
+// ProcReader: what /proc says about a process (name, fd usage, start) and whether a
+// (pid, start time) is still the same live process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/report_rows.h"
+#include "core/socket_table.h"
+
+namespace sockleak {
+
+class ProcReader {
+ public:
+  explicit ProcReader(std::string proc_root = "/proc");
+
+  bool alive(const ProcessKey& key) const;
+  // name_hint is used when the process is gone or /proc is unreadable.
+  ProcessDetails details(const ProcessKey& key, const std::string& name_hint) const;
+
+ private:
+  std::optional<uint64_t> start_ticks(uint32_t pid) const;
+  std::string root_;
+  int64_t ticks_per_second_;
+  int64_t boot_realtime_ns_;  // CLOCK_REALTIME at boot, to place start times on the wall clock
+};
+
+}  // namespace sockleak

@@ -1,0 +1,82 @@
+#include "output/json_records.h"
+
+#include <ctime>
+
+namespace sockleak {
+namespace {
+
+nlohmann::json envelope(std::string_view type, const RecordContext& ctx) {
+  return {{"schema", kSchema},
+          {"type", type},
+          {"@timestamp", ctx.timestamp},
+          {"host", {{"name", ctx.host}}}};
+}
+
+}  // namespace
+
+nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx) {
+  const LingerGroup& g = row.group;
+  const bool close_wait = g.state == TcpState::kCloseWait;
+  nlohmann::json record = envelope("linger", ctx);
+
+  nlohmann::json process = {{"pid", g.process.pid}, {"name", row.process.name}};
+  if (row.process.start_time) process["start_time"] = *row.process.start_time;
+  nlohmann::json fd = nlohmann::json::object();
+  if (row.process.fd_open) fd["open"] = *row.process.fd_open;
+  if (row.process.fd_limit) fd["limit"] = *row.process.fd_limit;
+  process["fd"] = fd;
+  record["process"] = process;
+
+  record["socket"] = {
+      {"state", state_name(g.state)},
+      {"count", g.count},
+      {"oldest_age_seconds", to_seconds(g.oldest)},
+      {"age_is_lower_bound", g.oldest_is_lower_bound},
+      {"threshold_seconds",
+       to_seconds(close_wait ? ctx.thresholds.close_wait : ctx.thresholds.established_idle)},
+  };
+  nlohmann::json peers = nlohmann::json::array();
+  for (const PeerCount& p : g.top_peers) {
+    peers.push_back({{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}});
+  }
+  record["network"] = {{"peers", peers}, {"namespaces", g.netns}};
+  return record;
+}
+
+nlohmann::json stats_record(const StatsSnapshot& s, const RecordContext& ctx) {
+  nlohmann::json record = envelope("stats", ctx);
+  record["events"] = {{"received", s.events_received},
+                      {"lost", s.events_lost},
+                      {"malformed", s.events_malformed}};
+  record["sockets"] = {{"tracked", s.sockets_tracked},
+                       {"untracked_map_full", s.sockets_untracked},
+                       {"lingering",
+                        {{"close_wait", s.lingering.close_wait},
+                         {"established", s.lingering.established},
+                         {"unowned", s.lingering.unowned}}}};
+  record["reconcile"] = {{"runs", s.reconciles},
+                         {"corrections", s.reconcile_corrections},
+                         {"rows_lost", s.rows_lost}};
+  record["uptime_seconds"] = s.uptime_seconds;
+  record["final"] = s.final;
+  return record;
+}
+
+std::string ndjson_line(const nlohmann::json& record) {
+  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+}  // namespace sockleak

@@ -1,0 +1,33 @@
+// The NDJSON output contract (schema 1): field names in ECS/OpenTelemetry style.
+// README "Output" documents every field; change both together and bump kSchema
+// for anything that is not a pure addition.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/report_rows.h"
+
+namespace sockleak {
+
+inline constexpr int kSchema = 1;
+
+struct RecordContext {
+  std::string timestamp;  // RFC 3339 UTC with milliseconds
+  std::string host;
+  Thresholds thresholds;
+};
+
+nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx);
+nlohmann::json stats_record(const StatsSnapshot& stats, const RecordContext& ctx);
+
+// One line, no newline. Never throws on bad UTF-8 (process names are arbitrary bytes):
+// invalid sequences become U+FFFD.
+std::string ndjson_line(const nlohmann::json& record);
+
+std::string rfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace sockleak

@@ -1,0 +1,59 @@
+#include "output/text_table.h"
+
+#include <cstdio>
+
+namespace sockleak {
+namespace {
+
+std::string fd_usage(const ProcessDetails& p) {
+  std::string open = p.fd_open ? std::to_string(*p.fd_open) : "?";
+  std::string limit = p.fd_limit ? std::to_string(*p.fd_limit) : "?";
+  return open + "/" + limit;
+}
+
+std::string peer_summary(const LingerGroup& g) {
+  if (g.top_peers.empty()) return "-";
+  const PeerCount& top = g.top_peers.front();
+  std::string address = top.peer.address_string();
+  if (top.peer.family == 10) address = "[" + address + "]";
+  std::string s = address + ":" + std::to_string(top.peer.port) + " (" + std::to_string(top.count) + ")";
+  if (g.top_peers.size() > 1) s += " +" + std::to_string(g.top_peers.size() - 1) + " more";
+  return s;
+}
+
+}  // namespace
+
+std::string printable(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string text_report(const std::vector<ReportRow>& rows, const HostTotals& totals,
+                        const std::string& timestamp) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%s  lingering: %u CLOSE_WAIT, %u idle ESTABLISHED (%u unowned)\n",
+                timestamp.c_str(), totals.close_wait, totals.established, totals.unowned);
+  out += line;
+  if (rows.empty()) return out;
+  std::snprintf(line, sizeof line, "  %-8s %-16s %-12s %6s %10s %12s  %s\n", "PID", "PROCESS", "STATE",
+                "COUNT", "OLDEST", "FDS/LIMIT", "TOP PEER");
+  out += line;
+  for (const ReportRow& r : rows) {
+    const LingerGroup& g = r.group;
+    char oldest[32];
+    std::snprintf(oldest, sizeof oldest, "%s%.1fs", g.oldest_is_lower_bound ? ">" : "",
+                  to_seconds(g.oldest));
+    std::snprintf(line, sizeof line, "  %-8u %-16s %-12s %6u %10s %12s  %s\n", g.process.pid,
+                  printable(r.process.name).c_str(), std::string(state_name(g.state)).c_str(), g.count,
+                  oldest, fd_usage(r.process).c_str(), peer_summary(g).c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace sockleak
