@@ -1,0 +1,121 @@
+// Test helper: a tiny keep-alive HTTP/1.1 server on loopback. Closes connections idle
+// longer than --idle-close-ms (0 = never), so its clients see a FIN and go CLOSE_WAIT.
+// Prints "PORT <n>" once listening. Exits after --max-seconds or on SIGTERM.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+long long now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+struct Conn {
+  int fd;
+  long long last_ms;
+  std::string buf;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string bind_addr = "127.0.0.1";
+  long long idle_close_ms = 1000;
+  long long max_seconds = 60;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--bind") bind_addr = argv[i + 1];
+    else if (flag == "--idle-close-ms") idle_close_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
+    else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
+  }
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+
+  const bool v6 = bind_addr.find(':') != std::string::npos;
+  int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, bind_addr.c_str(), &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    inet_pton(AF_INET, bind_addr.c_str(), &a->sin_addr);
+    len = sizeof *a;
+  }
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(lfd, 1024) != 0) {
+    std::perror("bind/listen");
+    return 1;
+  }
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  std::printf("PORT %d\n", port);
+  std::fflush(stdout);
+
+  const long long deadline = now_ms() + max_seconds * 1000;
+  std::vector<Conn> conns;
+  static const char kResponse[] =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+  while (!g_stop && now_ms() < deadline) {
+    std::vector<pollfd> fds{{lfd, POLLIN, 0}};
+    for (const Conn& c : conns) fds.push_back({c.fd, POLLIN, 0});
+    poll(fds.data(), fds.size(), 50);
+    if (fds[0].revents & POLLIN) {
+      int cfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (cfd >= 0) conns.push_back({cfd, now_ms(), {}});
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Conn& c = conns[i - 1];
+      char buf[4096];
+      ssize_t n = read(c.fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(c.fd);
+        c.fd = -1;
+        continue;
+      }
+      c.last_ms = now_ms();
+      c.buf.append(buf, static_cast<size_t>(n));
+      size_t end;
+      while ((end = c.buf.find("\r\n\r\n")) != std::string::npos) {
+        c.buf.erase(0, end + 4);
+        if (write(c.fd, kResponse, sizeof kResponse - 1) < 0) break;
+      }
+    }
+    const long long now = now_ms();
+    for (Conn& c : conns) {
+      if (c.fd >= 0 && idle_close_ms > 0 && now - c.last_ms >= idle_close_ms) {
+        close(c.fd);
+        c.fd = -1;
+      }
+    }
+    std::erase_if(conns, [](const Conn& c) { return c.fd < 0; });
+  }
+  for (Conn& c : conns) close(c.fd);
+  close(lfd);
+  return 0;
+}
