@@ -1,10 +1,13 @@
 // Test helper: a tiny keep-alive HTTP/1.1 server on loopback. Closes connections idle
 // longer than --idle-close-ms (0 = never), so its clients see a FIN and go CLOSE_WAIT.
+// --ignore-peer-close keeps sockets whose peer closed (a server-side CLOSE_WAIT leak).
+// --bind :: listens dual-stack (IPv4 peers appear as v4-mapped IPv6).
 // Prints "PORT <n>" once listening. Exits after --max-seconds or on SIGTERM.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@ struct Conn {
   int fd;
   long long last_ms;
   std::string buf;
+  bool peer_closed = false;  // kept open on purpose (--ignore-peer-close)
 };
 
 }  // namespace
@@ -38,19 +42,30 @@ int main(int argc, char** argv) {
   std::string bind_addr = "127.0.0.1";
   long long idle_close_ms = 1000;
   long long max_seconds = 60;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool ignore_peer_close = false;
+  for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--bind") bind_addr = argv[i + 1];
-    else if (flag == "--idle-close-ms") idle_close_ms = std::atoll(argv[i + 1]);
-    else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
-    else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
+    if (flag == "--ignore-peer-close") {
+      ignore_peer_close = true;
+      continue;
+    }
+    if (i + 1 >= argc) { std::fprintf(stderr, "missing value for %s\n", argv[i]); return 2; }
+    ++i;
+    if (flag == "--bind") bind_addr = argv[i];
+    else if (flag == "--idle-close-ms") idle_close_ms = std::atoll(argv[i]);
+    else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i]);
+    else { std::fprintf(stderr, "unknown flag %s\n", flag.c_str()); return 2; }
   }
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;  // scale tests hold thousands of connections
+  setrlimit(RLIMIT_NOFILE, &nofile);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
 
   const bool v6 = bind_addr.find(':') != std::string::npos;
-  int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage ss{};
@@ -66,7 +81,7 @@ int main(int argc, char** argv) {
     inet_pton(AF_INET, bind_addr.c_str(), &a->sin_addr);
     len = sizeof *a;
   }
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(lfd, 1024) != 0) {
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(lfd, 4096) != 0) {
     std::perror("bind/listen");
     return 1;
   }
@@ -82,11 +97,12 @@ int main(int argc, char** argv) {
       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
   while (!g_stop && now_ms() < deadline) {
     std::vector<pollfd> fds{{lfd, POLLIN, 0}};
-    for (const Conn& c : conns) fds.push_back({c.fd, POLLIN, 0});
+    for (const Conn& c : conns) fds.push_back({c.peer_closed ? -1 : c.fd, POLLIN, 0});
     poll(fds.data(), fds.size(), 50);
     if (fds[0].revents & POLLIN) {
-      int cfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (cfd >= 0) conns.push_back({cfd, now_ms(), {}});
+      for (int cfd; (cfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
+        conns.push_back({cfd, now_ms(), {}});
+      }
     }
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -94,8 +110,12 @@ int main(int argc, char** argv) {
       char buf[4096];
       ssize_t n = read(c.fd, buf, sizeof buf);
       if (n <= 0) {
-        close(c.fd);
-        c.fd = -1;
+        if (ignore_peer_close) {
+          c.peer_closed = true;
+        } else {
+          close(c.fd);
+          c.fd = -1;
+        }
         continue;
       }
       c.last_ms = now_ms();
@@ -108,7 +128,7 @@ int main(int argc, char** argv) {
     }
     const long long now = now_ms();
     for (Conn& c : conns) {
-      if (c.fd >= 0 && idle_close_ms > 0 && now - c.last_ms >= idle_close_ms) {
+      if (c.fd >= 0 && !c.peer_closed && idle_close_ms > 0 && now - c.last_ms >= idle_close_ms) {
         close(c.fd);
         c.fd = -1;
       }

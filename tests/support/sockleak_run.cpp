@@ -1,5 +1,10 @@
 #include "sockleak_run.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+#include <sstream>
 #include <stdexcept>
 
 namespace sockleak::test {
@@ -43,18 +48,86 @@ std::string expect_line_prefix(ChildProcess& child, const std::string& prefix) {
   throw std::runtime_error("helper did not print " + prefix);
 }
 
-int ss_count(pid_t pid, const std::string& state) {
-  const std::string out = run_command({"/usr/bin/env", "ss", "-tanpH", "state", state});
-  const std::string needle = "pid=" + std::to_string(pid) + ",";
-  int count = 0;
-  size_t start = 0;
-  while (start < out.size()) {
-    size_t end = out.find('\n', start);
-    if (end == std::string::npos) end = out.size();
-    if (out.substr(start, end - start).find(needle) != std::string::npos) ++count;
-    start = end + 1;
+namespace {
+
+std::vector<std::string> ss_lines(const std::string& state, const std::string& netns) {
+  std::vector<std::string> argv{"/usr/bin/env"};
+  if (!netns.empty()) argv.insert(argv.end(), {"ip", "netns", "exec", netns});
+  argv.insert(argv.end(), {"ss", "-tanpH", "state", state});
+  std::istringstream out(run_command(argv));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) {
+    if (!line.empty()) lines.push_back(line);
   }
-  return count;
+  return lines;
+}
+
+}  // namespace
+
+std::map<pid_t, int> ss_counts(const std::string& state, const std::string& netns) {
+  std::map<pid_t, int> counts;
+  for (const std::string& line : ss_lines(state, netns)) {
+    std::set<pid_t> holders;
+    for (size_t at = line.find("pid="); at != std::string::npos; at = line.find("pid=", at + 4)) {
+      holders.insert(static_cast<pid_t>(std::stol(line.substr(at + 4))));
+    }
+    for (pid_t pid : holders) ++counts[pid];
+  }
+  return counts;
+}
+
+int ss_total(const std::string& state, const std::string& netns) {
+  return static_cast<int>(ss_lines(state, netns).size());
+}
+
+int ss_count(pid_t pid, const std::string& state) {
+  const auto counts = ss_counts(state);
+  auto it = counts.find(pid);
+  return it == counts.end() ? 0 : it->second;
+}
+
+std::map<pid_t, int> linger_counts(const std::vector<Record>& records, const std::string& state) {
+  std::map<pid_t, int> counts;
+  for (const Record& r : records) {
+    if (r.value("type", "") == "linger" && r["socket"]["state"] == state) {
+      counts[r["process"]["pid"].get<pid_t>()] += r["socket"]["count"].get<int>();
+    }
+  }
+  return counts;
+}
+
+std::map<pid_t, int> only(const std::map<pid_t, int>& counts, const std::vector<pid_t>& pids) {
+  std::map<pid_t, int> kept;
+  for (pid_t pid : pids) {
+    if (auto it = counts.find(pid); it != counts.end()) kept[pid] = it->second;
+  }
+  return kept;
+}
+
+std::pair<std::vector<Record>, Record> SockleakRun::next_cycle(std::chrono::milliseconds timeout) {
+  const size_t from = seen_.size();
+  auto stats = wait_for([](const Record& r) { return r.value("type", "") == "stats"; }, timeout);
+  if (!stats) throw std::runtime_error("no report cycle within timeout");
+  std::vector<Record> lingers(seen_.begin() + static_cast<std::ptrdiff_t>(from), seen_.end() - 1);
+  return {lingers, *stats};
+}
+
+NetNamespace::NetNamespace() : name_("sockleak-test-" + std::to_string(getpid())) {
+  run_command({"/usr/bin/env", "ip", "netns", "add", name_});
+  run_command({"/usr/bin/env", "ip", "-n", name_, "link", "set", "lo", "up"});
+}
+
+NetNamespace::~NetNamespace() { run_command({"/usr/bin/env", "ip", "netns", "del", name_}); }
+
+uint64_t NetNamespace::inode() const {
+  struct stat st {};
+  if (stat(("/run/netns/" + name_).c_str(), &st) != 0) throw std::runtime_error("netns " + name_ + " missing");
+  return st.st_ino;
+}
+
+std::vector<std::string> NetNamespace::exec(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), {"/usr/bin/env", "ip", "netns", "exec", name_});
+  return argv;
 }
 
 }  // namespace sockleak::test

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ class SockleakRun {
   std::optional<Record> wait_for(const RecordPredicate& match, std::chrono::milliseconds timeout);
   // Reads every record for this long.
   void read_for(std::chrono::milliseconds span);
+  // Linger records of the next whole report cycle (they precede its stats record),
+  // and that stats record.
+  std::pair<std::vector<Record>, Record> next_cycle(std::chrono::milliseconds timeout);
   const std::vector<Record>& seen() const { return seen_; }
   ChildProcess& process() { return child_; }
 
@@ -39,5 +43,28 @@ bool is_linger(const Record& r, pid_t pid, const std::string& state);
 std::string expect_line_prefix(ChildProcess& child, const std::string& prefix);
 // Sockets in ss state filter (e.g. "close-wait") held by pid, per `ss -tanpH`.
 int ss_count(pid_t pid, const std::string& state);
+// Per-process socket counts for an ss state filter ("close-wait", "established"), as
+// `ss -tanpH` (inside netns when given) shows them: a socket counts once per holder.
+std::map<pid_t, int> ss_counts(const std::string& state, const std::string& netns = "");
+// Sockets in that state on the whole host (or netns), each counted once.
+int ss_total(const std::string& state, const std::string& netns = "");
+// Per-process counts from linger records of one state ("CLOSE_WAIT", "ESTABLISHED").
+std::map<pid_t, int> linger_counts(const std::vector<Record>& records, const std::string& state);
+// Keeps only the given pids.
+std::map<pid_t, int> only(const std::map<pid_t, int>& counts, const std::vector<pid_t>& pids);
+
+// A network namespace for one test, deleted on destruction.
+class NetNamespace {
+ public:
+  NetNamespace();
+  ~NetNamespace();
+  const std::string& name() const { return name_; }
+  uint64_t inode() const;
+  // argv prefixed with `ip netns exec NAME`.
+  std::vector<std::string> exec(std::vector<std::string> argv) const;
+
+ private:
+  std::string name_;
+};
 
 }  // namespace sockleak::test

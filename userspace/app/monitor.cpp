@@ -48,7 +48,9 @@ std::string hostname() {
 class Session {
  public:
   explicit Session(const Options& options)
-      : options_(options), bpf_(options.verbose), writer_(options.format, stdout), host_(hostname()) {
+      : options_(options),
+        bpf_(options.verbose, options.ring_buffer_kib * 1024u),
+        writer_(options.format, stdout), host_(hostname()) {
     bpf_.set_scan_thresholds(options.thresholds);
     started_ns_ = monotonic_ns();
     // Seed sockets that existed before we started, so the first scan sees them.

@@ -32,6 +32,7 @@ struct RawOptions {
   int64_t min_count = 1;
   std::string format = "json";
   bool verbose = false;
+  int64_t ring_buffer_kib = 1024;
 };
 
 void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
@@ -50,6 +51,9 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
       ->check(CLI::IsMember({"json", "text"}))
       ->capture_default_str();
   cmd.add_flag("-v,--verbose", raw.verbose, "Log libbpf and progress details to stderr");
+  cmd.add_option("--ring-buffer-kib", raw.ring_buffer_kib,
+                 "Kernel event ring buffer size in KiB (power of two, 4..1048576); losses are counted")
+      ->capture_default_str();
   if (!streaming) return;
   cmd.add_option("--interval", raw.interval, "Report every this long")->capture_default_str();
   cmd.add_option("--reconcile-interval", raw.reconcile_interval,
@@ -84,6 +88,11 @@ Options to_options(const RawOptions& raw, Command command) {
     throw Error("--min-count: must be between 1 and 1000000000", kExitUsage);
   }
   o.filter.min_count = static_cast<uint32_t>(raw.min_count);
+  const int64_t kib = raw.ring_buffer_kib;
+  if (kib < 4 || kib > 1048576 || (kib & (kib - 1)) != 0) {
+    throw Error("--ring-buffer-kib: must be a power of two between 4 and 1048576", kExitUsage);
+  }
+  o.ring_buffer_kib = static_cast<uint32_t>(kib);
   o.filter.pids.insert(raw.pids.begin(), raw.pids.end());
   o.filter.comms.insert(raw.comms.begin(), raw.comms.end());
   o.format = raw.format == "text" ? Format::kText : Format::kJson;

@@ -1,6 +1,7 @@
 // Command line: `sockleak run|snapshot [options]`, parsed with CLI11.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,7 @@ struct Options {
   GroupFilter filter;
   Format format = Format::kJson;
   bool verbose = false;
+  uint32_t ring_buffer_kib = 1024;  // kernel event ring size; power of two, >= 4
 };
 
 // Either options to run with, or a finished answer (--help, --version, usage error)

@@ -1,6 +1,8 @@
 #include "core/duration.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -51,7 +53,10 @@ Nanos parse_duration(std::string_view text) {
       if (u.name == unit) found = &u;
     }
     if (!found) reject(text, "unknown unit \"" + std::string(unit) + "\"");
-    total += std::stod(std::string(number)) * found->nanos;
+    errno = 0;
+    const double value = std::strtod(std::string(number).c_str(), nullptr);
+    if (errno == ERANGE) reject(text, "number out of range");
+    total += value * found->nanos;
   }
   if (!std::isfinite(total) || total > static_cast<double>(std::numeric_limits<int64_t>::max() / 2)) {
     reject(text, "too large");
@@ -68,10 +73,10 @@ std::string format_duration(Nanos d) {
   for (const auto& [size, name] : kExact) {
     if (ns % size == 0) return std::to_string(ns / size) + std::string(name);
   }
-  if (ns >= 1'000'000'000) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3gs", to_seconds(d));
-    return buf;
+  if (ns >= 1'000'000'000) {  // exact decimal seconds: "1.000000001s"
+    std::string fraction = std::to_string(1'000'000'000 + ns % 1'000'000'000).substr(1);
+    fraction.erase(fraction.find_last_not_of('0') + 1);
+    return std::to_string(ns / 1'000'000'000) + "." + fraction + "s";
   }
   return std::to_string(ns) + "ns";
 }

@@ -105,7 +105,10 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows) {
   }
   for (const auto& [cookie, before] : holders_) {
     auto now = truth.find(cookie);
-    if (now == truth.end() || now->second != before) ++counters_.reconcile_corrections;
+    const bool held_now = now != truth.end();
+    if ((held_now || !before.empty()) && (!held_now || now->second != before)) {
+      ++counters_.reconcile_corrections;
+    }
   }
   orphans_.clear();
   for (const auto& [cookie, socket] : lingering_) {
@@ -127,8 +130,10 @@ SocketTable::Holders SocketTable::holders_of(const LingeringSocket& socket) cons
 bool SocketTable::needs_reconcile(const AliveFn& alive) const {
   if (reconcile_requested_) return true;
   for (const auto& [cookie, socket] : lingering_) {
+    // Report holders read from the fd tables, not just the connect/accept owner: a fork,
+    // dup2 or exec since then is invisible to events.
     const Holders holders = holders_of(socket);
-    if (holders.empty() && !orphans_.contains(cookie)) return true;
+    if ((holders.empty() || !holders_.contains(cookie)) && !orphans_.contains(cookie)) return true;
     for (const auto& [process, fds] : holders) {
       if (!alive(process)) return true;
     }

@@ -107,8 +107,9 @@ class SocketTable {
   // Holder rows from every process's fd table replace what events had built.
   void apply_reconcile(std::span<const sl_sock_row> rows);
 
-  // True when holder facts are uncertain: an fd range closed, a lingering socket
-  // whose owner closed it or was never learned, or a holder that has exited.
+  // True when holder facts are uncertain: a lingering socket whose holders were never
+  // read from the fd tables (newly lingering), whose owner closed it, an fd range
+  // closed, or a holder that has exited.
   bool needs_reconcile(const AliveFn& alive) const;
   void request_reconcile() { reconcile_requested_ = true; }
 

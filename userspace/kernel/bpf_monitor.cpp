@@ -42,7 +42,7 @@ void BpfMonitor::SkeletonDeleter::operator()(sockleak_bpf* skel) const { socklea
 void BpfMonitor::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
 void BpfMonitor::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
 
-BpfMonitor::BpfMonitor(bool verbose) {
+BpfMonitor::BpfMonitor(bool verbose, uint32_t ring_buffer_bytes) {
   g_verbose = verbose;
   libbpf_set_print(print_libbpf);
 
@@ -52,6 +52,9 @@ BpfMonitor::BpfMonitor(bool verbose) {
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
 
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, ring_buffer_bytes)) {
+    throw Error("ring buffer size " + std::to_string(ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
+  }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
     unsupported("attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit", err);

@@ -31,7 +31,8 @@ class BpfMonitor {
   using EventBytes = std::function<void(std::span<const std::byte>)>;
 
   // Throws Error(kExitUnsupported) naming the step and errno when the kernel refuses.
-  explicit BpfMonitor(bool verbose);
+  // ring_buffer_bytes: a power of two, at least one page.
+  BpfMonitor(bool verbose, uint32_t ring_buffer_bytes = 1u << 20);
   ~BpfMonitor();
   BpfMonitor(const BpfMonitor&) = delete;
   BpfMonitor& operator=(const BpfMonitor&) = delete;

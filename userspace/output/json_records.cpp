@@ -5,7 +5,7 @@
 namespace sockleak {
 namespace {
 
-nlohmann::json envelope(std::string_view type, const RecordContext& ctx) {
+nlohmann::ordered_json envelope(std::string_view type, const RecordContext& ctx) {
   return {{"schema", kSchema},
           {"type", type},
           {"@timestamp", ctx.timestamp},
@@ -14,14 +14,14 @@ nlohmann::json envelope(std::string_view type, const RecordContext& ctx) {
 
 }  // namespace
 
-nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx) {
+nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& ctx) {
   const LingerGroup& g = row.group;
   const bool close_wait = g.state == TcpState::kCloseWait;
-  nlohmann::json record = envelope("linger", ctx);
+  nlohmann::ordered_json record = envelope("linger", ctx);
 
-  nlohmann::json process = {{"pid", g.process.pid}, {"name", row.process.name}};
+  nlohmann::ordered_json process = {{"pid", g.process.pid}, {"name", row.process.name}};
   if (row.process.start_time) process["start_time"] = *row.process.start_time;
-  nlohmann::json fd = nlohmann::json::object();
+  nlohmann::ordered_json fd = nlohmann::ordered_json::object();
   if (row.process.fd_open) fd["open"] = *row.process.fd_open;
   if (row.process.fd_limit) fd["limit"] = *row.process.fd_limit;
   process["fd"] = fd;
@@ -35,7 +35,7 @@ nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx) {
       {"threshold_seconds",
        to_seconds(close_wait ? ctx.thresholds.close_wait : ctx.thresholds.established_idle)},
   };
-  nlohmann::json peers = nlohmann::json::array();
+  nlohmann::ordered_json peers = nlohmann::ordered_json::array();
   for (const PeerCount& p : g.top_peers) {
     peers.push_back({{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}});
   }
@@ -43,8 +43,8 @@ nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx) {
   return record;
 }
 
-nlohmann::json stats_record(const StatsSnapshot& s, const RecordContext& ctx) {
-  nlohmann::json record = envelope("stats", ctx);
+nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext& ctx) {
+  nlohmann::ordered_json record = envelope("stats", ctx);
   record["events"] = {{"received", s.events_received},
                       {"lost", s.events_lost},
                       {"malformed", s.events_malformed}};
@@ -62,8 +62,8 @@ nlohmann::json stats_record(const StatsSnapshot& s, const RecordContext& ctx) {
   return record;
 }
 
-std::string ndjson_line(const nlohmann::json& record) {
-  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string ndjson_line(const nlohmann::ordered_json& record) {
+  return record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point t) {

@@ -21,12 +21,13 @@ struct RecordContext {
   Thresholds thresholds;
 };
 
-nlohmann::json linger_record(const ReportRow& row, const RecordContext& ctx);
-nlohmann::json stats_record(const StatsSnapshot& stats, const RecordContext& ctx);
+nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& ctx);
+nlohmann::ordered_json stats_record(const StatsSnapshot& stats, const RecordContext& ctx);
 
+// Keys keep insertion order (schema, type, @timestamp first) so lines read well.
 // One line, no newline. Never throws on bad UTF-8 (process names are arbitrary bytes):
 // invalid sequences become U+FFFD.
-std::string ndjson_line(const nlohmann::json& record);
+std::string ndjson_line(const nlohmann::ordered_json& record);
 
 std::string rfc3339(std::chrono::system_clock::time_point t);
 

@@ -1,0 +1,842 @@
+// SocketTable rules, driven by fake iterator rows, fake ring-buffer events and a fake
+// clock (a plain now_ns passed to apply_scan/report).
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/socket_table.h"
+
+using namespace std::chrono_literals;
+using sockleak::GroupFilter;
+using sockleak::LingerGroup;
+using sockleak::LingerReport;
+using sockleak::Nanos;
+using sockleak::ProcessKey;
+using sockleak::SocketTable;
+using sockleak::TcpState;
+using sockleak::Thresholds;
+
+namespace {
+
+constexpr uint64_t kSec = 1'000'000'000ull;
+constexpr uint64_t kNow = 10'000 * kSec;  // the fake CLOCK_MONOTONIC reading of a scan
+constexpr uint32_t kHostNetns = 4026531840u;
+constexpr uint32_t kTcpCloseWait = 8;
+constexpr uint32_t kTcpEstablished = 1;
+constexpr uint32_t kTcpLastAck = 9;
+
+const ProcessKey kServer{100, 1'000};
+const ProcessKey kWorker{200, 2'000};
+
+const Thresholds kDefaults{};  // CLOSE_WAIT 30s, idle ESTABLISHED 5m
+
+sl_sock_row base_row(uint64_t cookie, ProcessKey owner, uint32_t state) {
+  sl_sock_row row{};
+  row.cookie = cookie;
+  row.tgid = owner.pid;
+  row.proc_start = owner.start_ns;
+  row.fd = ~0u;
+  row.state = state;
+  row.netns = kHostNetns;
+  row.family = SL_AF_INET;
+  row.local_port = 8080;
+  row.local_addr[0] = 127;
+  row.local_addr[3] = 1;
+  row.peer_port = static_cast<uint16_t>(40000 + cookie);
+  row.peer_addr[0] = 127;
+  row.peer_addr[3] = 1;
+  return row;
+}
+
+// A scan row: a CLOSE_WAIT socket that entered the state at since_ns.
+sl_sock_row close_wait_row(uint64_t cookie, ProcessKey owner, uint64_t since_ns) {
+  sl_sock_row row = base_row(cookie, owner, kTcpCloseWait);
+  row.since_ns = since_ns;
+  return row;
+}
+
+// A scan row: an ESTABLISHED socket without traffic for idle_ms when scanned.
+sl_sock_row established_row(uint64_t cookie, ProcessKey owner, uint64_t idle_ms) {
+  sl_sock_row row = base_row(cookie, owner, kTcpEstablished);
+  row.since_ns = kSec;
+  row.idle_ms = idle_ms;
+  return row;
+}
+
+sl_sock_row with_peer(sl_sock_row row, std::array<uint8_t, 4> address, uint16_t port) {
+  std::memset(row.peer_addr, 0, sizeof row.peer_addr);
+  std::memcpy(row.peer_addr, address.data(), address.size());
+  row.peer_port = port;
+  return row;
+}
+
+sl_sock_row with_flags(sl_sock_row row, uint32_t flags) {
+  row.flags |= flags;
+  return row;
+}
+
+// A reconcile row: holder has the socket open in fd.
+sl_sock_row holder_row(uint64_t cookie, ProcessKey holder, uint32_t fd, const std::string& comm) {
+  sl_sock_row row = base_row(cookie, holder, kTcpCloseWait);
+  row.fd = fd;
+  row.flags = SL_ROW_HOLDER;
+  std::memcpy(row.comm, comm.data(), std::min(comm.size(), sizeof row.comm - 1));
+  return row;
+}
+
+sl_event state_event(uint64_t cookie, ProcessKey owner, uint32_t old_state, uint32_t new_state) {
+  sl_event ev{};
+  ev.kind = SL_EV_STATE;
+  ev.cookie = cookie;
+  ev.tgid = owner.pid;
+  ev.proc_start = owner.start_ns;
+  ev.old_state = old_state;
+  ev.new_state = new_state;
+  return ev;
+}
+
+sl_event fd_close_event(uint64_t cookie, ProcessKey actor, uint32_t fd) {
+  sl_event ev{};
+  ev.kind = SL_EV_FD_CLOSE;
+  ev.cookie = cookie;
+  ev.tgid = actor.pid;
+  ev.proc_start = actor.start_ns;
+  ev.fd_first = fd;
+  ev.fd_last = fd;
+  return ev;
+}
+
+sl_event close_range_event(ProcessKey actor, uint32_t first, uint32_t last) {
+  sl_event ev{};
+  ev.kind = SL_EV_CLOSE_RANGE;
+  ev.tgid = actor.pid;
+  ev.proc_start = actor.start_ns;
+  ev.fd_first = first;
+  ev.fd_last = last;
+  return ev;
+}
+
+void scan(SocketTable& table, const std::vector<sl_sock_row>& rows, uint64_t now_ns = kNow) {
+  table.apply_scan(rows, now_ns);
+}
+
+void reconcile(SocketTable& table, const std::vector<sl_sock_row>& rows) {
+  table.apply_reconcile(rows);
+}
+
+bool everyone_alive(const ProcessKey&) { return true; }
+
+const LingerGroup* find_group(const LingerReport& report, ProcessKey process, TcpState state) {
+  for (const LingerGroup& g : report.groups) {
+    if (g.process == process && g.state == state) return &g;
+  }
+  return nullptr;
+}
+
+std::string peer_address(const sockleak::PeerCount& p) { return p.peer.address_string(); }
+
+}  // namespace
+
+// ---- thresholds and ages ----
+
+TEST_CASE("a CLOSE_WAIT socket older than the threshold is reported under the process that owns it",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  const LingerGroup& g = report.groups[0];
+  CHECK(g.process == kServer);
+  CHECK(g.state == TcpState::kCloseWait);
+  CHECK(g.count == 1);
+  CHECK(g.oldest == 40s);
+  CHECK_FALSE(g.oldest_is_lower_bound);
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.established == 0);
+  CHECK(report.totals.unowned == 0);
+}
+
+TEST_CASE("a CLOSE_WAIT socket younger than the threshold is not reported", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 10 * kSec)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  CHECK(report.groups.empty());
+  CHECK(report.totals.close_wait == 0);
+  CHECK(table.lingering() == 1);
+}
+
+TEST_CASE("a CLOSE_WAIT socket exactly at the threshold is reported", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 30 * kSec)});
+  CHECK(table.report(kDefaults, kNow).totals.close_wait == 1);
+}
+
+TEST_CASE("a CLOSE_WAIT socket's age keeps growing with the clock after the scan", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 20 * kSec)});
+
+  CHECK(table.report(kDefaults, kNow).groups.empty());
+
+  const LingerReport later = table.report(kDefaults, kNow + 15 * kSec);
+  REQUIRE(later.groups.size() == 1);
+  CHECK(later.groups[0].oldest == 35s);
+}
+
+TEST_CASE("an ESTABLISHED socket's age is its idle time at the scan plus the time since the scan",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {established_row(1, kServer, 200'000)});  // idle 200s when scanned at kNow
+
+  SECTION("past the idle threshold it is reported with idle + (now - seen)") {
+    const LingerReport report = table.report(kDefaults, kNow + 150 * kSec);
+    REQUIRE(report.groups.size() == 1);
+    CHECK(report.groups[0].state == TcpState::kEstablished);
+    CHECK(report.groups[0].oldest == 350s);
+    CHECK(report.totals.established == 1);
+    CHECK(report.totals.close_wait == 0);
+  }
+  SECTION("below the idle threshold it is not reported") {
+    const LingerReport report = table.report(kDefaults, kNow + 50 * kSec);  // 250s < 5m
+    CHECK(report.groups.empty());
+    CHECK(report.totals.established == 0);
+  }
+}
+
+TEST_CASE("the CLOSE_WAIT and ESTABLISHED thresholds apply independently", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 2 * kSec), established_row(2, kServer, 120'000)});
+
+  const LingerReport short_close_wait = table.report(Thresholds{1s, 1h}, kNow);
+  CHECK(short_close_wait.totals.close_wait == 1);
+  CHECK(short_close_wait.totals.established == 0);
+
+  const LingerReport short_idle = table.report(Thresholds{1h, 1min}, kNow);
+  CHECK(short_idle.totals.close_wait == 0);
+  CHECK(short_idle.totals.established == 1);
+}
+
+TEST_CASE("a new scan replaces the sockets of the previous scan", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec), close_wait_row(2, kServer, kNow - 50 * kSec)});
+  REQUIRE(table.lingering() == 2);
+
+  scan(table, {close_wait_row(2, kServer, kNow - 50 * kSec)}, kNow + kSec);
+
+  CHECK(table.lingering() == 1);
+  const LingerReport report = table.report(kDefaults, kNow + kSec);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].count == 1);
+  CHECK(report.groups[0].oldest == 51s);
+}
+
+// ---- grouping ----
+
+TEST_CASE("sockets are grouped per process and state with a count and the oldest age",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec), close_wait_row(2, kServer, kNow - 60 * kSec),
+               close_wait_row(3, kServer, kNow - 50 * kSec), established_row(4, kServer, 400'000),
+               close_wait_row(5, kWorker, kNow - 45 * kSec)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 3);
+  // Most sockets first; equal counts by ascending pid.
+  CHECK(report.groups[0].process == kServer);
+  CHECK(report.groups[0].state == TcpState::kCloseWait);
+  CHECK(report.groups[0].count == 3);
+  CHECK(report.groups[0].oldest == 60s);
+  CHECK(report.groups[1].process == kServer);
+  CHECK(report.groups[1].state == TcpState::kEstablished);
+  CHECK(report.groups[1].count == 1);
+  CHECK(report.groups[1].oldest == 400s);
+  CHECK(report.groups[2].process == kWorker);
+  CHECK(report.groups[2].count == 1);
+  CHECK(report.groups[2].oldest == 45s);
+  CHECK(report.totals.close_wait == 4);
+  CHECK(report.totals.established == 1);
+}
+
+TEST_CASE("the same pid with a different start time is a different process", "[socket_table]") {
+  const ProcessKey before_reuse{100, 1'000};
+  const ProcessKey after_reuse{100, 9'000};
+  SocketTable table;
+  scan(table, {close_wait_row(1, before_reuse, kNow - 40 * kSec), close_wait_row(2, after_reuse, kNow - 40 * kSec),
+               close_wait_row(3, after_reuse, kNow - 40 * kSec)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 2);
+  const LingerGroup* old_process = find_group(report, before_reuse, TcpState::kCloseWait);
+  const LingerGroup* new_process = find_group(report, after_reuse, TcpState::kCloseWait);
+  REQUIRE(old_process != nullptr);
+  REQUIRE(new_process != nullptr);
+  CHECK(old_process->count == 1);
+  CHECK(new_process->count == 2);
+}
+
+TEST_CASE("a group lists the distinct network namespaces of its sockets in ascending order",
+          "[socket_table]") {
+  sl_sock_row a = close_wait_row(1, kServer, kNow - 40 * kSec);
+  sl_sock_row b = close_wait_row(2, kServer, kNow - 40 * kSec);
+  sl_sock_row c = close_wait_row(3, kServer, kNow - 40 * kSec);
+  a.netns = 5;
+  b.netns = 3;
+  c.netns = 5;
+  SocketTable table;
+  scan(table, {a, b, c});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].netns == std::vector<uint32_t>{3, 5});
+}
+
+TEST_CASE("top peers are sorted by socket count and capped at five", "[socket_table]") {
+  std::vector<sl_sock_row> rows;
+  uint64_t cookie = 1;
+  auto add = [&](std::array<uint8_t, 4> address, int sockets) {
+    for (int i = 0; i < sockets; ++i) {
+      rows.push_back(with_peer(close_wait_row(cookie++, kServer, kNow - 40 * kSec), address, 443));
+    }
+  };
+  add({10, 0, 0, 7}, 1);
+  add({10, 0, 0, 1}, 3);
+  add({10, 0, 0, 3}, 1);
+  add({10, 0, 0, 2}, 2);
+  add({10, 0, 0, 4}, 1);
+  add({10, 0, 0, 5}, 1);
+  add({10, 0, 0, 6}, 1);
+  SocketTable table;
+  scan(table, rows);
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  const LingerGroup& g = report.groups[0];
+  CHECK(g.count == 10);
+  REQUIRE(g.top_peers.size() == SocketTable::kTopPeers);
+  CHECK(peer_address(g.top_peers[0]) == "10.0.0.1");
+  CHECK(g.top_peers[0].peer.port == 443);
+  CHECK(g.top_peers[0].count == 3);
+  CHECK(peer_address(g.top_peers[1]) == "10.0.0.2");
+  CHECK(g.top_peers[1].count == 2);
+  for (size_t i = 2; i < g.top_peers.size(); ++i) CHECK(g.top_peers[i].count == 1);
+}
+
+TEST_CASE("peers with the same address but different ports are counted separately", "[socket_table]") {
+  SocketTable table;
+  scan(table, {with_peer(close_wait_row(1, kServer, kNow - 40 * kSec), {10, 0, 0, 1}, 80),
+               with_peer(close_wait_row(2, kServer, kNow - 40 * kSec), {10, 0, 0, 1}, 443),
+               with_peer(close_wait_row(3, kServer, kNow - 40 * kSec), {10, 0, 0, 1}, 443)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  const auto& peers = report.groups[0].top_peers;
+  REQUIRE(peers.size() == 2);
+  CHECK(peers[0].peer.port == 443);
+  CHECK(peers[0].count == 2);
+  CHECK(peers[1].peer.port == 80);
+  CHECK(peers[1].count == 1);
+}
+
+// ---- holders ----
+
+TEST_CASE("a CLOSE_WAIT socket older than the threshold is reported under every process that holds it",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker")});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 2);
+  const LingerGroup* server = find_group(report, kServer, TcpState::kCloseWait);
+  const LingerGroup* worker = find_group(report, kWorker, TcpState::kCloseWait);
+  REQUIRE(server != nullptr);
+  REQUIRE(worker != nullptr);
+  CHECK(server->count == 1);
+  CHECK(worker->count == 1);
+  CHECK(server->oldest == 60s);
+  CHECK(worker->oldest == 60s);
+  // Host totals count the socket once.
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.unowned == 0);
+}
+
+TEST_CASE("a group is named after the process name read at the last reconcile", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+
+  SECTION("before any reconcile the name is empty") {
+    const LingerReport report = table.report(kDefaults, kNow);
+    REQUIRE(report.groups.size() == 1);
+    CHECK(report.groups[0].name.empty());
+  }
+  SECTION("after a reconcile the holder's comm names the group") {
+    reconcile(table, {holder_row(7, kServer, 5, "nginx")});
+    const LingerReport report = table.report(kDefaults, kNow);
+    REQUIRE(report.groups.size() == 1);
+    CHECK(report.groups[0].name == "nginx");
+  }
+}
+
+TEST_CASE("rows without the holder flag do not make a process a holder at reconcile",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  sl_sock_row not_a_holder = holder_row(7, kWorker, 9, "worker");
+  not_a_holder.flags = 0;
+  reconcile(table, {holder_row(7, kServer, 5, "server"), not_a_holder});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kServer);
+}
+
+// ---- events ----
+
+TEST_CASE("a lingering socket that moves to LAST_ACK leaves the report", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec), close_wait_row(2, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(2, kServer, 6, "server")});
+
+  table.apply(state_event(1, kServer, kTcpCloseWait, kTcpLastAck));
+
+  CHECK(table.lingering() == 1);
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].count == 1);
+  CHECK(report.totals.close_wait == 1);
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+  CHECK(table.counters().events == 1);
+}
+
+TEST_CASE("a lingering ESTABLISHED socket that moves to CLOSE_WAIT leaves the report until the next scan",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {established_row(1, kServer, 400'000)});
+  REQUIRE(table.report(kDefaults, kNow).totals.established == 1);
+
+  table.apply(state_event(1, kServer, kTcpEstablished, kTcpCloseWait));
+
+  CHECK(table.lingering() == 0);
+  CHECK(table.report(kDefaults, kNow).totals.established == 0);
+}
+
+TEST_CASE("an fd close by one of two holders removes only that holder", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker")});
+
+  table.apply(fd_close_event(7, kWorker, 9));
+
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kServer);
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.unowned == 0);
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("a process holding a socket in two fds still holds it after closing one", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kServer, 6, "server")});
+
+  table.apply(fd_close_event(7, kServer, 5));
+  REQUIRE(table.report(kDefaults, kNow).groups.size() == 1);
+  CHECK(table.report(kDefaults, kNow).groups[0].process == kServer);
+
+  table.apply(fd_close_event(7, kServer, 6));
+  const LingerReport report = table.report(kDefaults, kNow);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.unowned == 1);
+}
+
+TEST_CASE("an fd close from a reused pid does not remove the original holder", "[socket_table]") {
+  const ProcessKey reused_pid{kWorker.pid, 99'000};
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kWorker, 9, "worker")});
+
+  table.apply(fd_close_event(7, reused_pid, 9));
+
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kWorker);
+}
+
+// ---- when to reconcile ----
+
+TEST_CASE("a newly lingering socket needs a reconcile until its holders are read from the fd tables",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  // The connect/accept owner alone is not trusted: a fork, dup2 or exec is invisible to events.
+  CHECK(table.needs_reconcile(everyone_alive));
+
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+
+  // A socket that starts lingering after the reconcile is uncertain again.
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec), close_wait_row(2, kServer, kNow - 35 * kSec)});
+  CHECK(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("when the only holder of a socket closes it a reconcile is needed", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  REQUIRE_FALSE(table.needs_reconcile(everyone_alive));
+
+  table.apply(fd_close_event(1, kServer, 5));
+
+  CHECK(table.needs_reconcile(everyone_alive));
+  const LingerReport report = table.report(kDefaults, kNow);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.unowned == 1);
+}
+
+TEST_CASE("when the owner of an owner-only socket closes it the socket is reported unowned",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  REQUIRE(table.report(kDefaults, kNow).groups.size() == 1);
+
+  table.apply(fd_close_event(1, kServer, 5));
+
+  CHECK(table.needs_reconcile(everyone_alive));
+  const LingerReport report = table.report(kDefaults, kNow);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.unowned == 1);
+}
+
+TEST_CASE("an fd close by a process that does not hold the socket changes nothing", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+
+  table.apply(fd_close_event(1, kWorker, 5));
+
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kServer);
+}
+
+TEST_CASE("a socket whose owner is unknown needs a reconcile", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, ProcessKey{0, 12345}, kNow - 40 * kSec)});
+  CHECK(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("close_range needs a reconcile until the next reconcile is applied", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  REQUIRE_FALSE(table.needs_reconcile(everyone_alive));
+
+  table.apply(close_range_event(kServer, 3, ~0u));
+  CHECK(table.needs_reconcile(everyone_alive));
+  CHECK(table.needs_reconcile(everyone_alive));  // asking does not clear it
+
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("close_range on an empty table still needs a reconcile", "[socket_table]") {
+  SocketTable table;
+  REQUIRE_FALSE(table.needs_reconcile(everyone_alive));
+  table.apply(close_range_event(kServer, 0, 10));
+  CHECK(table.needs_reconcile(everyone_alive));
+  reconcile(table, {});
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("an explicit reconcile request holds until a reconcile is applied", "[socket_table]") {
+  SocketTable table;
+  table.request_reconcile();
+  CHECK(table.needs_reconcile(everyone_alive));
+  reconcile(table, {});
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("a holder that has exited makes a reconcile needed", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(1, kWorker, 9, "worker")});
+
+  std::vector<ProcessKey> asked;
+  const auto worker_exited = [&](const ProcessKey& k) {
+    asked.push_back(k);
+    return !(k == kWorker);
+  };
+
+  CHECK(table.needs_reconcile(worker_exited));
+  // Liveness is asked by pid and start time, so a reused pid is not taken for the holder.
+  CHECK(std::find(asked.begin(), asked.end(), kWorker) != asked.end());
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+// ---- reconcile corrections ----
+
+TEST_CASE("the first reconcile counts a run and no corrections", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  CHECK(table.counters().reconciles == 1);
+  CHECK(table.counters().reconcile_corrections == 0);
+}
+
+TEST_CASE("a reconcile that agrees with the event-built holders corrects nothing", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(1, kWorker, 9, "worker")});
+
+  table.apply(fd_close_event(1, kWorker, 9));
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+
+  CHECK(table.counters().reconciles == 2);
+  CHECK(table.counters().reconcile_corrections == 0);
+}
+
+TEST_CASE("a reconcile counts a correction for each socket whose holders differ from the event-built state",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec), close_wait_row(2, kServer, kNow - 40 * kSec),
+               close_wait_row(3, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(2, kServer, 6, "server"),
+                    holder_row(3, kServer, 7, "server")});
+
+  // Socket 1 passed to the worker unseen; socket 2's close was missed; socket 3 unchanged.
+  reconcile(table, {holder_row(1, kWorker, 9, "worker"), holder_row(3, kServer, 7, "server")});
+
+  CHECK(table.counters().reconciles == 2);
+  CHECK(table.counters().reconcile_corrections == 2);
+  const LingerReport report = table.report(kDefaults, kNow);
+  CHECK(find_group(report, kWorker, TcpState::kCloseWait) != nullptr);
+  CHECK(report.totals.unowned == 1);  // socket 2
+}
+
+TEST_CASE("a reconcile counts a correction when a holder's fd count was wrong", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(1, kServer, 6, "server")});
+  CHECK(table.counters().reconcile_corrections == 1);
+}
+
+// Regression: found by this test, fixed in userspace/core/socket_table.cpp.
+TEST_CASE("a reconcile confirming that the last holder closed the socket corrects nothing",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {holder_row(1, kServer, 5, "server")});
+
+  table.apply(fd_close_event(1, kServer, 5));
+  reconcile(table, {});
+
+  CHECK(table.counters().reconcile_corrections == 0);
+}
+
+// ---- orphans ----
+
+TEST_CASE("a lingering socket held by nobody after a reconcile counts as unowned and needs no further reconcile",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  table.apply(fd_close_event(1, kServer, 5));
+  REQUIRE(table.needs_reconcile(everyone_alive));
+
+  reconcile(table, {});
+
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+  LingerReport report = table.report(kDefaults, kNow);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.close_wait == 1);
+  CHECK(report.totals.unowned == 1);
+
+  // Still an orphan in the next scan, even if the scan row still names the old owner.
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)}, kNow + 10 * kSec);
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+  report = table.report(kDefaults, kNow + 10 * kSec);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.unowned == 1);
+}
+
+TEST_CASE("an orphan whose owner has exited does not trigger a reconcile", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec)});
+  reconcile(table, {});
+  CHECK_FALSE(table.needs_reconcile([](const ProcessKey&) { return false; }));
+}
+
+TEST_CASE("a socket with an unknown owner becomes unowned after a reconcile finds no holder",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, ProcessKey{0, 0}, kNow - 40 * kSec)});
+  REQUIRE(table.needs_reconcile(everyone_alive));
+  reconcile(table, {});
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+  CHECK(table.report(kDefaults, kNow).totals.unowned == 1);
+}
+
+TEST_CASE("an orphan that a later reconcile finds held is reported under its holder", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, ProcessKey{0, 0}, kNow - 40 * kSec)});
+  reconcile(table, {});
+  reconcile(table, {holder_row(1, kWorker, 3, "worker")});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kWorker);
+  CHECK(report.totals.unowned == 0);
+}
+
+// ---- lower-bound ages ----
+
+TEST_CASE("a CLOSE_WAIT age from a pre-existing socket is marked as a lower bound", "[socket_table]") {
+  SocketTable table;
+  scan(table, {with_flags(close_wait_row(1, kServer, kNow - 40 * kSec), SL_ROW_SINCE_LOWER)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].oldest_is_lower_bound);
+  CHECK(report.groups[0].oldest == 40s);
+}
+
+TEST_CASE("an ESTABLISHED idle age is never a lower bound", "[socket_table]") {
+  SocketTable table;
+  scan(table, {with_flags(established_row(1, kServer, 400'000), SL_ROW_SINCE_LOWER)});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  REQUIRE(report.groups.size() == 1);
+  CHECK_FALSE(report.groups[0].oldest_is_lower_bound);
+}
+
+TEST_CASE("the lower-bound mark follows the oldest socket of a group", "[socket_table]") {
+  SocketTable table;
+  SECTION("oldest is a lower bound") {
+    scan(table, {with_flags(close_wait_row(1, kServer, kNow - 90 * kSec), SL_ROW_SINCE_LOWER),
+                 close_wait_row(2, kServer, kNow - 40 * kSec)});
+    CHECK(table.report(kDefaults, kNow).groups.at(0).oldest_is_lower_bound);
+  }
+  SECTION("oldest is exact") {
+    scan(table, {close_wait_row(1, kServer, kNow - 90 * kSec),
+                 with_flags(close_wait_row(2, kServer, kNow - 40 * kSec), SL_ROW_SINCE_LOWER)});
+    CHECK_FALSE(table.report(kDefaults, kNow).groups.at(0).oldest_is_lower_bound);
+  }
+}
+
+// ---- misc ----
+
+TEST_CASE("every applied event is counted", "[socket_table]") {
+  SocketTable table;
+  table.apply(state_event(1, kServer, kTcpEstablished, kTcpCloseWait));
+  table.apply(fd_close_event(1, kServer, 3));
+  table.apply(close_range_event(kServer, 3, 9));
+  CHECK(table.counters().events == 3);
+}
+
+TEST_CASE("the scan records address family addresses and ports of both ends", "[socket_table]") {
+  sl_sock_row row = close_wait_row(1, kServer, kNow - 40 * kSec);
+  row.family = SL_AF_INET6;
+  std::memset(row.peer_addr, 0, sizeof row.peer_addr);
+  row.peer_addr[15] = 1;
+  row.peer_port = 5432;
+  row.rx_queue = 17;
+  const sockleak::LingeringSocket s = sockleak::LingeringSocket::from_row(row, kNow);
+  CHECK(s.cookie == 1);
+  CHECK(s.state == TcpState::kCloseWait);
+  CHECK(s.peer.family == SL_AF_INET6);
+  CHECK(s.peer.address_string() == "::1");
+  CHECK(s.peer.port == 5432);
+  CHECK(s.local.port == 8080);
+  CHECK(s.rx_queue == 17);
+  CHECK(s.owner == kServer);
+  CHECK(s.seen_ns == kNow);
+}
+
+TEST_CASE("a scan row without an owner pid has no owner start time", "[socket_table]") {
+  const sockleak::LingeringSocket s =
+      sockleak::LingeringSocket::from_row(close_wait_row(1, ProcessKey{0, 777}, kNow), kNow);
+  CHECK(s.owner == ProcessKey{});
+}
+
+// ---- GroupFilter ----
+
+TEST_CASE("an empty group filter accepts every group with at least one socket", "[filter]") {
+  LingerGroup g;
+  g.process = kServer;
+  g.name = "server";
+  g.count = 1;
+  CHECK(GroupFilter{}.accepts(g));
+  g.count = 0;
+  CHECK_FALSE(GroupFilter{}.accepts(g));
+}
+
+TEST_CASE("a pid filter accepts only the listed pids", "[filter]") {
+  GroupFilter filter;
+  filter.pids = {100, 300};
+  LingerGroup g;
+  g.count = 1;
+  g.process = kServer;  // pid 100
+  CHECK(filter.accepts(g));
+  g.process = kWorker;  // pid 200
+  CHECK_FALSE(filter.accepts(g));
+}
+
+TEST_CASE("a comm filter accepts only the listed process names exactly", "[filter]") {
+  GroupFilter filter;
+  filter.comms = {"nginx"};
+  LingerGroup g;
+  g.count = 1;
+  g.name = "nginx";
+  CHECK(filter.accepts(g));
+  g.name = "nginx-worker";
+  CHECK_FALSE(filter.accepts(g));
+  g.name = "";
+  CHECK_FALSE(filter.accepts(g));
+}
+
+TEST_CASE("a min-count filter rejects groups with fewer sockets", "[filter]") {
+  GroupFilter filter;
+  filter.min_count = 3;
+  LingerGroup g;
+  g.count = 2;
+  CHECK_FALSE(filter.accepts(g));
+  g.count = 3;
+  CHECK(filter.accepts(g));
+}
+
+TEST_CASE("pid comm and min-count filters must all accept", "[filter]") {
+  GroupFilter filter;
+  filter.pids = {100};
+  filter.comms = {"server"};
+  filter.min_count = 2;
+  LingerGroup g;
+  g.process = kServer;
+  g.name = "server";
+  g.count = 2;
+  CHECK(filter.accepts(g));
+  g.name = "other";
+  CHECK_FALSE(filter.accepts(g));
+  g.name = "server";
+  g.process = kWorker;
+  CHECK_FALSE(filter.accepts(g));
+}
