@@ -168,16 +168,17 @@ static __always_inline void on_close(__u32 fd)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
+	/* Every syscall on the host passes here: compare the id before anything else. */
 	if (id == SL_NR_CLOSE) {
-		on_close((__u32)BPF_CORE_READ(regs, di));
+		on_close((__u32)regs->di);
 	} else if (id == SL_NR_CLOSE_RANGE) {
 		struct sl_event ev = {
 			.ts_ns = bpf_ktime_get_ns(),
 			.kind = SL_EV_CLOSE_RANGE,
 			.tgid = bpf_get_current_pid_tgid() >> 32,
 			.proc_start = sl_task_start(bpf_get_current_task_btf()),
-			.fd_first = (__u32)BPF_CORE_READ(regs, di),
-			.fd_last = (__u32)BPF_CORE_READ(regs, si),
+			.fd_first = (__u32)regs->di,
+			.fd_last = (__u32)regs->si,
 		};
 		emit(&ev);
 	}
@@ -190,7 +191,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	if (ret < 0)
 		return 0;
-	long id = BPF_CORE_READ(regs, orig_ax);
+	/* Direct BTF load (no helper call): this runs on every syscall exit. */
+	long id = regs->orig_ax;
 
 	if (id != SL_NR_ACCEPT && id != SL_NR_ACCEPT4)
 		return 0;
@@ -236,9 +238,13 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	const struct sock *sk = (const struct sock *)entry->sk;
 	__u64 cookie = *key;
 
-	/* The entry may outlive its socket by a moment; the cookie proves identity. */
-	if (sl_read_cookie(sk) != cookie)
+	/* The cookie proves the socket is still the one this entry was made for. An entry
+	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
+	if (sl_read_cookie(sk) != cookie) {
+		bpf_map_delete_elem(&sockets, &cookie);
+		count(SL_CNT_STALE_ENTRIES);
 		return 0;
+	}
 	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 idle = sl_idle_ms(sk);

@@ -47,6 +47,7 @@ enum sl_counter {
 	SL_CNT_EVENTS_LOST,     /* ring buffer full */
 	SL_CNT_SOCKETS_FULL,    /* socket map full: socket not tracked */
 	SL_CNT_ROWS_LOST,       /* iterator seq buffer overflow */
+	SL_CNT_STALE_ENTRIES,   /* map entries whose socket was gone, removed by a scan */
 	SL_CNT_MAX,
 };
 

@@ -97,6 +97,7 @@ class Session {
     s.events_malformed = malformed_;
     s.sockets_tracked = bpf_.tracked_sockets();
     s.sockets_untracked = k.sockets_full;
+    s.sockets_stale = k.stale_entries;
     s.rows_lost = k.rows_lost;
     s.reconciles = table_.counters().reconciles;
     s.reconcile_corrections = table_.counters().reconcile_corrections;

@@ -29,6 +29,7 @@ struct StatsSnapshot {
   uint64_t events_malformed = 0;   // wrong size or kind
   uint64_t sockets_tracked = 0;    // entries in the kernel socket map
   uint64_t sockets_untracked = 0;  // not tracked because the map was full
+  uint64_t sockets_stale = 0;      // map entries outliving their socket, removed
   uint64_t rows_lost = 0;          // iterator output overflow
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;

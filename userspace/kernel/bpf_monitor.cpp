@@ -21,14 +21,16 @@ bool g_verbose = false;
 
 int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !g_verbose) return 0;
-  std::fputs("sockleak: libbpf: ", stderr);
+  std::fputs("sockleak: ", stderr);  // libbpf's own lines start with "libbpf: "
   return std::vfprintf(stderr, format, args);
 }
 
 std::string errno_text(int err) {
   if (err < 0) err = -err;
   std::string text = std::strerror(err);
-  if (err == EPERM || err == EACCES) text += " (need root, or CAP_BPF and CAP_PERFMON)";
+  if (err == EPERM || err == EACCES) {
+    text += " (the kernel refused: missing CAP_BPF/CAP_PERFMON, lockdown, or the verifier; -v shows libbpf's log)";
+  }
   return text;
 }
 
@@ -132,7 +134,8 @@ KernelCounters BpfMonitor::counters() const {
     for (__u64 v : per_cpu) total += v;
     return total;
   };
-  return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST)};
+  return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST),
+          sum(SL_CNT_STALE_ENTRIES)};
 }
 
 uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }

@@ -24,6 +24,7 @@ struct KernelCounters {
   uint64_t events_lost = 0;     // ring buffer was full
   uint64_t sockets_full = 0;    // socket map was full
   uint64_t rows_lost = 0;       // iterator output overflow
+  uint64_t stale_entries = 0;   // map entries whose socket was gone, removed by scans
 };
 
 class BpfMonitor {

@@ -50,6 +50,7 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
                       {"malformed", s.events_malformed}};
   record["sockets"] = {{"tracked", s.sockets_tracked},
                        {"untracked_map_full", s.sockets_untracked},
+                       {"stale_removed", s.sockets_stale},
                        {"lingering",
                         {{"close_wait", s.lingering.close_wait},
                          {"established", s.lingering.established},
