@@ -274,7 +274,8 @@ TEST_CASE("lost events are counted and the next reconcile corrects the report", 
   CHECK(cycle->second["reconcile"]["corrections"].get<int>() > 0);
 }
 
-TEST_CASE("snapshot with zero thresholds equals ss for every process on the host", "[ground_truth]") {
+TEST_CASE("snapshot with zero thresholds equals ss and /proc/PID/fd for every process on the host",
+          "[ground_truth]") {
   Server server;
   Server keeper({"--idle-close-ms", "0"});
   Scenario fork(server.port, "fork", 30);
@@ -292,10 +293,15 @@ TEST_CASE("snapshot with zero thresholds equals ss for every process on the host
     REQUIRE(snap.wait(30s) == 1);
     const auto cw = ss_counts("close-wait");
     const auto est = ss_counts("established");
-    equal = linger_counts(records, "CLOSE_WAIT") == cw && linger_counts(records, "ESTABLISHED") == est;
+    const auto cw_fds = proc_fd_counts("close-wait");
+    const auto est_fds = proc_fd_counts("established");
+    equal = linger_counts(records, "CLOSE_WAIT") == cw && linger_counts(records, "ESTABLISHED") == est &&
+            cw == cw_fds && est == est_fds;
     if (attempt == 2) {
       CHECK(linger_counts(records, "CLOSE_WAIT") == cw);
       CHECK(linger_counts(records, "ESTABLISHED") == est);
+      CHECK(linger_counts(records, "CLOSE_WAIT") == cw_fds);
+      CHECK(linger_counts(records, "ESTABLISHED") == est_fds);
     }
   }
   CHECK(equal);

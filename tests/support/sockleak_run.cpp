@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -50,10 +51,11 @@ std::string expect_line_prefix(ChildProcess& child, const std::string& prefix) {
 
 namespace {
 
-std::vector<std::string> ss_lines(const std::string& state, const std::string& netns) {
+std::vector<std::string> ss_lines(const std::string& state, const std::string& netns,
+                                  const std::string& flags = "-tanpH") {
   std::vector<std::string> argv{"/usr/bin/env"};
   if (!netns.empty()) argv.insert(argv.end(), {"ip", "netns", "exec", netns});
-  argv.insert(argv.end(), {"ss", "-tanpH", "state", state});
+  argv.insert(argv.end(), {"ss", flags, "state", state});
   std::istringstream out(run_command(argv));
   std::vector<std::string> lines;
   for (std::string line; std::getline(out, line);) {
@@ -72,6 +74,28 @@ std::map<pid_t, int> ss_counts(const std::string& state, const std::string& netn
       holders.insert(static_cast<pid_t>(std::stol(line.substr(at + 4))));
     }
     for (pid_t pid : holders) ++counts[pid];
+  }
+  return counts;
+}
+
+std::map<pid_t, int> proc_fd_counts(const std::string& state) {
+  std::set<std::string> inodes;  // sockets in that state, by inode, as ss -e prints them
+  for (const std::string& line : ss_lines(state, "", "-tanHe")) {
+    if (size_t at = line.find("ino:"); at != std::string::npos) {
+      inodes.insert("socket:[" + line.substr(at + 4, line.find(' ', at) - at - 4) + "]");
+    }
+  }
+  std::map<pid_t, int> counts;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = proc.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::set<std::string> held;
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+      const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      if (!ec && inodes.contains(target)) held.insert(target);
+    }
+    if (!held.empty()) counts[static_cast<pid_t>(std::stol(name))] = static_cast<int>(held.size());
   }
   return counts;
 }

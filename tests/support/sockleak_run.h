@@ -46,6 +46,9 @@ int ss_count(pid_t pid, const std::string& state);
 // Per-process socket counts for an ss state filter ("close-wait", "established"), as
 // `ss -tanpH` (inside netns when given) shows them: a socket counts once per holder.
 std::map<pid_t, int> ss_counts(const std::string& state, const std::string& netns = "");
+// Per-process counts from the fd tables: distinct socket inodes in /proc/PID/fd whose
+// socket is in that state (state from `ss -tanHe`, holders from /proc, not from ss -p).
+std::map<pid_t, int> proc_fd_counts(const std::string& state);
 // Sockets in that state on the whole host (or netns), each counted once.
 int ss_total(const std::string& state, const std::string& netns = "");
 // Per-process counts from linger records of one state ("CLOSE_WAIT", "ESTABLISHED").
