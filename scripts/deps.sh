@@ -8,7 +8,9 @@ SOCKLEAK_PACKAGES=(
   clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev catch2
-  iproute2 procps
+  libcpp-httplib-dev
+  iproute2 procps util-linux
+  prometheus systemd
 )
 
 missing=()

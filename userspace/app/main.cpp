@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   try {
-    return parsed.options->command == Command::kRun ? run_monitor(*parsed.options)
+    return parsed.options->command == Command::kRun ? run_monitor(*parsed.options, argc, argv)
                                                     : run_snapshot(*parsed.options);
   } catch (const Error& e) {
     std::fprintf(stderr, "sockleak: %s\n", e.what());

@@ -5,8 +5,9 @@
 
 namespace sockleak {
 
-// Returns the process exit code; throws Error for failures with their own code.
-int run_monitor(const Options& options);
+// Return the process exit code; throw Error for failures with their own code.
+// argv is kept so SIGHUP can re-parse the command line and re-read --config.
+int run_monitor(const Options& options, int argc, const char* const* argv);
 int run_snapshot(const Options& options);
 
 }  // namespace sockleak

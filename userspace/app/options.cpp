@@ -1,9 +1,11 @@
 #include "app/options.h"
 
+#include <fstream>
 #include <sstream>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -14,13 +16,16 @@ constexpr const char* kFooter = R"(Examples:
   sockleak run                                  stream NDJSON every 10s (CLOSE_WAIT > 30s, idle ESTABLISHED > 5m)
   sockleak run --close-wait 5s --format text    watch a table in a terminal
   sockleak run --comm myservice --interval 1s --duration 1m
+  sockleak run --metrics-addr :9464 --output /var/log/sockleak.ndjson
+  sockleak run --config /etc/sockleak.json      same keys as the long flags; flags override
   sockleak snapshot --close-wait 1m             one report now; exit 1 if anything lingers
 
+Signals: SIGINT/SIGTERM stop (final stats record); SIGHUP reloads --config and reopens --output.
 Exit codes: 0 ok (snapshot: nothing lingers), 1 snapshot found lingering sockets,
 2 usage error, 3 runtime failure, 77 missing privileges or kernel support.
 Needs root, or CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH for /proc).)";
 
-// Raw option text, turned into typed values after CLI11 is done.
+// Raw option text, turned into typed values after CLI11 and the config file are done.
 struct RawOptions {
   std::string close_wait = "30s";
   std::string established_idle = "5m";
@@ -33,6 +38,14 @@ struct RawOptions {
   std::string format = "json";
   bool verbose = false;
   int64_t ring_buffer_kib = 1024;
+  std::string metrics_addr;
+  int64_t metrics_top_n = 20;
+  int64_t alert_close_wait_count = 20;
+  double alert_fd_ratio = 0.8;
+  std::string alert_emfile_within = "1h";
+  int64_t alert_resolve_after = 2;
+  std::string output;
+  std::string config;
 };
 
 void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
@@ -50,6 +63,8 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
   cmd.add_option("--format", raw.format, "Output format: json (NDJSON) or text")
       ->check(CLI::IsMember({"json", "text"}))
       ->capture_default_str();
+  cmd.add_option("--output", raw.output, "Append records to this file instead of stdout (reopened on SIGHUP)");
+  cmd.add_option("--config", raw.config, "JSON file with the long flag names as keys; flags override it");
   cmd.add_flag("-v,--verbose", raw.verbose, "Log libbpf and progress details to stderr");
   cmd.add_option("--ring-buffer-kib", raw.ring_buffer_kib,
                  "Kernel event ring buffer size in KiB (power of two, 4..1048576); losses are counted")
@@ -60,13 +75,76 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
                  "Re-read every process's fd table this often (fixes missed events)")
       ->capture_default_str();
   cmd.add_option("--duration", raw.duration, "Stop after this long (default: until SIGINT/SIGTERM)");
+  cmd.add_option("--metrics-addr", raw.metrics_addr,
+                 "Serve Prometheus metrics on HOST:PORT (/metrics); a bare PORT binds 127.0.0.1");
+  cmd.add_option("--metrics-top-n", raw.metrics_top_n,
+                 "Per-process metric series only for this many top offenders")
+      ->capture_default_str();
+  cmd.add_option("--alert-close-wait-count", raw.alert_close_wait_count,
+                 "Alert when a process holds this many lingering CLOSE_WAIT sockets (0 = off)")
+      ->capture_default_str();
+  cmd.add_option("--alert-fd-ratio", raw.alert_fd_ratio,
+                 "Alert when a process's open fds reach this fraction of RLIMIT_NOFILE")
+      ->capture_default_str();
+  cmd.add_option("--alert-emfile-within", raw.alert_emfile_within,
+                 "Alert when a process is projected to run out of fds within this long")
+      ->capture_default_str();
+  cmd.add_option("--alert-resolve-after", raw.alert_resolve_after,
+                 "Resolve an alert after this many consecutive reports below its rule")
+      ->capture_default_str();
 }
+
+[[noreturn]] void usage(const std::string& message) { throw Error(message, kExitUsage); }
 
 Nanos duration_option(const std::string& flag, const std::string& text) {
   try {
     return parse_duration(text);
   } catch (const Error& e) {
-    throw Error(flag + ": " + e.what(), kExitUsage);
+    usage(flag + ": " + e.what());
+  }
+}
+
+int64_t bounded(const std::string& flag, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    usage(flag + ": must be between " + std::to_string(low) + " and " + std::to_string(high));
+  }
+  return value;
+}
+
+// Values from the config file go through the same option objects (and validators) as flags.
+void apply_config(CLI::App& cmd, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) usage("--config " + path + ": cannot open");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    usage("--config " + path + ": invalid JSON: " + e.what());
+  }
+  if (!doc.is_object()) usage("--config " + path + ": must be a JSON object of flag names to values");
+  for (const auto& [key, value] : doc.items()) {
+    const std::string where = "--config " + path + ": key \"" + key + "\"";
+    CLI::Option* opt = key == "config" || key == "help" ? nullptr : cmd.get_option_no_throw("--" + key);
+    if (!opt) usage(where + ": unknown key (use the long flag names, e.g. \"close-wait\")");
+    if (opt->count() > 0) continue;  // the command line wins
+    std::vector<std::string> results;
+    auto text = [&](const nlohmann::json& v) -> std::string {
+      if (v.is_string()) return v.get<std::string>();
+      if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+      if (v.is_number()) return v.dump();
+      usage(where + ": expected a string, number or boolean, got " + std::string(v.type_name()));
+    };
+    if (value.is_array()) {
+      for (const auto& element : value) results.push_back(text(element));
+    } else {
+      results.push_back(text(value));
+    }
+    try {
+      for (const std::string& r : results) opt->add_result(r);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      usage(where + ": " + e.what());
+    }
   }
 }
 
@@ -78,29 +156,53 @@ Options to_options(const RawOptions& raw, Command command) {
   o.interval = duration_option("--interval", raw.interval);
   o.reconcile_interval = duration_option("--reconcile-interval", raw.reconcile_interval);
   if (!raw.duration.empty()) o.duration = duration_option("--duration", raw.duration);
-  if (o.interval < std::chrono::milliseconds(100)) {
-    throw Error("--interval: must be at least 100ms", kExitUsage);
-  }
-  if (o.reconcile_interval < o.interval) {
-    throw Error("--reconcile-interval: must not be shorter than --interval", kExitUsage);
-  }
-  if (raw.min_count < 1 || raw.min_count > 1'000'000'000) {
-    throw Error("--min-count: must be between 1 and 1000000000", kExitUsage);
-  }
-  o.filter.min_count = static_cast<uint32_t>(raw.min_count);
-  const int64_t kib = raw.ring_buffer_kib;
-  if (kib < 4 || kib > 1048576 || (kib & (kib - 1)) != 0) {
-    throw Error("--ring-buffer-kib: must be a power of two between 4 and 1048576", kExitUsage);
-  }
-  o.ring_buffer_kib = static_cast<uint32_t>(kib);
+  if (o.interval < std::chrono::milliseconds(100)) usage("--interval: must be at least 100ms");
+  if (o.reconcile_interval < o.interval) usage("--reconcile-interval: must not be shorter than --interval");
+  o.filter.min_count = static_cast<uint32_t>(bounded("--min-count", raw.min_count, 1, 1'000'000'000));
   o.filter.pids.insert(raw.pids.begin(), raw.pids.end());
   o.filter.comms.insert(raw.comms.begin(), raw.comms.end());
   o.format = raw.format == "text" ? Format::kText : Format::kJson;
   o.verbose = raw.verbose;
+  const int64_t kib = raw.ring_buffer_kib;
+  if (kib < 4 || kib > 1048576 || (kib & (kib - 1)) != 0) {
+    usage("--ring-buffer-kib: must be a power of two between 4 and 1048576");
+  }
+  o.ring_buffer_kib = static_cast<uint32_t>(kib);
+  if (!raw.metrics_addr.empty()) o.metrics_addr = parse_listen_address(raw.metrics_addr);
+  o.metrics_top_n = static_cast<size_t>(bounded("--metrics-top-n", raw.metrics_top_n, 1, 1000));
+  o.alert_rules.close_wait_count =
+      static_cast<uint32_t>(bounded("--alert-close-wait-count", raw.alert_close_wait_count, 0, 1'000'000'000));
+  if (!(raw.alert_fd_ratio > 0 && raw.alert_fd_ratio <= 1)) usage("--alert-fd-ratio: must be in (0, 1]");
+  o.alert_rules.fd_ratio = raw.alert_fd_ratio;
+  o.alert_rules.emfile_within = duration_option("--alert-emfile-within", raw.alert_emfile_within);
+  o.alert_rules.resolve_after =
+      static_cast<uint32_t>(bounded("--alert-resolve-after", raw.alert_resolve_after, 1, 1000));
+  if (!raw.output.empty()) o.output_path = raw.output;
+  if (!raw.config.empty()) o.config_path = raw.config;
   return o;
 }
 
 }  // namespace
+
+ListenAddress parse_listen_address(const std::string& text) {
+  const std::string flag = "--metrics-addr " + text;
+  ListenAddress addr;
+  std::string port = text;
+  if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
+    std::string host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.find(':') != std::string::npos && text.front() != '[') usage(flag + ": write IPv6 hosts as [addr]:port");
+    if (!host.empty()) addr.host = host;
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    usage(flag + ": expected HOST:PORT or PORT");
+  }
+  const int value = std::stoi(port);
+  if (value < 1 || value > 65535) usage(flag + ": port must be 1..65535");
+  addr.port = static_cast<uint16_t>(value);
+  return addr;
+}
 
 ParseOutcome parse_options(int argc, const char* const* argv) {
   CLI::App app{"sockleak: find socket leaks (CLOSE_WAIT and idle ESTABLISHED TCP sockets) per process",
@@ -126,9 +228,12 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
     if (code == 0) return {std::nullopt, kExitOk, out.str()};
     return {std::nullopt, kExitUsage, "sockleak: " + std::string(e.what()) + "\nRun 'sockleak --help' for usage.\n"};
   }
+  const bool running = run->parsed();
+  CLI::App& cmd = running ? *run : *snapshot;
+  RawOptions& raw = running ? run_raw : snap_raw;
   try {
-    if (run->parsed()) return {to_options(run_raw, Command::kRun), kExitOk, ""};
-    return {to_options(snap_raw, Command::kSnapshot), kExitOk, ""};
+    if (!raw.config.empty()) apply_config(cmd, raw.config);
+    return {to_options(raw, running ? Command::kRun : Command::kSnapshot), kExitOk, ""};
   } catch (const Error& e) {
     return {std::nullopt, e.exit_code(), "sockleak: " + std::string(e.what()) + "\n"};
   }

@@ -1,10 +1,13 @@
-// Command line: `sockleak run|snapshot [options]`, parsed with CLI11.
+// Command line and config file: `sockleak run|snapshot [options]`, parsed with CLI11.
+// A JSON --config file uses the long flag names as keys; flags given on the command
+// line override it. Re-parsing the same argv re-reads the file (SIGHUP reload).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "core/alert_engine.h"
 #include "core/duration.h"
 #include "core/socket_table.h"
 
@@ -12,6 +15,11 @@ namespace sockleak {
 
 enum class Command { kRun, kSnapshot };
 enum class Format { kJson, kText };
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+};
 
 struct Options {
   Command command = Command::kRun;
@@ -23,6 +31,11 @@ struct Options {
   Format format = Format::kJson;
   bool verbose = false;
   uint32_t ring_buffer_kib = 1024;  // kernel event ring size; power of two, >= 4
+  std::optional<ListenAddress> metrics_addr;
+  size_t metrics_top_n = 20;
+  AlertRules alert_rules;
+  std::optional<std::string> output_path;  // default stdout
+  std::optional<std::string> config_path;
 };
 
 // Either options to run with, or a finished answer (--help, --version, usage error)
@@ -34,5 +47,9 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_options(int argc, const char* const* argv);
+
+// "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host defaults to 127.0.0.1).
+// Throws Error(kExitUsage).
+ListenAddress parse_listen_address(const std::string& text);
 
 }  // namespace sockleak

@@ -12,4 +12,14 @@ std::string Endpoint::address_string() const {
   return buf;
 }
 
+std::string Endpoint::to_string() const {
+  std::string out;
+  if (family == AF_INET6) out.push_back('[');
+  out.append(address_string());
+  if (family == AF_INET6) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(port));
+  return out;
+}
+
 }  // namespace sockleak

@@ -17,6 +17,8 @@ struct Endpoint {
 
   // "127.0.0.1", "::1", "::ffff:10.0.0.1" (v4-mapped stays as the kernel holds it).
   std::string address_string() const;
+  // "127.0.0.1:80", "[::1]:80".
+  std::string to_string() const;
 };
 
 }  // namespace sockleak

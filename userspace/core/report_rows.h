@@ -18,9 +18,17 @@ struct ProcessDetails {
   std::optional<uint64_t> fd_limit;       // RLIMIT_NOFILE soft limit
 };
 
+// What the history says about a (process, state): how fast it leaks, when it hits EMFILE.
+struct Forecast {
+  std::optional<double> leak_rate_per_minute;  // lingering sockets per minute, over the trend window
+  std::optional<double> seconds_to_emfile;     // at the current fd growth
+  std::string hint;                            // plain-language likely cause
+};
+
 struct ReportRow {
   LingerGroup group;
   ProcessDetails process;
+  Forecast forecast;
 };
 
 struct StatsSnapshot {

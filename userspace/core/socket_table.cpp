@@ -48,6 +48,17 @@ Nanos LingeringSocket::age(uint64_t now_ns) const {
   return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
 }
 
+void AgeHistogram::add(double seconds) {
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++in_bucket[i];
+      break;
+    }
+  }
+  ++count;
+  sum_seconds += seconds;
+}
+
 bool GroupFilter::accepts(const LingerGroup& group) const {
   if (group.count < min_count) return false;
   if (!pids.empty() && !pids.contains(group.process.pid)) return false;
@@ -149,6 +160,7 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
     const bool close_wait = socket.state == TcpState::kCloseWait;
     if (age < (close_wait ? thresholds.close_wait : thresholds.established_idle)) continue;
     ++(close_wait ? report.totals.close_wait : report.totals.established);
+    (close_wait ? report.close_wait_ages : report.established_ages).add(to_seconds(age));
     const Holders holders = holders_of(socket);
     if (holders.empty()) ++report.totals.unowned;
     for (const auto& [process, fds] : holders) {

@@ -3,6 +3,7 @@
 // of libbpf or /proc, so every rule here is tested with fake rows and a fake clock.
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <functional>
@@ -76,9 +77,20 @@ struct HostTotals {
   uint32_t unowned = 0;  // held by no process (e.g. never accepted)
 };
 
+// Ages of the lingering sockets of one state (each socket once), in fixed buckets.
+struct AgeHistogram {
+  static constexpr std::array<double, 10> kBounds = {1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600};
+  std::array<uint64_t, kBounds.size()> in_bucket{};  // per bucket, not cumulative; larger ages only in count
+  uint64_t count = 0;
+  double sum_seconds = 0;
+  void add(double seconds);
+};
+
 struct LingerReport {
   std::vector<LingerGroup> groups;  // most sockets first
   HostTotals totals;
+  AgeHistogram close_wait_ages;
+  AgeHistogram established_ages;
 };
 
 struct TableCounters {

@@ -12,20 +12,28 @@ nlohmann::ordered_json envelope(std::string_view type, const RecordContext& ctx)
           {"host", {{"name", ctx.host}}}};
 }
 
+nlohmann::ordered_json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json process_object(uint32_t pid, const ProcessDetails& details) {
+  nlohmann::ordered_json process = {{"pid", pid}, {"name", details.name}};
+  if (details.start_time) process["start_time"] = *details.start_time;
+  nlohmann::ordered_json fd = nlohmann::ordered_json::object();
+  if (details.fd_open) fd["open"] = *details.fd_open;
+  if (details.fd_limit) fd["limit"] = *details.fd_limit;
+  process["fd"] = fd;
+  return process;
+}
+
 }  // namespace
 
 nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& ctx) {
   const LingerGroup& g = row.group;
   const bool close_wait = g.state == TcpState::kCloseWait;
   nlohmann::ordered_json record = envelope("linger", ctx);
-
-  nlohmann::ordered_json process = {{"pid", g.process.pid}, {"name", row.process.name}};
-  if (row.process.start_time) process["start_time"] = *row.process.start_time;
-  nlohmann::ordered_json fd = nlohmann::ordered_json::object();
-  if (row.process.fd_open) fd["open"] = *row.process.fd_open;
-  if (row.process.fd_limit) fd["limit"] = *row.process.fd_limit;
-  process["fd"] = fd;
-  record["process"] = process;
+  record["process"] = process_object(g.process.pid, row.process);
+  record["process"]["fd"]["exhaustion_eta_seconds"] = optional_number(row.forecast.seconds_to_emfile);
 
   record["socket"] = {
       {"state", state_name(g.state)},
@@ -34,12 +42,27 @@ nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& 
       {"age_is_lower_bound", g.oldest_is_lower_bound},
       {"threshold_seconds",
        to_seconds(close_wait ? ctx.thresholds.close_wait : ctx.thresholds.established_idle)},
+      {"leak_rate_per_minute", optional_number(row.forecast.leak_rate_per_minute)},
   };
   nlohmann::ordered_json peers = nlohmann::ordered_json::array();
   for (const PeerCount& p : g.top_peers) {
     peers.push_back({{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}});
   }
   record["network"] = {{"peers", peers}, {"namespaces", g.netns}};
+  record["hint"] = row.forecast.hint;
+  return record;
+}
+
+nlohmann::ordered_json alert_record(const AlertTransition& alert, const ProcessDetails& process,
+                                    const RecordContext& ctx) {
+  nlohmann::ordered_json record = envelope("alert", ctx);
+  record["alert"] = {{"id", alert.id},
+                     {"rule", alert.rule},
+                     {"status", alert.firing ? "firing" : "resolved"},
+                     {"value", alert.value},
+                     {"threshold", alert.threshold},
+                     {"summary", alert.summary}};
+  record["process"] = process_object(alert.process.pid, process);
   return record;
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/alert_engine.h"
 #include "core/report_rows.h"
 
 namespace sockleak {
@@ -23,6 +24,8 @@ struct RecordContext {
 
 nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& ctx);
 nlohmann::ordered_json stats_record(const StatsSnapshot& stats, const RecordContext& ctx);
+nlohmann::ordered_json alert_record(const AlertTransition& alert, const ProcessDetails& process,
+                                    const RecordContext& ctx);
 
 // Keys keep insertion order (schema, type, @timestamp first) so lines read well.
 // One line, no newline. Never throws on bad UTF-8 (process names are arbitrary bytes):

@@ -6,20 +6,25 @@
 
 namespace sockleak {
 
-bool RecordWriter::write(const std::string& text) {
-  if (closed_) return false;
-  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0) {
-    closed_ = true;
-  }
-  return !closed_;
-}
-
 bool RecordWriter::write_report(const std::vector<ReportRow>& rows, const HostTotals& totals,
                                 const RecordContext& ctx) {
-  if (format_ == Format::kText) return write(text_report(rows, totals, ctx.timestamp));
+  if (format_ == Format::kText) return sink_.write(text_report(rows, totals, ctx.timestamp));
   std::string lines;
   for (const ReportRow& row : rows) lines += ndjson_line(linger_record(row, ctx)) + "\n";
-  return lines.empty() || write(lines);
+  return lines.empty() || sink_.write(lines);
+}
+
+bool RecordWriter::write_alerts(const std::vector<std::pair<AlertTransition, ProcessDetails>>& alerts,
+                                const RecordContext& ctx) {
+  std::string lines;
+  for (const auto& [alert, process] : alerts) {
+    if (format_ == Format::kText) {
+      lines += ctx.timestamp + "  ALERT " + (alert.firing ? "FIRING " : "RESOLVED ") + printable(alert.summary) + "\n";
+    } else {
+      lines += ndjson_line(alert_record(alert, process, ctx)) + "\n";
+    }
+  }
+  return lines.empty() || sink_.write(lines);
 }
 
 bool RecordWriter::write_stats(const StatsSnapshot& stats, const RecordContext& ctx) {
@@ -31,9 +36,9 @@ bool RecordWriter::write_stats(const StatsSnapshot& stats, const RecordContext& 
                   static_cast<unsigned long long>(stats.events_lost),
                   static_cast<unsigned long long>(stats.sockets_tracked),
                   static_cast<unsigned long long>(stats.reconcile_corrections), stats.final ? " (final)" : "");
-    return write(line);
+    return sink_.write(line);
   }
-  return write(ndjson_line(stats_record(stats, ctx)) + "\n");
+  return sink_.write(ndjson_line(stats_record(stats, ctx)) + "\n");
 }
 
 }  // namespace sockleak

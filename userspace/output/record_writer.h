@@ -1,30 +1,29 @@
-// RecordWriter: renders reports as NDJSON or a text table onto a stream, and notices
-// when the reader is gone (EPIPE) so the program can stop cleanly.
+// RecordWriter: renders reports, alerts and stats as NDJSON or a text table onto an
+// OutputSink, and notices when the reader is gone so the program can stop cleanly.
 #pragma once
 
-#include <cstdio>
-#include <string>
 #include <vector>
 
 #include "app/options.h"
+#include "core/alert_engine.h"
 #include "output/json_records.h"
+#include "output/output_sink.h"
 
 namespace sockleak {
 
 class RecordWriter {
  public:
-  RecordWriter(Format format, std::FILE* out) : format_(format), out_(out) {}
+  RecordWriter(Format format, OutputSink& sink) : format_(format), sink_(sink) {}
 
-  // Each returns false once the output is closed; nothing is written after that.
+  // Each returns false once the output is closed.
   bool write_report(const std::vector<ReportRow>& rows, const HostTotals& totals, const RecordContext& ctx);
+  bool write_alerts(const std::vector<std::pair<AlertTransition, ProcessDetails>>& alerts, const RecordContext& ctx);
   bool write_stats(const StatsSnapshot& stats, const RecordContext& ctx);
-  bool closed() const { return closed_; }
+  void set_format(Format format) { format_ = format; }
 
  private:
-  bool write(const std::string& text);
   Format format_;
-  std::FILE* out_;
-  bool closed_ = false;
+  OutputSink& sink_;
 };
 
 }  // namespace sockleak

@@ -14,9 +14,7 @@ std::string fd_usage(const ProcessDetails& p) {
 std::string peer_summary(const LingerGroup& g) {
   if (g.top_peers.empty()) return "-";
   const PeerCount& top = g.top_peers.front();
-  std::string address = top.peer.address_string();
-  if (top.peer.family == 10) address = "[" + address + "]";
-  std::string s = address + ":" + std::to_string(top.peer.port) + " (" + std::to_string(top.count) + ")";
+  std::string s = top.peer.to_string() + " (" + std::to_string(top.count) + ")";
   if (g.top_peers.size() > 1) s += " +" + std::to_string(g.top_peers.size() - 1) + " more";
   return s;
 }

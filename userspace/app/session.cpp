@@ -1,0 +1,186 @@
+#include "app/session.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/event_decoder.h"
+#include "core/hints.h"
+#include "core/metrics_text.h"
+
+namespace sockleak {
+namespace {
+
+std::string hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+constexpr uint64_t kSocketMapCapacity = 262144;  // max_entries of the `sockets` map
+
+}  // namespace
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Session::Session(Options options)
+    : options_(std::move(options)),
+      bpf_(options_.verbose, options_.ring_buffer_kib * 1024u),
+      sink_(options_.output_path),
+      writer_(options_.format, sink_),
+      host_(hostname()) {
+  if (options_.metrics_addr) metrics_ = std::make_unique<MetricsServer>(*options_.metrics_addr);
+  bpf_.set_scan_thresholds(options_.thresholds);
+  started_ns_ = monotonic_ns();
+  // Seed sockets that existed before we started, so the first scan sees them.
+  reconcile();
+  if (metrics_) publish_metrics(LingerReport{}, {});
+}
+
+void Session::reconcile() {
+  lost_at_reconcile_ = bpf_.counters().events_lost;
+  table_.apply_reconcile(bpf_.read_holders());
+}
+
+std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t now_ns) {
+  std::vector<ReportRow> rows;
+  std::set<ProcessKey> fds_seen;
+  for (const LingerGroup& group : report.groups) {
+    ReportRow row{group, procs_.details(group.process, group.name), {}};
+    row.group.name = row.process.name;
+    if (!options_.filter.accepts(row.group)) continue;
+    trends_.observe_lingering(group.process, group.state, now_ns, group.count);
+    if (row.process.fd_open && fds_seen.insert(group.process).second) {
+      trends_.observe_fds(group.process, now_ns, *row.process.fd_open);
+    }
+    rows.push_back(std::move(row));
+  }
+  trends_.prune(now_ns);
+  for (ReportRow& row : rows) {
+    row.forecast.leak_rate_per_minute = trends_.leak_rate_per_minute(row.group.process, row.group.state);
+    if (row.process.fd_open && row.process.fd_limit) {
+      row.forecast.seconds_to_emfile =
+          trends_.seconds_to_emfile(row.group.process, *row.process.fd_open, *row.process.fd_limit);
+    }
+    row.forecast.hint = linger_hint(row.group);
+  }
+  return rows;
+}
+
+std::optional<size_t> Session::report(bool reconcile_due) {
+  const KernelCounters counters = bpf_.counters();
+  table_.apply_scan(bpf_.scan_lingering(), monotonic_ns());
+  const bool lost_events = counters.events_lost > lost_at_reconcile_;
+  if (reconcile_due || lost_events ||
+      table_.needs_reconcile([this](const ProcessKey& k) { return procs_.alive(k); })) {
+    reconcile();
+  }
+  const uint64_t now = monotonic_ns();
+  const LingerReport report = table_.report(options_.thresholds, now);
+  totals_ = report.totals;
+  const std::vector<ReportRow> rows = rows_for(report, now);
+  if (!writer_.write_report(rows, totals_, context())) return std::nullopt;
+  if (options_.command == Command::kRun) {
+    raise_alerts(rows);
+    if (metrics_) publish_metrics(report, rows);
+  }
+  if (output_closed_) return std::nullopt;
+  return rows.size();
+}
+
+void Session::raise_alerts(const std::vector<ReportRow>& rows) {
+  std::map<ProcessKey, ProcessObservation> by_process;
+  std::map<ProcessKey, ProcessDetails> details;
+  for (const ReportRow& row : rows) {
+    ProcessObservation& o = by_process[row.group.process];
+    o.process = row.group.process;
+    o.name = row.process.name;
+    o.fd_open = row.process.fd_open;
+    o.fd_limit = row.process.fd_limit;
+    o.seconds_to_emfile = row.forecast.seconds_to_emfile;
+    if (row.group.state == TcpState::kCloseWait) o.close_wait = row.group.count;
+    details[row.group.process] = row.process;
+  }
+  std::vector<ProcessObservation> observed;
+  for (auto& [key, o] : by_process) observed.push_back(std::move(o));
+  std::vector<std::pair<AlertTransition, ProcessDetails>> out;
+  for (AlertTransition& t : alerts_.evaluate(observed, options_.alert_rules)) {
+    auto known = details.find(t.process);
+    ProcessDetails d = known != details.end() ? known->second : procs_.details(t.process, t.name);
+    out.emplace_back(std::move(t), std::move(d));
+  }
+  if (!writer_.write_alerts(out, context())) output_closed_ = true;
+}
+
+void Session::publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows) {
+  MetricsInput in;
+  in.version = SOCKLEAK_VERSION;
+  in.report = report;
+  in.rows = rows;
+  in.top_n = options_.metrics_top_n;
+  in.stats = stats(false);
+  in.map_capacity = kSocketMapCapacity;
+  in.alerts_firing = alerts_.firing_by_rule();
+  metrics_->publish(render_metrics(in));
+}
+
+void Session::drain_events(std::chrono::milliseconds wait) {
+  bpf_.poll_events(wait, [this](std::span<const std::byte> bytes) {
+    if (auto event = decode_event(bytes)) {
+      table_.apply(*event);
+    } else {
+      ++malformed_;
+    }
+  });
+}
+
+StatsSnapshot Session::stats(bool final) const {
+  const KernelCounters k = bpf_.counters();
+  StatsSnapshot s;
+  s.events_received = table_.counters().events;
+  s.events_lost = k.events_lost;
+  s.events_malformed = malformed_;
+  s.sockets_tracked = bpf_.tracked_sockets();
+  s.sockets_untracked = k.sockets_full;
+  s.sockets_stale = k.stale_entries;
+  s.rows_lost = k.rows_lost;
+  s.reconciles = table_.counters().reconciles;
+  s.reconcile_corrections = table_.counters().reconcile_corrections;
+  s.lingering = totals_;
+  s.uptime_seconds = static_cast<double>(monotonic_ns() - started_ns_) / 1e9;
+  s.final = final;
+  return s;
+}
+
+bool Session::write_stats(bool final) { return writer_.write_stats(stats(final), context()); }
+
+void Session::reload(Options next) {
+  auto warn_fixed = [](bool changed, const char* what) {
+    if (changed) std::fprintf(stderr, "sockleak: SIGHUP: %s changes need a restart; keeping the old value\n", what);
+  };
+  warn_fixed(next.ring_buffer_kib != options_.ring_buffer_kib, "--ring-buffer-kib");
+  warn_fixed(next.metrics_addr.has_value() != options_.metrics_addr.has_value() ||
+                 (next.metrics_addr && (next.metrics_addr->host != options_.metrics_addr->host ||
+                                        next.metrics_addr->port != options_.metrics_addr->port)),
+             "--metrics-addr");
+  next.ring_buffer_kib = options_.ring_buffer_kib;
+  next.metrics_addr = options_.metrics_addr;
+  sink_.reopen(next.output_path);
+  writer_.set_format(next.format);
+  bpf_.set_scan_thresholds(next.thresholds);
+  options_ = std::move(next);
+}
+
+RecordContext Session::context() const {
+  return {rfc3339(std::chrono::system_clock::now()), host_, options_.thresholds};
+}
+
+}  // namespace sockleak

@@ -1,0 +1,64 @@
+// Session: one monitoring session — the BPF object, the aggregator, trends, alerts and
+// outputs — driven by app/monitor.cpp's loops.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "app/options.h"
+#include "core/alert_engine.h"
+#include "core/socket_table.h"
+#include "core/trend.h"
+#include "kernel/bpf_monitor.h"
+#include "kernel/proc_reader.h"
+#include "output/metrics_server.h"
+#include "output/output_sink.h"
+#include "output/record_writer.h"
+
+namespace sockleak {
+
+class Session {
+ public:
+  explicit Session(Options options);
+
+  // Scans, reconciles when holder facts are uncertain or due, writes linger records,
+  // alerts (run) and metrics. Returns the linger rows written after filters, or
+  // nullopt when the output is closed.
+  std::optional<size_t> report(bool reconcile_due);
+  void drain_events(std::chrono::milliseconds wait);
+  bool write_stats(bool final);
+  // New thresholds, filters, rules and output path from a re-parsed command line.
+  void reload(Options next);
+
+  uint64_t started_ns() const { return started_ns_; }
+  const Options& options() const { return options_; }
+
+ private:
+  void reconcile();
+  StatsSnapshot stats(bool final) const;
+  RecordContext context() const;
+  std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
+  void raise_alerts(const std::vector<ReportRow>& rows);
+  void publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows);
+
+  Options options_;
+  BpfMonitor bpf_;
+  SocketTable table_;
+  ProcReader procs_;
+  TrendTracker trends_;
+  AlertEngine alerts_;
+  OutputSink sink_;
+  RecordWriter writer_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::string host_;
+  HostTotals totals_;
+  uint64_t started_ns_ = 0;
+  uint64_t lost_at_reconcile_ = 0;
+  uint64_t malformed_ = 0;
+  bool output_closed_ = false;
+};
+
+uint64_t monotonic_ns();
+
+}  // namespace sockleak
