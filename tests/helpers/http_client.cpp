@@ -2,6 +2,8 @@
 // request on each and reads the response. --mode close closes them (well-behaved);
 // --mode leak keeps every socket open (the bug sockleak finds). Prints "READY <n>"
 // when done, then waits until stdin closes, SIGTERM, or --max-seconds.
+// --interval-ms T spaces connections T ms apart (a slow leak); --nofile N sets
+// RLIMIT_NOFILE (to watch a process approach EMFILE).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -66,6 +68,8 @@ int main(int argc, char** argv) {
   int port = 0;
   int count = 50;
   long long max_seconds = 60;
+  long long interval_ms = 0;
+  long long nofile_limit = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--addr") addr = argv[i + 1];
@@ -73,12 +77,15 @@ int main(int argc, char** argv) {
     else if (flag == "--count") count = std::atoi(argv[i + 1]);
     else if (flag == "--mode") mode = argv[i + 1];
     else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
+    else if (flag == "--interval-ms") interval_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--nofile") nofile_limit = std::atoll(argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
   }
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   rlimit nofile{static_cast<rlim_t>(count + 64), static_cast<rlim_t>(count + 64)};
-  if (count + 64 > 1024) setrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile_limit > 0) nofile = {static_cast<rlim_t>(nofile_limit), static_cast<rlim_t>(nofile_limit)};
+  if (nofile_limit > 0 || count + 64 > 1024) setrlimit(RLIMIT_NOFILE, &nofile);
 
   std::vector<int> fds;
   for (int i = 0; i < count; ++i) {
@@ -86,6 +93,7 @@ int main(int argc, char** argv) {
     request(fd);
     if (mode == "close") close(fd);
     else fds.push_back(fd);
+    if (interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms * 1000));
   }
   std::printf("READY %d\n", count);
   std::fflush(stdout);

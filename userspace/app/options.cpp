@@ -112,7 +112,8 @@ int64_t bounded(const std::string& flag, int64_t value, int64_t low, int64_t hig
 }
 
 // Values from the config file go through the same option objects (and validators) as flags.
-void apply_config(CLI::App& cmd, const std::string& path) {
+// One file serves both commands: keys only `run` knows are skipped by `snapshot`.
+void apply_config(CLI::App& cmd, const CLI::App& run, const std::string& path) {
   std::ifstream in(path);
   if (!in) usage("--config " + path + ": cannot open");
   nlohmann::json doc;
@@ -124,7 +125,9 @@ void apply_config(CLI::App& cmd, const std::string& path) {
   if (!doc.is_object()) usage("--config " + path + ": must be a JSON object of flag names to values");
   for (const auto& [key, value] : doc.items()) {
     const std::string where = "--config " + path + ": key \"" + key + "\"";
-    CLI::Option* opt = key == "config" || key == "help" ? nullptr : cmd.get_option_no_throw("--" + key);
+    const bool reserved = key == "config" || key == "help";
+    CLI::Option* opt = reserved ? nullptr : cmd.get_option_no_throw("--" + key);
+    if (!opt && !reserved && &cmd != &run && run.get_option_no_throw("--" + key)) continue;
     if (!opt) usage(where + ": unknown key (use the long flag names, e.g. \"close-wait\")");
     if (opt->count() > 0) continue;  // the command line wins
     std::vector<std::string> results;
@@ -232,7 +235,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   CLI::App& cmd = running ? *run : *snapshot;
   RawOptions& raw = running ? run_raw : snap_raw;
   try {
-    if (!raw.config.empty()) apply_config(cmd, raw.config);
+    if (!raw.config.empty()) apply_config(cmd, *run, raw.config);
     return {to_options(raw, running ? Command::kRun : Command::kSnapshot), kExitOk, ""};
   } catch (const Error& e) {
     return {std::nullopt, e.exit_code(), "sockleak: " + std::string(e.what()) + "\n"};

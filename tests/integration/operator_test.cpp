@@ -1,0 +1,239 @@
+// Root integration tests for operator outputs: the real /metrics endpoint during a real
+// leak (checked by promtool), alerts that fire and resolve, the fd-exhaustion forecast,
+// SIGHUP reload of --config and reopen of --output, and configuration errors.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "child_process.h"
+#include "sockleak_run.h"
+
+using namespace std::chrono_literals;
+using namespace sockleak::test;
+
+namespace {
+
+struct Server {
+  ChildProcess process;
+  std::string port;
+  explicit Server(const std::string& idle_close_ms)
+      : process({HTTP_SERVER_BIN, "--idle-close-ms", idle_close_ms, "--max-seconds", "120"}),
+        port(expect_line_prefix(process, "PORT ")) {}
+};
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The value of one exposition line "name{labels} value", or -1 when absent.
+double metric(const std::string& body, const std::string& series) {
+  const size_t at = body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + series.size() + 2));
+}
+
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("sockleak-test-" + std::to_string(getpid()) + "-" + name);
+}
+
+bool is_alert(const Record& r, const std::string& rule, pid_t pid, const std::string& status) {
+  return r.value("type", "") == "alert" && r["alert"]["rule"] == rule && r["process"]["pid"] == pid &&
+         r["alert"]["status"] == status;
+}
+
+}  // namespace
+
+TEST_CASE("the metrics endpoint reports a real leak with the kernel's counts and passes promtool", "[metrics]") {
+  Server server("500");
+  const int port = free_port();
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--metrics-addr",
+                        std::to_string(port)});
+  ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "30"});
+  expect_line_prefix(client, "READY ");
+  const pid_t pid = client.pid();
+  REQUIRE(sockleak.wait_for([&](const Record& r) { return is_linger(r, pid, "CLOSE_WAIT") && r["socket"]["count"] == 30; },
+                            20s));
+  sockleak.next_cycle(5s);  // metrics are published after the records of a cycle
+
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type").find("version=0.0.4") != std::string::npos);
+  const std::string body = "\n" + res->body;
+  const std::string labels = "pid=\"" + std::to_string(pid) + "\",process=\"sl_http_client\",state=\"close_wait\"";
+  CHECK(metric(body, "sockleak_process_lingering_sockets{" + labels + "}") == 30);
+  CHECK(metric(body, "sockleak_process_oldest_linger_seconds{" + labels + "}") >= 1.0);
+  CHECK(metric(body, "sockleak_lingering_sockets{state=\"close_wait\"}") == ss_total("close-wait"));
+  CHECK(metric(body, "sockleak_linger_age_seconds_count{state=\"close_wait\"}") == ss_total("close-wait"));
+  CHECK(metric(body, "sockleak_events_lost_total") == 0);
+  CHECK(metric(body, "sockleak_alerts_firing{rule=\"close_wait_count\"}") >= 1);
+  CHECK(metric(body, "sockleak_build_info{version=\"" SOCKLEAK_VERSION "\"}") == 1);
+  CHECK(body.find("127.0.0.1") == std::string::npos);  // never addresses in labels
+
+  const auto file = temp_path("metrics.txt");
+  std::ofstream(file) << res->body;
+  CHECK(std::system(("promtool check metrics < " + file.string() + " >/dev/null 2>&1").c_str()) == 0);
+  std::filesystem::remove(file);
+
+  // Bound to loopback only when no host is given.
+  httplib::Client other_path("127.0.0.1", port);
+  CHECK(other_path.Get("/nope")->status == 404);
+}
+
+TEST_CASE("an alert fires when a process crosses the CLOSE_WAIT count and resolves after it closes them",
+          "[alerts]") {
+  Server server("1");
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s",
+                        "--alert-close-wait-count", "20", "--alert-resolve-after", "2"});
+  ChildProcess leaker({SOCKET_SCENARIOS_BIN, "--port", server.port, "--scenario", "plain", "--count", "25",
+                       "--close-after-ms", "5000"});
+  expect_line_prefix(leaker, "READY");
+  const pid_t pid = leaker.pid();
+
+  auto firing = sockleak.wait_for([&](const Record& r) { return is_alert(r, "close_wait_count", pid, "firing"); }, 15s);
+  REQUIRE(firing);
+  CHECK((*firing)["alert"]["value"] == 25);
+  CHECK((*firing)["alert"]["threshold"] == 20);
+  const std::string id = (*firing)["alert"]["id"];
+  CHECK(id.rfind("close_wait_count:" + std::to_string(pid) + ":", 0) == 0);
+
+  expect_line_prefix(leaker, "CLOSED");
+  const size_t closed_at = sockleak.seen().size();
+  auto resolved = sockleak.wait_for([&](const Record& r) { return is_alert(r, "close_wait_count", pid, "resolved"); }, 15s);
+  REQUIRE(resolved);
+  CHECK((*resolved)["alert"]["id"] == id);
+  // Hysteresis: at least one full report below the rule before resolving.
+  int stats_between = 0;
+  for (size_t i = closed_at; i < sockleak.seen().size(); ++i) stats_between += sockleak.seen()[i]["type"] == "stats";
+  CHECK(stats_between >= 1);
+  // Fired once, resolved once.
+  int firings = 0;
+  for (const Record& r : sockleak.seen()) firings += is_alert(r, "close_wait_count", pid, "firing");
+  CHECK(firings == 1);
+}
+
+TEST_CASE("a process leaking towards its fd limit gets a leak rate, an EMFILE forecast and alerts", "[emfile]") {
+  Server server("100");
+  SockleakRun sockleak({"run", "--close-wait", "500ms", "--interval", "1s", "--duration", "60s",
+                        "--alert-close-wait-count", "0", "--alert-emfile-within", "10m"});
+  // 70 connections, one per 100 ms, under RLIMIT_NOFILE 80.
+  ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "70", "--interval-ms",
+                       "100", "--nofile", "80"});
+  const pid_t pid = client.pid();
+  auto forecast = sockleak.wait_for(
+      [&](const Record& r) {
+        return is_linger(r, pid, "CLOSE_WAIT") && r["process"]["fd"]["exhaustion_eta_seconds"].is_number();
+      },
+      20s);
+  REQUIRE(forecast);
+  CHECK((*forecast)["process"]["fd"]["limit"] == 80);
+  CHECK((*forecast)["process"]["fd"]["exhaustion_eta_seconds"].get<double>() > 0);
+  CHECK((*forecast)["process"]["fd"]["exhaustion_eta_seconds"].get<double>() < 60);
+  CHECK((*forecast)["socket"]["leak_rate_per_minute"].get<double>() > 100);  // ~600/min
+  CHECK(sockleak.wait_for([&](const Record& r) { return is_alert(r, "emfile_soon", pid, "firing"); }, 10s));
+  CHECK(sockleak.wait_for([&](const Record& r) { return is_alert(r, "fd_ratio", pid, "firing"); }, 15s));
+}
+
+TEST_CASE("SIGHUP reloads thresholds from --config without losing state and reopens --output", "[sighup]") {
+  const auto config = temp_path("config.json");
+  const auto output = temp_path("out.ndjson");
+  std::filesystem::remove(output);
+  std::ofstream(config) << R"({"close-wait": "1h", "interval": "1s", "duration": "60s"})";
+  Server server("1");
+  ChildProcess sockleak({SOCKLEAK_BIN, "run", "--config", config.string(), "--output", output.string()});
+  ChildProcess leaker({SOCKET_SCENARIOS_BIN, "--port", server.port, "--scenario", "plain", "--count", "12"});
+  expect_line_prefix(leaker, "READY");
+  std::this_thread::sleep_for(2500ms);
+
+  auto read_records = [](const std::filesystem::path& p) {
+    std::vector<Record> records;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) records.push_back(Record::parse(line));
+    return records;
+  };
+  auto lingers_for = [&](const std::vector<Record>& records) {
+    int n = 0;
+    for (const Record& r : records) n += is_linger(r, leaker.pid(), "CLOSE_WAIT");
+    return n;
+  };
+  const auto before = read_records(output);
+  REQUIRE(before.size() >= 2);  // stats records arrive; nothing lingers past 1h
+  CHECK(lingers_for(before) == 0);
+
+  std::filesystem::rename(output, output.string() + ".1");  // logrotate
+  std::ofstream(config) << R"({"close-wait": "1s", "interval": "1s", "duration": "60s"})";
+  sockleak.signal(SIGHUP);
+  std::this_thread::sleep_for(2500ms);
+  const auto after = read_records(output);
+  REQUIRE(!after.empty());
+  CHECK(lingers_for(after) >= 1);
+  for (const Record& r : after) {
+    if (is_linger(r, leaker.pid(), "CLOSE_WAIT")) {
+      CHECK(r["socket"]["count"] == 12);
+      CHECK(r["socket"]["threshold_seconds"] == 1.0);
+    }
+  }
+  CHECK(after.back()["reconcile"]["runs"].get<int>() >= before.back()["reconcile"]["runs"].get<int>());
+
+  sockleak.signal(SIGTERM);
+  CHECK(sockleak.wait(5s) == 0);
+  std::filesystem::remove(config);
+  std::filesystem::remove(output);
+  std::filesystem::remove(output.string() + ".1");
+}
+
+TEST_CASE("configuration errors exit 2 and name the key or flag", "[config_errors]") {
+  const auto config = temp_path("bad.json");
+  auto run_err = [](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", SOCKLEAK_BIN});
+    ChildProcess p(argv);
+    std::string out;
+    while (auto line = p.read_line(10s)) out += *line + "\n";
+    return std::make_pair(p.wait(10s).value_or(-1), out);
+  };
+  std::ofstream(config) << R"({"close-wiat": "5s"})";
+  auto [code, out] = run_err({"run", "--config", config.string()});
+  CHECK(code == 2);
+  CHECK(out.find("close-wiat") != std::string::npos);
+
+  std::ofstream(config) << R"({"alert-fd-ratio": 3})";
+  std::tie(code, out) = run_err({"run", "--config", config.string()});
+  CHECK(code == 2);
+  CHECK(out.find("alert-fd-ratio") != std::string::npos);
+
+  // A port that is taken.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(listen(fd, 1) == 0);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::tie(code, out) = run_err({"run", "--metrics-addr", std::to_string(ntohs(addr.sin_port))});
+  CHECK(code == 2);
+  CHECK(out.find("--metrics-addr") != std::string::npos);
+  close(fd);
+  std::filesystem::remove(config);
+}
