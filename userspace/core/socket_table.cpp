@@ -81,11 +81,7 @@ void SocketTable::apply(const sl_event& event) {
       break;
     }
     case SL_EV_FD_CLOSE: {
-      auto held = holders_.find(event.cookie);
-      if (held != holders_.end()) {
-        auto fds = held->second.find(actor);
-        if (fds != held->second.end() && --fds->second == 0) held->second.erase(fds);
-      }
+      if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.release(actor);
       auto it = lingering_.find(event.cookie);
       if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
       break;
@@ -106,12 +102,12 @@ void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns)
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows) {
-  std::unordered_map<uint64_t, Holders> truth;
+  std::unordered_map<uint64_t, HolderSet> truth;
   std::map<ProcessKey, std::string> names;
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
     const ProcessKey key{row.tgid, row.proc_start};
-    ++truth[row.cookie][key];
+    truth[row.cookie].add(key);
     names.insert_or_assign(key, comm_of(row));
   }
   for (const auto& [cookie, before] : holders_) {
@@ -131,10 +127,10 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows) {
   ++counters_.reconciles;
 }
 
-SocketTable::Holders SocketTable::holders_of(const LingeringSocket& socket) const {
+HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {
   auto held = holders_.find(socket.cookie);
   if (held != holders_.end() && !held->second.empty()) return held->second;
-  if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return {{socket.owner, 1}};
+  if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
 }
 
@@ -143,10 +139,10 @@ bool SocketTable::needs_reconcile(const AliveFn& alive) const {
   for (const auto& [cookie, socket] : lingering_) {
     // Report holders read from the fd tables, not just the connect/accept owner: a fork,
     // dup2 or exec since then is invisible to events.
-    const Holders holders = holders_of(socket);
+    const HolderSet holders = holders_of(socket);
     if ((holders.empty() || !holders_.contains(cookie)) && !orphans_.contains(cookie)) return true;
-    for (const auto& [process, fds] : holders) {
-      if (!alive(process)) return true;
+    for (const HolderSet::Holder& h : holders.list()) {
+      if (!alive(h.process)) return true;
     }
   }
   return false;
@@ -161,9 +157,10 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
     if (age < (close_wait ? thresholds.close_wait : thresholds.established_idle)) continue;
     ++(close_wait ? report.totals.close_wait : report.totals.established);
     (close_wait ? report.close_wait_ages : report.established_ages).add(to_seconds(age));
-    const Holders holders = holders_of(socket);
+    const HolderSet holders = holders_of(socket);
     if (holders.empty()) ++report.totals.unowned;
-    for (const auto& [process, fds] : holders) {
+    for (const HolderSet::Holder& h : holders.list()) {
+      const ProcessKey& process = h.process;
       GroupBuilder& b = groups[{process, socket.state}];
       LingerGroup& g = b.group;
       g.process = process;

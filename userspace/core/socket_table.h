@@ -18,16 +18,12 @@
 #include "core/abi.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
+#include "core/holder_set.h"
+#include "core/process_key.h"
 #include "core/tcp_state.h"
 
 namespace sockleak {
 
-// PIDs are reused: a process is its tgid plus its start time (boottime ns).
-struct ProcessKey {
-  uint32_t pid = 0;
-  uint64_t start_ns = 0;
-  auto operator<=>(const ProcessKey&) const = default;
-};
 
 struct Thresholds {
   Nanos close_wait = std::chrono::seconds(30);
@@ -131,11 +127,10 @@ class SocketTable {
   size_t lingering() const { return lingering_.size(); }
 
  private:
-  using Holders = std::map<ProcessKey, uint32_t>;  // process -> fds holding the socket
-  Holders holders_of(const LingeringSocket& socket) const;
+  HolderSet holders_of(const LingeringSocket& socket) const;
 
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
-  std::unordered_map<uint64_t, Holders> holders_;
+  std::unordered_map<uint64_t, HolderSet> holders_;
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
   std::map<ProcessKey, std::string> names_;
   bool reconcile_requested_ = false;
