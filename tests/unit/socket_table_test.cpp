@@ -778,6 +778,69 @@ TEST_CASE("a scan row without an owner pid has no owner start time", "[socket_ta
   CHECK(s.owner == ProcessKey{});
 }
 
+// ---- age histograms ----
+
+TEST_CASE("an age lands in the first bucket whose upper bound holds it", "[histogram]") {
+  sockleak::AgeHistogram h;
+  h.add(0.5);
+  h.add(1.0);  // bounds are inclusive (le)
+  h.add(7.0);
+  h.add(10.0);
+  h.add(21600.0);
+  CHECK(h.in_bucket[0] == 2);  // le 1
+  CHECK(h.in_bucket[1] == 0);  // le 5
+  CHECK(h.in_bucket[2] == 2);  // le 10
+  CHECK(h.in_bucket[9] == 1);  // le 21600
+  CHECK(h.count == 5);
+  CHECK(h.sum_seconds == Approx(0.5 + 1 + 7 + 10 + 21600));
+}
+
+TEST_CASE("an age beyond the last bound is only in the count and the sum", "[histogram]") {
+  sockleak::AgeHistogram h;
+  h.add(100000.0);
+  for (uint64_t n : h.in_bucket) CHECK(n == 0);
+  CHECK(h.count == 1);
+  CHECK(h.sum_seconds == Approx(100000.0));
+}
+
+TEST_CASE("the report fills an age histogram per state with each lingering socket once", "[histogram]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, kServer, kNow - 40 * kSec),      // 40s: le 60
+               close_wait_row(2, kServer, kNow - 7 * kSec),       // below the 30s threshold
+               close_wait_row(3, kServer, kNow - 4000 * kSec),    // 4000s: le 21600
+               established_row(4, kWorker, 400'000),              // 400s idle: le 600
+               established_row(5, kWorker, 60'000)});             // below the 5m threshold
+  // Socket 1 is shared by two processes: two groups, one histogram entry.
+  reconcile(table, {holder_row(1, kServer, 5, "server"), holder_row(1, kWorker, 9, "worker"),
+                    holder_row(3, kServer, 6, "server"), holder_row(4, kWorker, 7, "worker")});
+
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(find_group(report, kServer, TcpState::kCloseWait) != nullptr);
+  REQUIRE(find_group(report, kWorker, TcpState::kCloseWait) != nullptr);
+
+  CHECK(report.close_wait_ages.count == 2);
+  CHECK(report.close_wait_ages.count == report.totals.close_wait);
+  CHECK(report.close_wait_ages.sum_seconds == Approx(4040.0));
+  CHECK(report.close_wait_ages.in_bucket[4] == 1);  // le 60
+  CHECK(report.close_wait_ages.in_bucket[9] == 1);  // le 21600
+
+  CHECK(report.established_ages.count == 1);
+  CHECK(report.established_ages.count == report.totals.established);
+  CHECK(report.established_ages.sum_seconds == Approx(400.0));
+  CHECK(report.established_ages.in_bucket[6] == 1);  // le 600
+}
+
+TEST_CASE("an unowned lingering socket still counts in the age histogram", "[histogram]") {
+  SocketTable table;
+  scan(table, {close_wait_row(1, ProcessKey{0, 0}, kNow - 40 * kSec)});
+  reconcile(table, {});
+  const LingerReport report = table.report(kDefaults, kNow);
+  CHECK(report.groups.empty());
+  CHECK(report.totals.unowned == 1);
+  CHECK(report.close_wait_ages.count == 1);
+  CHECK(report.established_ages.count == 0);
+}
+
 // ---- GroupFilter ----
 
 TEST_CASE("an empty group filter accepts every group with at least one socket", "[filter]") {
