@@ -14,11 +14,19 @@
 
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
-/* Only plain TCP stream sockets are tracked (not MPTCP, not raw). */
+/* Only plain TCP stream sockets are tracked (not MPTCP, not raw). For a pointer reached
+ * by probe reads (a plain address). */
 static __always_inline bool sl_is_tcp(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
 	       BPF_CORE_READ(sk, sk_type) == SL_SOCK_STREAM;
+}
+
+/* The same for a BTF pointer (tracepoint argument, iterator context): direct loads, no
+ * helper calls — this runs on every TCP state change on the host. */
+static __always_inline bool sl_is_tcp_btf(const struct sock *sk)
+{
+	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SL_SOCK_STREAM;
 }
 
 /* The socket behind fd in the current task, or NULL. Probe reads only:

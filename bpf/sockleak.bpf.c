@@ -86,7 +86,7 @@ static __always_inline bool starts_tracking(int state)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
-	if (!sl_is_tcp(sk))
+	if (!sl_is_tcp_btf(sk))
 		return 0;
 
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
@@ -103,7 +103,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 		};
 		/* connect(): process context (socket lock owned), so current is the owner.
 		 * Softirq transitions never name an owner: current is whoever was interrupted. */
-		if (newstate == TCP_SYN_SENT && BPF_CORE_READ(sk, sk_lock.owned)) {
+		if (newstate == TCP_SYN_SENT && sk->sk_lock.owned) {
 			fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
 			fresh.proc_start = sl_task_start(bpf_get_current_task_btf());
 		}
@@ -285,7 +285,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		return 0;
 	struct sock *sk = sock->sk;
 
-	if (!sk || !sl_is_tcp(sk))
+	if (!sk || !sl_is_tcp_btf(sk))
 		return 0;
 	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 

@@ -356,9 +356,8 @@ TEST_CASE("promtool accepts the exposition", "[metrics][promtool]") {
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-// Bug: metrics_text.cpp:89/97 label per-process series by pid only, so two processes
-// sharing a pid (reuse; different start_ns) emit the same series twice.
-TEST_CASE("two processes sharing a pid do not produce duplicate series", "[metrics][!mayfail]") {
+// Regression: found by this test and fixed.
+TEST_CASE("two processes sharing a pid do not produce duplicate series", "[metrics]") {
   MetricsInput in = sample_input();
   ReportRow old_api = row(101, "api", TcpState::kCloseWait, 40, 120s);
   ReportRow new_api = row(101, "api", TcpState::kCloseWait, 5, 40s);

@@ -312,9 +312,8 @@ TEST_CASE("bad metrics and alert flag values exit 2 and name the flag", "[option
   CHECK_THAT(out.output, Catch::Contains(c.names) && Catch::StartsWith("sockleak: "));
 }
 
-// Bug: options.cpp:197-198 only strips balanced brackets and only checks that the text
-// starts with '[', so "[::1:80" is accepted with host "[::1" (fails later at bind).
-TEST_CASE("a listen address with unbalanced brackets is a usage error", "[options][listen][!mayfail]") {
+// Regression: found by this test and fixed.
+TEST_CASE("a listen address with unbalanced brackets is a usage error", "[options][listen]") {
   const std::string text = GENERATE(as<std::string>{}, "[::1:80", "[::1]x:80");
   INFO("text: " << text);
   CHECK_THROWS_AS(sockleak::parse_listen_address(text), sockleak::Error);

@@ -191,11 +191,18 @@ ListenAddress parse_listen_address(const std::string& text) {
   const std::string flag = "--metrics-addr " + text;
   ListenAddress addr;
   std::string port = text;
-  if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
-    std::string host = text.substr(0, colon);
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      usage(flag + ": expected [IPV6]:PORT");
+    }
+    addr.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    if (addr.host.empty()) usage(flag + ": empty IPv6 host");
+  } else if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
+    const std::string host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (host.find(':') != std::string::npos && text.front() != '[') usage(flag + ": write IPv6 hosts as [addr]:port");
+    if (host.find_first_of(":[]") != std::string::npos) usage(flag + ": write IPv6 hosts as [addr]:port");
     if (!host.empty()) addr.host = host;
   }
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {

@@ -47,7 +47,13 @@ Session::Session(Options options)
 
 void Session::reconcile() {
   lost_at_reconcile_ = bpf_.counters().events_lost;
-  table_.apply_reconcile(bpf_.read_holders());
+  const uint64_t start = monotonic_ns();
+  const std::vector<sl_sock_row> rows = bpf_.read_holders();
+  table_.apply_reconcile(rows);
+  if (options_.verbose) {
+    std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
+                 static_cast<double>(monotonic_ns() - start) / 1e6);
+  }
 }
 
 std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t now_ns) {
@@ -77,7 +83,14 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
 
 std::optional<size_t> Session::report(bool reconcile_due) {
   const KernelCounters counters = bpf_.counters();
-  table_.apply_scan(bpf_.scan_lingering(), monotonic_ns());
+  const uint64_t scan_start = monotonic_ns();
+  const std::vector<sl_sock_row> lingering = bpf_.scan_lingering();
+  table_.apply_scan(lingering, monotonic_ns());
+  if (options_.verbose) {
+    std::fprintf(stderr, "sockleak: scan: %zu lingering of %llu tracked sockets in %.1f ms\n", lingering.size(),
+                 static_cast<unsigned long long>(bpf_.tracked_sockets()),
+                 static_cast<double>(monotonic_ns() - scan_start) / 1e6);
+  }
   const bool lost_events = counters.events_lost > lost_at_reconcile_;
   if (reconcile_due || lost_events ||
       table_.needs_reconcile([this](const ProcessKey& k) { return procs_.alive(k); })) {

@@ -1,5 +1,6 @@
 #include "core/metrics_text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -76,28 +77,31 @@ std::string render_metrics(const MetricsInput& in) {
   histogram(e, "sockleak_linger_age_seconds", "close_wait", in.report.close_wait_ages);
   histogram(e, "sockleak_linger_age_seconds", "established", in.report.established_ages);
 
-  // Top-N offenders by lingering count; pid/process labels exist only for these.
+  // Top-N offenders by lingering count; pid/process labels exist only for these. Two
+  // processes with one pid and name (pid reuse) share a series: their values are merged.
+  struct Series {
+    std::string labels;
+    double count = 0;
+    double oldest = 0;
+  };
   std::set<std::pair<uint32_t, uint64_t>> top;
+  std::vector<Series> series;
   for (const ReportRow& r : in.rows) {
-    if (top.size() >= in.top_n) break;
+    if (top.size() >= in.top_n && !top.contains({r.group.process.pid, r.group.process.start_ns})) continue;
     top.insert({r.group.process.pid, r.group.process.start_ns});
+    const std::string labels = "pid=\"" + std::to_string(r.group.process.pid) + "\",process=\"" +
+                               label_value(r.process.name) + "\",state=\"" + lower_state(r.group.state) + "\"";
+    auto same = std::find_if(series.begin(), series.end(), [&](const Series& s) { return s.labels == labels; });
+    if (same == series.end()) same = series.insert(series.end(), Series{labels});
+    same->count += r.group.count;
+    same->oldest = std::max(same->oldest, to_seconds(r.group.oldest));
   }
   e.family("sockleak_process_lingering_sockets", "gauge",
            "Lingering sockets per process and state, for the top-N processes by count.");
-  for (const ReportRow& r : in.rows) {
-    if (!top.contains({r.group.process.pid, r.group.process.start_ns})) continue;
-    const std::string labels = "pid=\"" + std::to_string(r.group.process.pid) + "\",process=\"" +
-                               label_value(r.process.name) + "\",state=\"" + lower_state(r.group.state) + "\"";
-    e.sample("sockleak_process_lingering_sockets", labels, r.group.count);
-  }
+  for (const Series& s : series) e.sample("sockleak_process_lingering_sockets", s.labels, s.count);
   e.family("sockleak_process_oldest_linger_seconds", "gauge",
            "Age of the oldest lingering socket per process and state, for the top-N processes.");
-  for (const ReportRow& r : in.rows) {
-    if (!top.contains({r.group.process.pid, r.group.process.start_ns})) continue;
-    const std::string labels = "pid=\"" + std::to_string(r.group.process.pid) + "\",process=\"" +
-                               label_value(r.process.name) + "\",state=\"" + lower_state(r.group.state) + "\"";
-    e.sample("sockleak_process_oldest_linger_seconds", labels, to_seconds(r.group.oldest));
-  }
+  for (const Series& s : series) e.sample("sockleak_process_oldest_linger_seconds", s.labels, s.oldest);
 
   const StatsSnapshot& s = in.stats;
   e.family("sockleak_events_total", "counter", "Kernel events processed.");

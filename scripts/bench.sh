@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# On-demand benchmarks (not part of ctest): connection churn with sockleak on vs off
+# (interleaved rounds, median ratio), syscall overhead of the hooks, aggregator replay,
+# and reconcile time at 10k and 100k sockets. Prints one summary table.
+#   scripts/bench.sh [--rounds N] [--seconds S]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rounds=5 seconds=3
+while (($#)); do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--seconds S]" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "bench: needs root" >&2; exit 77; }
+"$root/scripts/deps.sh"
+"$root/scripts/build.sh" >/dev/null 2>&1 || "$root/scripts/build.sh"
+build=${SOCKLEAK_BUILD_DIR:-$root/build}
+bench=$build/tests/bench
+sockleak=$build/sockleak
+work=$(mktemp -d)
+monitor_pid=
+cleanup() {
+  [[ -n $monitor_pid ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts `sockleak run ARGS` in the background and waits until it has attached.
+start_monitor() {
+  "$sockleak" run "$@" >"$work/monitor.out" 2>"$work/monitor.err" &
+  monitor_pid=$!
+  for _ in $(seq 100); do
+    [[ -s $work/monitor.out ]] && return 0
+    sleep 0.05
+  done
+  echo "bench: sockleak did not start: $(cat "$work/monitor.err")" >&2
+  exit 1
+}
+stop_monitor() {
+  kill "$monitor_pid"
+  wait "$monitor_pid" || true
+  monitor_pid=
+}
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
+
+echo "bench: connection churn, $rounds rounds of ${seconds}s off/on (order alternates)" >&2
+: >"$work/ratios"
+for ((i = 1; i <= rounds; i++)); do
+  if ((i % 2)); then
+    off=$(churn); start_monitor; on=$(churn); stop_monitor
+  else
+    start_monitor; on=$(churn); stop_monitor; off=$(churn)
+  fi
+  echo "$off $on" >>"$work/churn"
+  awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f\n", a / b}' >>"$work/ratios"
+  echo "  round $i: off $off/s, on $on/s" >&2
+done
+churn_off=$(awk '{print $1}' "$work/churn" | median)
+churn_on=$(awk '{print $2}' "$work/churn" | median)
+churn_ratio=$(median <"$work/ratios")
+
+echo "bench: syscall cost" >&2
+"$bench/sl_bench_syscall" >"$work/sys_off"
+start_monitor; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
+sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+
+echo "bench: aggregator replay (1M sockets)" >&2
+"$bench/sl_bench_aggregator" 1000000 >"$work/agg"
+agg() { awk -v k="$1" '$1 == k {print $2}' "$work/agg"; }
+
+reconcile_ms() {
+  local n=$1
+  coproc HOLD { "$bench/sl_bench_hold_sockets" --count "$n"; }
+  read -r _ held <&"${HOLD[0]}"
+  local ms
+  ms=$("$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
+       awk '/reconcile:/ {print $(NF-1); exit}')
+  exec {HOLD[1]}>&-
+  wait "$HOLD_PID" 2>/dev/null || true
+  echo "$ms"
+}
+echo "bench: reconcile at 10k and 100k sockets" >&2
+rec10k=$(reconcile_ms 10000)
+rec100k=$(reconcile_ms 100000)
+
+printf '\n%-52s %s\n' "benchmark" "result"
+printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
+printf '%-52s %s\n' "churn conn/s, monitor off (median)" "$churn_off"
+printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
+printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
+printf '%-52s %s\n' "getppid ns/call off -> on" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on")"
+printf '%-52s %s\n' "dup+close ns/call off -> on" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on")"
+printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
+printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
+printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
+printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
