@@ -91,7 +91,9 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	__u64 now = bpf_ktime_get_ns();
-	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	/* A socket entering SYN_SENT or SYN_RECV is new: nothing to look up. */
+	bool fresh_socket = newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV;
+	struct sl_sock_entry *entry = fresh_socket ? NULL : bpf_map_lookup_elem(&sockets, &cookie);
 
 	if (!entry) {
 		if (!starts_tracking(newstate))
@@ -297,33 +299,42 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	__u64 start = sl_task_start(task);
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	struct sl_sock_entry seed = {
+		.sk = (__u64)sk,
+		.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
+		.proc_start = start,
+		.owner_tgid = tgid,
+		.state = state,
+		.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
+	};
 
 	if (!entry) {
-		struct sl_sock_entry seed = {
-			.sk = (__u64)sk,
-			.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
-			.proc_start = start,
-			.owner_tgid = tgid,
-			.state = state,
-			.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
-		};
 		if (bpf_map_update_elem(&sockets, &cookie, &seed, BPF_NOEXIST) == -SL_E2BIG)
 			count(SL_CNT_SOCKETS_FULL);
 		entry = bpf_map_lookup_elem(&sockets, &cookie);
-		if (!entry)
-			return 0;
 	}
-	entry->flags |= SL_SOCK_ANNOUNCED;
+	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
+	__u32 flags = SL_ROW_HOLDER;
+	__u64 since = seed.since_ns;
+
+	if (entry) {
+		entry->flags |= SL_SOCK_ANNOUNCED;
+		since = entry->since_ns;
+		if (entry->flags & SL_SOCK_SINCE_LOWER)
+			flags |= SL_ROW_SINCE_LOWER;
+	} else {
+		flags |= SL_ROW_UNTRACKED | SL_ROW_SINCE_LOWER;
+	}
 
 	struct sl_sock_row row = {
 		.cookie = cookie,
-		.since_ns = entry->since_ns,
+		.since_ns = since,
 		.idle_ms = sl_idle_ms(sk),
 		.proc_start = start,
 		.tgid = tgid,
 		.fd = ctx->fd,
 		.state = state,
-		.flags = SL_ROW_HOLDER | ((entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0),
+		.flags = flags,
 	};
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);

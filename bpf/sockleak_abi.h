@@ -69,6 +69,7 @@ struct sl_sock_entry {
 /* sl_sock_row.flags */
 #define SL_ROW_SINCE_LOWER (1u << 0)    /* since_ns is a lower bound */
 #define SL_ROW_HOLDER (1u << 1)         /* tgid holds the socket in fd (task_file) */
+#define SL_ROW_UNTRACKED (1u << 2)      /* not in the socket map (it was full): scans miss it */
 
 /* One socket as seen by an iterator; written with bpf_seq_write. */
 struct sl_sock_row {

@@ -17,10 +17,11 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false};          // clients
+std::atomic<bool> g_stop_servers{false};  // after every client is done, so none waits forever
 
 void serve(int listener) {
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  while (!g_stop_servers.load(std::memory_order_relaxed)) {
     int fd = accept(listener, nullptr, nullptr);
     if (fd < 0) continue;
     char buf[256];
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   g_stop = true;
   for (auto& t : clients) t.join();
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  g_stop_servers = true;
   for (auto& t : servers) t.join();
   std::printf("connections_per_second %.0f\n", static_cast<double>(done.load()) / elapsed);
   return 0;

@@ -68,14 +68,14 @@ std::vector<sl_event> drain(BpfMonitor& bpf) {
 }  // namespace
 
 TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on this kernel", "[bpf]") {
-  BpfMonitor bpf(false);
+  BpfMonitor bpf;
   CHECK(bpf.counters().events_lost == 0);
   CHECK_NOTHROW(bpf.scan_lingering());
   CHECK_NOTHROW(bpf.read_holders());
 }
 
 TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its connecting process as owner", "[bpf]") {
-  BpfMonitor bpf(false);
+  BpfMonitor bpf;
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
   const auto rows = bpf.scan_lingering();
@@ -92,7 +92,7 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its connecting 
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor
-  BpfMonitor bpf(false);
+  BpfMonitor bpf;
   bpf.set_scan_thresholds(zero_thresholds());
   const auto holders = bpf.read_holders();
   const sl_sock_row* held = find_peer_port(holders, pair.port);
@@ -108,7 +108,7 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
 }
 
 TEST_CASE("closing an announced socket sends an fd-close event and a state-change event", "[bpf]") {
-  BpfMonitor bpf(false);
+  BpfMonitor bpf;
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
   const auto scan = bpf.scan_lingering();
@@ -133,7 +133,7 @@ TEST_CASE("closing an announced socket sends an fd-close event and a state-chang
 }
 
 TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]") {
-  BpfMonitor bpf(false);
+  BpfMonitor bpf;
   bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::hours(1)});
   for (int i = 0; i < 20; ++i) {
     CloseWaitPair pair;

@@ -38,6 +38,8 @@ struct RawOptions {
   std::string format = "json";
   bool verbose = false;
   int64_t ring_buffer_kib = 1024;
+  int64_t max_sockets = 262144;
+  bool no_syscall_hooks = false;
   std::string metrics_addr;
   int64_t metrics_top_n = 20;
   int64_t alert_close_wait_count = 20;
@@ -69,6 +71,12 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
   cmd.add_option("--ring-buffer-kib", raw.ring_buffer_kib,
                  "Kernel event ring buffer size in KiB (power of two, 4..1048576); losses are counted")
       ->capture_default_str();
+  cmd.add_option("--max-sockets", raw.max_sockets,
+                 "Kernel socket map capacity (64..4194304); sockets beyond it are found by reconciles only")
+      ->capture_default_str();
+  cmd.add_flag("--no-syscall-hooks", raw.no_syscall_hooks,
+               "Do not hook close()/accept() (saves ~40ns per syscall host-wide); holder changes of "
+               "shared sockets are then seen at the next reconcile");
   if (!streaming) return;
   cmd.add_option("--interval", raw.interval, "Report every this long")->capture_default_str();
   cmd.add_option("--reconcile-interval", raw.reconcile_interval,
@@ -171,6 +179,8 @@ Options to_options(const RawOptions& raw, Command command) {
     usage("--ring-buffer-kib: must be a power of two between 4 and 1048576");
   }
   o.ring_buffer_kib = static_cast<uint32_t>(kib);
+  o.max_sockets = static_cast<uint32_t>(bounded("--max-sockets", raw.max_sockets, 64, 4194304));
+  o.syscall_hooks = !raw.no_syscall_hooks;
   if (!raw.metrics_addr.empty()) o.metrics_addr = parse_listen_address(raw.metrics_addr);
   o.metrics_top_n = static_cast<size_t>(bounded("--metrics-top-n", raw.metrics_top_n, 1, 1000));
   o.alert_rules.close_wait_count =

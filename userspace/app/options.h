@@ -31,6 +31,8 @@ struct Options {
   Format format = Format::kJson;
   bool verbose = false;
   uint32_t ring_buffer_kib = 1024;  // kernel event ring size; power of two, >= 4
+  uint32_t max_sockets = 262144;    // kernel socket map capacity
+  bool syscall_hooks = true;        // close/accept hooks on sys_enter/sys_exit
   std::optional<ListenAddress> metrics_addr;
   size_t metrics_top_n = 20;
   AlertRules alert_rules;

@@ -21,8 +21,6 @@ std::string hostname() {
   return name;
 }
 
-constexpr uint64_t kSocketMapCapacity = 262144;  // max_entries of the `sockets` map
-
 }  // namespace
 
 uint64_t monotonic_ns() {
@@ -33,7 +31,8 @@ uint64_t monotonic_ns() {
 
 Session::Session(Options options)
     : options_(std::move(options)),
-      bpf_(options_.verbose, options_.ring_buffer_kib * 1024u),
+      bpf_(BpfSettings{options_.verbose, options_.ring_buffer_kib * 1024u, options_.max_sockets,
+                       options_.syscall_hooks}),
       sink_(options_.output_path),
       writer_(options_.format, sink_),
       host_(hostname()) {
@@ -49,7 +48,7 @@ void Session::reconcile() {
   lost_at_reconcile_ = bpf_.counters().events_lost;
   const uint64_t start = monotonic_ns();
   const std::vector<sl_sock_row> rows = bpf_.read_holders();
-  table_.apply_reconcile(rows);
+  table_.apply_reconcile(rows, monotonic_ns());
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
                  static_cast<double>(monotonic_ns() - start) / 1e6);
@@ -140,7 +139,7 @@ void Session::publish_metrics(const LingerReport& report, const std::vector<Repo
   in.rows = rows;
   in.top_n = options_.metrics_top_n;
   in.stats = stats(false);
-  in.map_capacity = kSocketMapCapacity;
+  in.map_capacity = options_.max_sockets;
   in.alerts_firing = alerts_.firing_by_rule();
   metrics_->publish(render_metrics(in));
 }
@@ -180,11 +179,15 @@ void Session::reload(Options next) {
     if (changed) std::fprintf(stderr, "sockleak: SIGHUP: %s changes need a restart; keeping the old value\n", what);
   };
   warn_fixed(next.ring_buffer_kib != options_.ring_buffer_kib, "--ring-buffer-kib");
+  warn_fixed(next.max_sockets != options_.max_sockets, "--max-sockets");
+  warn_fixed(next.syscall_hooks != options_.syscall_hooks, "--no-syscall-hooks");
   warn_fixed(next.metrics_addr.has_value() != options_.metrics_addr.has_value() ||
                  (next.metrics_addr && (next.metrics_addr->host != options_.metrics_addr->host ||
                                         next.metrics_addr->port != options_.metrics_addr->port)),
              "--metrics-addr");
   next.ring_buffer_kib = options_.ring_buffer_kib;
+  next.max_sockets = options_.max_sockets;
+  next.syscall_hooks = options_.syscall_hooks;
   next.metrics_addr = options_.metrics_addr;
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);

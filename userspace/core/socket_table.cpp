@@ -101,11 +101,16 @@ void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns)
   }
 }
 
-void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows) {
+void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns) {
   std::unordered_map<uint64_t, HolderSet> truth;
   std::map<ProcessKey, std::string> names;
+  untracked_ = 0;
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
+    if ((row.flags & SL_ROW_UNTRACKED) &&
+        lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, now_ns)).second) {
+      ++untracked_;
+    }
     const ProcessKey key{row.tgid, row.proc_start};
     truth[row.cookie].add(key);
     names.insert_or_assign(key, comm_of(row));
@@ -135,7 +140,7 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {
 }
 
 bool SocketTable::needs_reconcile(const AliveFn& alive) const {
-  if (reconcile_requested_) return true;
+  if (reconcile_requested_ || untracked_ > 0) return true;
   for (const auto& [cookie, socket] : lingering_) {
     // Report holders read from the fd tables, not just the connect/accept owner: a fork,
     // dup2 or exec since then is invisible to events.

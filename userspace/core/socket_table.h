@@ -112,12 +112,15 @@ class SocketTable {
   void apply(const sl_event& event);
   // A full scan of lingering candidates replaces the previous one.
   void apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns);
-  // Holder rows from every process's fd table replace what events had built.
-  void apply_reconcile(std::span<const sl_sock_row> rows);
+  // Holder rows from every process's fd table replace what events had built. Rows of
+  // sockets the kernel map could not hold (SL_ROW_UNTRACKED) also join the lingering
+  // candidates, read at now_ns: scans cannot see them.
+  void apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns = 0);
 
   // True when holder facts are uncertain: a lingering socket whose holders were never
   // read from the fd tables (newly lingering), whose owner closed it, an fd range
-  // closed, or a holder that has exited.
+  // closed, a holder that has exited; or when the last reconcile found sockets the
+  // kernel map could not hold (only reconciles see those).
   bool needs_reconcile(const AliveFn& alive) const;
   void request_reconcile() { reconcile_requested_ = true; }
 
@@ -134,6 +137,7 @@ class SocketTable {
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
   std::map<ProcessKey, std::string> names_;
   bool reconcile_requested_ = false;
+  size_t untracked_ = 0;  // untracked sockets seen by the last reconcile
   TableCounters counters_;
 };
 

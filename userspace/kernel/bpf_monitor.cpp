@@ -44,8 +44,8 @@ void BpfMonitor::SkeletonDeleter::operator()(sockleak_bpf* skel) const { socklea
 void BpfMonitor::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
 void BpfMonitor::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
 
-BpfMonitor::BpfMonitor(bool verbose, uint32_t ring_buffer_bytes) {
-  g_verbose = verbose;
+BpfMonitor::BpfMonitor(const BpfSettings& settings) {
+  g_verbose = settings.verbose;
   libbpf_set_print(print_libbpf);
 
   skel_.reset(sockleak_bpf__open());
@@ -53,13 +53,22 @@ BpfMonitor::BpfMonitor(bool verbose, uint32_t ring_buffer_bytes) {
   // Iterators run on demand; only the tracepoints attach for the whole run.
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
+  if (!settings.syscall_hooks) {
+    bpf_program__set_autoload(skel_->progs.on_sys_enter, false);
+    bpf_program__set_autoload(skel_->progs.on_sys_exit, false);
+  }
 
-  if (int err = bpf_map__set_max_entries(skel_->maps.events, ring_buffer_bytes)) {
-    throw Error("ring buffer size " + std::to_string(ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
+    throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
+  }
+  if (int err = bpf_map__set_max_entries(skel_->maps.sockets, settings.max_sockets)) {
+    throw Error("socket map size " + std::to_string(settings.max_sockets) + ": " + errno_text(err), kExitUsage);
   }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
-    unsupported("attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit", err);
+    unsupported(settings.syscall_hooks ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit"
+                                       : "attach tp_btf/inet_sock_set_state",
+                err);
   }
 
   union bpf_iter_link_info map_info = {};

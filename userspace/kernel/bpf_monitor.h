@@ -27,13 +27,19 @@ struct KernelCounters {
   uint64_t stale_entries = 0;   // map entries whose socket was gone, removed by scans
 };
 
+struct BpfSettings {
+  bool verbose = false;
+  uint32_t ring_buffer_bytes = 1u << 20;  // a power of two, at least one page
+  uint32_t max_sockets = 262144;          // socket map capacity
+  bool syscall_hooks = true;              // tp_btf/sys_enter (close) and sys_exit (accept)
+};
+
 class BpfMonitor {
  public:
   using EventBytes = std::function<void(std::span<const std::byte>)>;
 
   // Throws Error(kExitUnsupported) naming the step and errno when the kernel refuses.
-  // ring_buffer_bytes: a power of two, at least one page.
-  BpfMonitor(bool verbose, uint32_t ring_buffer_bytes = 1u << 20);
+  explicit BpfMonitor(const BpfSettings& settings = {});
   ~BpfMonitor();
   BpfMonitor(const BpfMonitor&) = delete;
   BpfMonitor& operator=(const BpfMonitor&) = delete;
