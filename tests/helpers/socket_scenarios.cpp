@@ -2,6 +2,8 @@
 // drops them the ways real programs do (fork, dup, SCM_RIGHTS, exit, close_range, dup2,
 // exec with CLOEXEC). Prints "HOLDER <pid>" for every process that must be reported as
 // holding the sockets, "NOT_HOLDER <pid>" for every process that must not, then "READY".
+// Scenario "fds" opens --count eventfds instead (a process with many non-socket fds).
+// --comm NAME renames the process (prctl), any bytes allowed.
 // --delay-ms D: in exit, close_range, dup2 and exec, wait D ms between sharing the
 // sockets and dropping them (so a monitor reports both holders first).
 // --close-after-ms T: T ms after READY, close() every socket fd this process opened and
@@ -13,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -163,7 +166,15 @@ std::pair<pid_t, pid_t> in_child(Fn fn) {
 
 void run(const std::string& scenario, int count) {
   const pid_t self = getpid();
-  if (scenario == "plain") {
+  if (scenario == "fds") {
+    for (int i = 0; i < count; ++i) {
+      if (eventfd(0, 0) < 0) {
+        std::perror("eventfd");
+        _exit(1);
+      }
+    }
+    say("HOLDER", self);
+  } else if (scenario == "plain") {
     connect_all(count);
     say("HOLDER", self);
   } else if (scenario == "fork") {
@@ -253,12 +264,15 @@ int main(int argc, char** argv) {
     else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
     else if (flag == "--close-after-ms") close_after_ms = std::atoll(argv[i + 1]);
     else if (flag == "--delay-ms") g_delay_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--comm") prctl(PR_SET_NAME, argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
   }
   signal(SIGTERM, [](int) {});
   g_main = getpid();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  rlimit nofile{static_cast<rlim_t>(2 * count + 64), static_cast<rlim_t>(2 * count + 64)};
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, static_cast<rlim_t>(2 * count + 64));
   if (2 * count + 64 > 1024) setrlimit(RLIMIT_NOFILE, &nofile);
 
   run(scenario, count);
