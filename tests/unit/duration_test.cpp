@@ -130,3 +130,13 @@ TEST_CASE("to_seconds converts nanoseconds to fractional seconds", "[duration]")
   CHECK(sockleak::to_seconds(Nanos(0)) == 0.0);
   CHECK(sockleak::to_seconds(5min) == Approx(300.0));
 }
+
+// Regression: found by fuzz_duration. Floating-point parsing lost nanoseconds in sums of
+// long decimals, so formatting and re-parsing gave a different duration.
+TEST_CASE("a long decimal sum parses exactly and formats back to itself", "[duration]") {
+  const Nanos d = parse_duration(".588188888s8888888s");
+  CHECK(d == Nanos(8'888'888'588'188'888));
+  CHECK(parse_duration(format_duration(d)) == d);
+  CHECK(parse_duration("0.000000001s") == Nanos(1));
+  CHECK(parse_duration("1.0000000019s") == Nanos(1'000'000'001));  // below 1ns dropped
+}

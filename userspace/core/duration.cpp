@@ -1,9 +1,6 @@
 #include "core/duration.h"
 
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -12,14 +9,19 @@
 namespace sockleak {
 namespace {
 
+__extension__ typedef __int128 Wide;  // exact intermediate arithmetic past int64
+
 struct Unit {
   std::string_view name;
-  double nanos;
+  int64_t nanos;
 };
 
-// Longest names first so "ms" is not read as "m" followed by garbage.
-constexpr Unit kUnits[] = {{"ns", 1.0},   {"us", 1e3},  {"ms", 1e6},
-                           {"s", 1e9},    {"m", 60e9},  {"h", 3600e9}};
+constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000},
+                           {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
+// Above this a duration is a mistake, not a threshold (~146 years).
+constexpr int64_t kLargest = std::numeric_limits<int64_t>::max() / 2;
+// Fraction digits past 10^-18 cannot reach a nanosecond of an hour: they are not kept.
+constexpr Wide kFractionScale = 1'000'000'000'000'000'000;
 
 [[noreturn]] void reject(std::string_view text, std::string_view why) {
   throw Error("invalid duration \"" + std::string(text) + "\": " + std::string(why) +
@@ -27,41 +29,52 @@ constexpr Unit kUnits[] = {{"ns", 1.0},   {"us", 1e3},  {"ms", 1e6},
               kExitUsage);
 }
 
+bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+
 }  // namespace
 
+// Exact integer arithmetic (no floating point): what parses formats back to itself.
+// Sub-nanosecond remainders are dropped; a non-zero term smaller than 1ns is an error.
 Nanos parse_duration(std::string_view text) {
   if (text.empty()) reject(text, "empty");
   if (text.front() == '-') reject(text, "must not be negative");
-  double total = 0;
+  Wide total = 0;
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t start = pos;
-    bool seen_dot = false;
-    while (pos < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[pos])) || (text[pos] == '.' && !seen_dot))) {
-      seen_dot = seen_dot || text[pos] == '.';
-      ++pos;
+    Wide whole = 0;
+    size_t digits = 0;
+    for (; pos < text.size() && is_digit(text[pos]); ++pos, ++digits) {
+      whole = whole * 10 + (text[pos] - '0');
+      if (whole > kLargest) reject(text, "too large");
     }
-    std::string_view number = text.substr(start, pos - start);
-    if (number.empty() || number == ".") reject(text, "expected a number");
-    size_t unit_start = pos;
+    Wide fraction = 0;
+    Wide scale = 1;
+    bool fraction_nonzero = false;
+    if (pos < text.size() && text[pos] == '.') {
+      for (++pos; pos < text.size() && is_digit(text[pos]); ++pos, ++digits) {
+        fraction_nonzero = fraction_nonzero || text[pos] != '0';
+        if (scale < kFractionScale) {
+          fraction = fraction * 10 + (text[pos] - '0');
+          scale *= 10;
+        }
+      }
+    }
+    if (digits == 0) reject(text, "expected a number");
+    const size_t unit_start = pos;
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
-    std::string_view unit = text.substr(unit_start, pos - unit_start);
+    const std::string_view unit = text.substr(unit_start, pos - unit_start);
     if (unit.empty()) reject(text, "missing unit");
     const Unit* found = nullptr;
     for (const Unit& u : kUnits) {
       if (u.name == unit) found = &u;
     }
     if (!found) reject(text, "unknown unit \"" + std::string(unit) + "\"");
-    errno = 0;
-    const double value = std::strtod(std::string(number).c_str(), nullptr);
-    if (errno == ERANGE) reject(text, "number out of range");
-    total += value * found->nanos;
+    const Wide term = whole * found->nanos + fraction * found->nanos / scale;
+    if (term == 0 && (whole != 0 || fraction_nonzero)) reject(text, "smaller than 1ns");
+    total += term;
+    if (total > kLargest) reject(text, "too large");
   }
-  if (!std::isfinite(total) || total > static_cast<double>(std::numeric_limits<int64_t>::max() / 2)) {
-    reject(text, "too large");
-  }
-  return Nanos(static_cast<int64_t>(std::llround(total)));
+  return Nanos(static_cast<int64_t>(total));
 }
 
 std::string format_duration(Nanos d) {
