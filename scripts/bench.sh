@@ -46,40 +46,53 @@ stop_monitor() {
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
 
-echo "bench: connection churn, $rounds rounds of ${seconds}s off/on (order alternates)" >&2
-: >"$work/ratios"
-for ((i = 1; i <= rounds; i++)); do
-  if ((i % 2)); then
-    off=$(churn); start_monitor; on=$(churn); stop_monitor
-  else
-    start_monitor; on=$(churn); stop_monitor; off=$(churn)
-  fi
-  echo "$off $on" >>"$work/churn"
-  awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f\n", a / b}' >>"$work/ratios"
-  echo "  round $i: off $off/s, on $on/s" >&2
+# One churn run with the monitor off, on, or on without syscall hooks.
+churn_with() {
+  case $1 in
+    off) churn ;;
+    on) start_monitor; churn; stop_monitor ;;
+    nohooks) start_monitor --no-syscall-hooks; churn; stop_monitor ;;
+  esac
+}
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on --no-syscall-hooks (order rotates)" >&2
+configs=(off on nohooks)
+for ((i = 0; i < rounds; i++)); do
+  declare -A got=()
+  for ((k = 0; k < 3; k++)); do
+    c=${configs[$(((i + k) % 3))]}
+    got[$c]=$(churn_with "$c")
+  done
+  echo "${got[off]} ${got[on]} ${got[nohooks]}" >>"$work/churn"
+  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, on without syscall hooks ${got[nohooks]}/s" >&2
 done
 churn_off=$(awk '{print $1}' "$work/churn" | median)
 churn_on=$(awk '{print $2}' "$work/churn" | median)
-churn_ratio=$(median <"$work/ratios")
+churn_nohooks=$(awk '{print $3}' "$work/churn" | median)
+churn_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/churn" | median)
+churn_ratio_nohooks=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
 start_monitor; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
+start_monitor --no-syscall-hooks; "$bench/sl_bench_syscall" >"$work/sys_nohooks"; stop_monitor
 sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 
 echo "bench: aggregator replay (1M sockets)" >&2
 "$bench/sl_bench_aggregator" 1000000 >"$work/agg"
 agg() { awk -v k="$1" '$1 == k {print $2}' "$work/agg"; }
 
+# Holds N ESTABLISHED sockets, then times one full reconcile (snapshot -v reports it).
 reconcile_ms() {
-  local n=$1
-  coproc HOLD { "$bench/sl_bench_hold_sockets" --count "$n"; }
-  read -r _ held <&"${HOLD[0]}"
-  local ms
+  local n=$1 hold ms
+  rm -f "$work/hold_in" && mkfifo "$work/hold_in"
+  "$bench/sl_bench_hold_sockets" --count "$n" <"$work/hold_in" >"$work/hold_out" &
+  hold=$!
+  exec 9>"$work/hold_in"
+  for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
   ms=$("$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
        awk '/reconcile:/ {print $(NF-1); exit}')
-  exec {HOLD[1]}>&-
-  wait "$HOLD_PID" 2>/dev/null || true
+  exec 9>&-
+  wait "$hold" 2>/dev/null || true
   echo "$ms"
 }
 echo "bench: reconcile at 10k and 100k sockets" >&2
@@ -90,9 +103,11 @@ printf '\n%-52s %s\n' "benchmark" "result"
 printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
 printf '%-52s %s\n' "churn conn/s, monitor off (median)" "$churn_off"
 printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
+printf '%-52s %s\n' "churn conn/s, on without syscall hooks (median)" "$churn_nohooks"
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
-printf '%-52s %s\n' "getppid ns/call off -> on" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on")"
-printf '%-52s %s\n' "dup+close ns/call off -> on" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on")"
+printf '%-52s %s\n' "churn ratio on --no-syscall-hooks/off" "$churn_ratio_nohooks"
+printf '%-52s %s\n' "getppid ns/call off -> on (-> no syscall hooks)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_nohooks"))"
+printf '%-52s %s\n' "dup+close ns/call off -> on (-> no syscall hooks)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_nohooks"))"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
