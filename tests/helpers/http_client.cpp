@@ -2,6 +2,7 @@
 // request on each and reads the response. --mode close closes them (well-behaved);
 // --mode leak keeps every socket open (the bug sockleak finds). Prints "READY <n>"
 // when done, then waits until stdin closes, SIGTERM, or --max-seconds.
+// --read no sends the request but never reads the response (an undrained body).
 // --interval-ms T spaces connections T ms apart (a slow leak); --nofile N sets
 // RLIMIT_NOFILE (to watch a process approach EMFILE).
 #include <arpa/inet.h>
@@ -48,9 +49,10 @@ int connect_to(const std::string& addr, int port) {
   return fd;
 }
 
-void request(int fd) {
+void request(int fd, bool read_response) {
   static const char kRequest[] = "GET / HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n";
   if (write(fd, kRequest, sizeof kRequest - 1) < 0) std::exit(1);
+  if (!read_response) return;
   std::string got;
   char buf[512];
   while (got.find("\r\n\r\nok") == std::string::npos) {
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   long long max_seconds = 60;
   long long interval_ms = 0;
   long long nofile_limit = 0;
+  bool read_response = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--addr") addr = argv[i + 1];
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
     else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
     else if (flag == "--interval-ms") interval_ms = std::atoll(argv[i + 1]);
     else if (flag == "--nofile") nofile_limit = std::atoll(argv[i + 1]);
+    else if (flag == "--read") read_response = std::string(argv[i + 1]) != "no";
     else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
   }
   signal(SIGTERM, on_signal);
@@ -90,7 +94,7 @@ int main(int argc, char** argv) {
   std::vector<int> fds;
   for (int i = 0; i < count; ++i) {
     int fd = connect_to(addr, port);
-    request(fd);
+    request(fd, read_response);
     if (mode == "close") close(fd);
     else fds.push_back(fd);
     if (interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms * 1000));

@@ -237,3 +237,48 @@ TEST_CASE("configuration errors exit 2 and name the key or flag", "[config_error
   close(fd);
   std::filesystem::remove(config);
 }
+
+TEST_CASE("idle connections with unread responses are told apart from idle fully-read ones", "[undrained]") {
+  Server server("0");
+  SockleakRun sockleak({"run", "--close-wait", "1h", "--established-idle", "1s", "--interval", "1s",
+                        "--duration", "60s"});
+  ChildProcess undrained({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "10", "--read", "no"});
+  ChildProcess drained({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "10"});
+  expect_line_prefix(undrained, "READY ");
+  expect_line_prefix(drained, "READY ");
+  auto a = sockleak.wait_for([&](const Record& r) { return is_linger(r, undrained.pid(), "ESTABLISHED") &&
+                                                           r["socket"]["count"] == 10; }, 15s);
+  auto b = sockleak.wait_for([&](const Record& r) { return is_linger(r, drained.pid(), "ESTABLISHED") &&
+                                                           r["socket"]["count"] == 10; }, 15s);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((*a)["socket"]["cause"] == "undrained");
+  CHECK((*a)["socket"]["unread"]["count"] == 10);
+  CHECK((*a)["socket"]["unread"]["bytes"].get<int>() > 0);
+  CHECK((*a)["network"]["peers"][0]["unread"] == 10);
+  CHECK((*b)["socket"]["cause"] == "idle");
+  CHECK((*b)["socket"]["unread"]["count"] == 0);
+}
+
+TEST_CASE("explain PID prints one page naming the state, peer, cause and fix, and exits 1", "[explain]") {
+  Server server("200");
+  ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "12"});
+  expect_line_prefix(client, "READY ");
+  std::this_thread::sleep_for(1500ms);
+  ChildProcess explain({SOCKLEAK_BIN, "explain", std::to_string(client.pid()), "--close-wait", "1s", "--sample", "1s"});
+  std::string page;
+  while (auto line = explain.read_line(30s)) page += *line + "\n";
+  CHECK(explain.wait(30s) == 1);
+  INFO(page);
+  CHECK(page.find("pid " + std::to_string(client.pid()) + " (sl_http_client)") != std::string::npos);
+  CHECK(page.find("CLOSE_WAIT: 12 sockets") != std::string::npos);
+  CHECK(page.find("127.0.0.1:" + server.port + " (12)") != std::string::npos);
+  CHECK(page.find("never called close()") != std::string::npos);
+  CHECK(page.find("File descriptors: ") != std::string::npos);
+
+  ChildProcess clean({SOCKLEAK_BIN, "explain", std::to_string(server.process.pid()), "--sample", "0s"});
+  std::string quiet;
+  while (auto line = clean.read_line(30s)) quiet += *line + "\n";
+  CHECK(clean.wait(30s) == 0);
+  CHECK(quiet.find("Nothing lingers") != std::string::npos);
+}

@@ -14,8 +14,12 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   try {
-    return parsed.options->command == Command::kRun ? run_monitor(*parsed.options, argc, argv)
-                                                    : run_snapshot(*parsed.options);
+    switch (parsed.options->command) {
+      case Command::kRun: return run_monitor(*parsed.options, argc, argv);
+      case Command::kSnapshot: return run_snapshot(*parsed.options);
+      case Command::kExplain: return run_explain(*parsed.options);
+    }
+    return kExitRuntime;
   } catch (const Error& e) {
     std::fprintf(stderr, "sockleak: %s\n", e.what());
     return e.exit_code();

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <cstdio>
+#include <thread>
 
 #include "app/session.h"
+#include "output/explain_page.h"
 #include "core/error.h"
 #include "kernel/privileges.h"
 
@@ -73,6 +75,24 @@ int run_monitor(const Options& options, int argc, const char* const* argv) {
   session.drain_events(std::chrono::milliseconds(0));
   session.write_stats(true);
   return kExitOk;
+}
+
+int run_explain(const Options& options) {
+  warn(check_privileges());
+  signal(SIGPIPE, SIG_IGN);
+  Session session(options);
+  const auto key = session.procs().key_of(options.explain_pid);
+  if (!key) throw Error("explain: no process " + std::to_string(options.explain_pid), kExitUsage);
+  std::vector<ReportRow> rows = session.collect(true);
+  if (options.explain_sample.count() > 0) {
+    std::this_thread::sleep_for(options.explain_sample);
+    rows = session.collect(true);
+  }
+  const ProcessDetails details = session.procs().details(*key, "");
+  const std::string page = explain_page(options.explain_pid, details, rows, options.thresholds,
+                                        format_duration(options.explain_sample));
+  std::fputs(page.c_str(), stdout);
+  return rows.empty() ? kExitOk : kExitLingering;
 }
 
 int run_snapshot(const Options& options) {

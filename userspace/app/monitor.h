@@ -9,5 +9,7 @@ namespace sockleak {
 // argv is kept so SIGHUP can re-parse the command line and re-read --config.
 int run_monitor(const Options& options, int argc, const char* const* argv);
 int run_snapshot(const Options& options);
+// `sockleak explain PID`: exit 0 when nothing lingers, 1 when something does, 2 no such process.
+int run_explain(const Options& options);
 
 }  // namespace sockleak

@@ -19,6 +19,7 @@ constexpr const char* kFooter = R"(Examples:
   sockleak run --metrics-addr :9464 --output /var/log/sockleak.ndjson
   sockleak run --config /etc/sockleak.json      same keys as the long flags; flags override
   sockleak snapshot --close-wait 1m             one report now; exit 1 if anything lingers
+  sockleak explain 1234 --close-wait 10s        why pid 1234 holds sockets, and what to change
 
 Signals: SIGINT/SIGTERM stop (final stats record); SIGHUP reloads --config and reopens --output.
 Exit codes: 0 ok (snapshot: nothing lingers), 1 snapshot found lingering sockets,
@@ -48,6 +49,8 @@ struct RawOptions {
   int64_t alert_resolve_after = 2;
   std::string output;
   std::string config;
+  uint32_t explain_pid = 0;
+  std::string explain_sample = "3s";
 };
 
 void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
@@ -192,6 +195,9 @@ Options to_options(const RawOptions& raw, Command command) {
       static_cast<uint32_t>(bounded("--alert-resolve-after", raw.alert_resolve_after, 1, 1000));
   if (!raw.output.empty()) o.output_path = raw.output;
   if (!raw.config.empty()) o.config_path = raw.config;
+  o.explain_pid = raw.explain_pid;
+  o.explain_sample = duration_option("--sample", raw.explain_sample);
+  if (o.explain_sample > std::chrono::minutes(10)) usage("--sample: at most 10m");
   return o;
 }
 
@@ -232,12 +238,20 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   app.require_subcommand(1);
   RawOptions run_raw;
   RawOptions snap_raw;
+  RawOptions explain_raw;
   CLI::App* run = app.add_subcommand("run", "Monitor continuously; NDJSON records to stdout");
   CLI::App* snapshot = app.add_subcommand("snapshot", "Report once from the kernel's current state");
+  CLI::App* explain = app.add_subcommand(
+      "explain", "One page about one process: lingering sockets by peer and cause, fd headroom, what to fix");
   add_common(*run, run_raw, true);
   add_common(*snapshot, snap_raw, false);
+  add_common(*explain, explain_raw, false);
+  explain->add_option("pid", explain_raw.explain_pid, "Process ID to explain")->required()->check(CLI::Range(1u, 4194304u));
+  explain->add_option("--sample", explain_raw.explain_sample, "Watch this long to measure growth (0s: one look)")
+      ->capture_default_str();
   run->footer(kFooter);
   snapshot->footer(kFooter);
+  explain->footer(kFooter);
 
   std::ostringstream out;
   std::ostringstream err;
@@ -248,12 +262,14 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
     if (code == 0) return {std::nullopt, kExitOk, out.str()};
     return {std::nullopt, kExitUsage, "sockleak: " + std::string(e.what()) + "\nRun 'sockleak --help' for usage.\n"};
   }
-  const bool running = run->parsed();
-  CLI::App& cmd = running ? *run : *snapshot;
-  RawOptions& raw = running ? run_raw : snap_raw;
+  const Command command = run->parsed() ? Command::kRun : snapshot->parsed() ? Command::kSnapshot : Command::kExplain;
+  CLI::App& cmd = command == Command::kRun ? *run : command == Command::kSnapshot ? *snapshot : *explain;
+  RawOptions& raw = command == Command::kRun ? run_raw : command == Command::kSnapshot ? snap_raw : explain_raw;
   try {
     if (!raw.config.empty()) apply_config(cmd, *run, raw.config);
-    return {to_options(raw, running ? Command::kRun : Command::kSnapshot), kExitOk, ""};
+    Options options = to_options(raw, command);
+    if (command == Command::kExplain) options.filter.pids = {options.explain_pid};
+    return {options, kExitOk, ""};
   } catch (const Error& e) {
     return {std::nullopt, e.exit_code(), "sockleak: " + std::string(e.what()) + "\n"};
   }

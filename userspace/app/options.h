@@ -13,7 +13,7 @@
 
 namespace sockleak {
 
-enum class Command { kRun, kSnapshot };
+enum class Command { kRun, kSnapshot, kExplain };
 enum class Format { kJson, kText };
 
 struct ListenAddress {
@@ -38,6 +38,8 @@ struct Options {
   AlertRules alert_rules;
   std::optional<std::string> output_path;  // default stdout
   std::optional<std::string> config_path;
+  uint32_t explain_pid = 0;                  // explain: the process
+  Nanos explain_sample = std::chrono::seconds(3);  // explain: watch this long for growth
 };
 
 // Either options to run with, or a finished answer (--help, --version, usage error)

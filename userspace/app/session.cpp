@@ -80,7 +80,7 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
   return rows;
 }
 
-std::optional<size_t> Session::report(bool reconcile_due) {
+std::vector<ReportRow> Session::collect(bool reconcile_due) {
   const KernelCounters counters = bpf_.counters();
   const uint64_t scan_start = monotonic_ns();
   const std::vector<sl_sock_row> lingering = bpf_.scan_lingering();
@@ -96,13 +96,17 @@ std::optional<size_t> Session::report(bool reconcile_due) {
     reconcile();
   }
   const uint64_t now = monotonic_ns();
-  const LingerReport report = table_.report(options_.thresholds, now);
-  totals_ = report.totals;
-  const std::vector<ReportRow> rows = rows_for(report, now);
+  last_report_ = table_.report(options_.thresholds, now);
+  totals_ = last_report_.totals;
+  return rows_for(last_report_, now);
+}
+
+std::optional<size_t> Session::report(bool reconcile_due) {
+  const std::vector<ReportRow> rows = collect(reconcile_due);
   if (!writer_.write_report(rows, totals_, context())) return std::nullopt;
   if (options_.command == Command::kRun) {
     raise_alerts(rows);
-    if (metrics_) publish_metrics(report, rows);
+    if (metrics_) publish_metrics(last_report_, rows);
   }
   if (output_closed_) return std::nullopt;
   return rows.size();

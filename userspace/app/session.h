@@ -26,6 +26,9 @@ class Session {
   // alerts (run) and metrics. Returns the linger rows written after filters, or
   // nullopt when the output is closed.
   std::optional<size_t> report(bool reconcile_due);
+  // The same scan, reconcile and rows (with forecasts), without writing anything.
+  std::vector<ReportRow> collect(bool reconcile_due);
+  ProcReader& procs() { return procs_; }
   void drain_events(std::chrono::milliseconds wait);
   bool write_stats(bool final);
   // New thresholds, filters, rules and output path from a re-parsed command line.
@@ -39,6 +42,7 @@ class Session {
   StatsSnapshot stats(bool final) const;
   RecordContext context() const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
+  LingerReport last_report_;
   void raise_alerts(const std::vector<ReportRow>& rows);
   void publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows);
 

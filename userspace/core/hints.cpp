@@ -11,18 +11,61 @@ const PeerCount* dominant_peer(const LingerGroup& g) {
 
 }  // namespace
 
+LingerCause linger_cause(const LingerGroup& g) {
+  if (g.state == TcpState::kCloseWait) return LingerCause::kPeerClosed;
+  return g.unread_count * 2 > g.count ? LingerCause::kUndrained : LingerCause::kIdle;
+}
+
+std::string_view cause_name(LingerCause cause) {
+  switch (cause) {
+    case LingerCause::kPeerClosed: return "peer_closed";
+    case LingerCause::kUndrained: return "undrained";
+    case LingerCause::kIdle: return "idle";
+  }
+  return "idle";
+}
+
 std::string linger_hint(const LingerGroup& g) {
   const PeerCount* peer = dominant_peer(g);
-  if (g.state == TcpState::kCloseWait) {
-    std::string who = peer ? "the peer " + peer->peer.to_string() : "peers";
-    return who + " closed these connections but the process never called close(): "
-                 "response bodies or accepted connections not closed";
+  const std::string to = peer ? " to " + peer->peer.to_string() : "";
+  switch (linger_cause(g)) {
+    case LingerCause::kPeerClosed:
+      return (peer ? "the peer " + peer->peer.to_string() : std::string("peers")) +
+             " closed these connections but the process never called close(): "
+             "response bodies or accepted connections not closed";
+    case LingerCause::kUndrained:
+      return "idle connections" + to +
+             " with unread data in the receive queue: responses not read to the end (bodies not drained), "
+             "so keep-alive connections cannot be reused";
+    case LingerCause::kIdle:
+      break;
   }
   if (peer) {
     return "idle connections to " + peer->peer.to_string() +
            " pile up: keep-alive connections not reused (bodies not drained?) or a new client per request";
   }
   return "idle connections to many peers: connections opened and forgotten, or a pool far larger than needed";
+}
+
+std::string_view cause_advice(LingerCause cause) {
+  switch (cause) {
+    case LingerCause::kPeerClosed:
+      return "The peer closed these connections (its FIN arrived) but this process never called close() on "
+             "them. Typical code: an HTTP response body that is not closed (Go: resp, err := http.Get(u) "
+             "without defer resp.Body.Close()), an accepted connection whose handler returns or fails "
+             "without closing it, an error path that skips close(). Fix: close on every path "
+             "(defer / RAII / try-with-resources).";
+    case LingerCause::kUndrained:
+      return "These idle connections still have unread data in their receive queue: responses are not read "
+             "to the end, so the client library cannot reuse the connection and opens new ones. Fix: read "
+             "bodies to EOF before closing them (Go: io.Copy(io.Discard, resp.Body); resp.Body.Close()).";
+    case LingerCause::kIdle:
+      return "These connections are open, idle and fully read. Typical code: a new HTTP client or transport "
+             "per request (each with its own pool), or a pool far larger than the load. Fix: share one "
+             "client; bound idle connections and their lifetime (Go: Transport.MaxIdleConnsPerHost, "
+             "IdleConnTimeout; close idle connections when done).";
+  }
+  return "";
 }
 
 }  // namespace sockleak

@@ -21,7 +21,7 @@ std::string comm_of(const sl_sock_row& row) {
 
 struct GroupBuilder {
   LingerGroup group;
-  std::map<Endpoint, uint32_t> peers;
+  std::map<Endpoint, PeerCount> peers;
   std::set<uint32_t> netns;
 };
 
@@ -57,6 +57,11 @@ void AgeHistogram::add(double seconds) {
   }
   ++count;
   sum_seconds += seconds;
+}
+
+uint32_t LingeringSocket::unread_bytes() const {
+  if (state == TcpState::kCloseWait) return rx_queue > 0 ? rx_queue - 1 : 0;
+  return rx_queue;
 }
 
 bool GroupFilter::accepts(const LingerGroup& group) const {
@@ -175,14 +180,21 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
         g.oldest = age;
         g.oldest_is_lower_bound = close_wait && socket.since_is_lower_bound;
       }
-      ++b.peers[socket.peer];
+      PeerCount& peer = b.peers[socket.peer];
+      peer.peer = socket.peer;
+      ++peer.count;
+      if (const uint32_t unread = socket.unread_bytes()) {
+        ++peer.unread;
+        ++g.unread_count;
+        g.unread_bytes += unread;
+      }
       b.netns.insert(socket.netns);
     }
   }
   for (auto& [key, b] : groups) {
     LingerGroup& g = b.group;
     if (auto name = names_.find(g.process); name != names_.end()) g.name = name->second;
-    for (const auto& [peer, n] : b.peers) g.top_peers.push_back({peer, n});
+    for (const auto& [endpoint, peer] : b.peers) g.top_peers.push_back(peer);
     std::stable_sort(g.top_peers.begin(), g.top_peers.end(),
                      [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
     if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);

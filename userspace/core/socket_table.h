@@ -47,11 +47,14 @@ struct LingeringSocket {
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
   Nanos age(uint64_t now_ns) const;
+  // Bytes received but not read by the process (a CLOSE_WAIT queue also holds the FIN).
+  uint32_t unread_bytes() const;
 };
 
 struct PeerCount {
   Endpoint peer;  // address and port
   uint32_t count = 0;
+  uint32_t unread = 0;  // of those, sockets with unread data in the receive queue
 };
 
 // Lingering sockets of one state held by one process.
@@ -63,6 +66,8 @@ struct LingerGroup {
   Nanos oldest{0};
   bool oldest_is_lower_bound = false;
   std::vector<PeerCount> top_peers;  // most sockets first, at most kTopPeers
+  uint32_t unread_count = 0;         // sockets with unread data in the receive queue
+  uint64_t unread_bytes = 0;
   std::vector<uint32_t> netns;       // distinct network namespaces, ascending
 };
 

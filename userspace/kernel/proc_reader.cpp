@@ -70,6 +70,12 @@ std::optional<uint64_t> ProcReader::start_ticks(uint32_t pid) const {
   return std::nullopt;
 }
 
+std::optional<ProcessKey> ProcReader::key_of(uint32_t pid) const {
+  const auto ticks = start_ticks(pid);
+  if (!ticks || ticks_per_second_ <= 0) return std::nullopt;
+  return ProcessKey{pid, *ticks * (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_))};
+}
+
 bool ProcReader::alive(const ProcessKey& key) const {
   const auto ticks = start_ticks(key.pid);
   if (!ticks || ticks_per_second_ <= 0) return false;

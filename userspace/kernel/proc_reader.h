@@ -16,6 +16,8 @@ class ProcReader {
   explicit ProcReader(std::string proc_root = "/proc");
 
   bool alive(const ProcessKey& key) const;
+  // The live process with this pid, or nullopt.
+  std::optional<ProcessKey> key_of(uint32_t pid) const;
   // name_hint is used when the process is gone or /proc is unreadable.
   ProcessDetails details(const ProcessKey& key, const std::string& name_hint) const;
 

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "core/hints.h"
+
 namespace sockleak {
 namespace {
 
@@ -43,10 +45,13 @@ nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& 
       {"threshold_seconds",
        to_seconds(close_wait ? ctx.thresholds.close_wait : ctx.thresholds.established_idle)},
       {"leak_rate_per_minute", optional_number(row.forecast.leak_rate_per_minute)},
+      {"unread", {{"count", g.unread_count}, {"bytes", g.unread_bytes}}},
+      {"cause", cause_name(linger_cause(g))},
   };
   nlohmann::ordered_json peers = nlohmann::ordered_json::array();
   for (const PeerCount& p : g.top_peers) {
-    peers.push_back({{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}});
+    peers.push_back(
+        {{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}, {"unread", p.unread}});
   }
   record["network"] = {{"peers", peers}, {"namespaces", g.netns}};
   record["hint"] = row.forecast.hint;
