@@ -12,6 +12,7 @@
 
 using namespace std::chrono_literals;
 using sockleak::test::ChildProcess;
+using sockleak::test::LoopbackServer;
 using sockleak::test::expect_line_prefix;
 using sockleak::test::is_linger;
 using sockleak::test::Record;
@@ -22,13 +23,6 @@ namespace {
 
 constexpr int kConnections = 50;
 
-struct Server {
-  ChildProcess process;
-  std::string port;
-  explicit Server(const std::string& idle_close_ms)
-      : process({HTTP_SERVER_BIN, "--idle-close-ms", idle_close_ms, "--max-seconds", "90"}),
-        port(expect_line_prefix(process, "PORT ")) {}
-};
 
 struct Client {
   ChildProcess process;
@@ -51,7 +45,7 @@ int max_count(const std::vector<Record>& seen, pid_t pid, const std::string& sta
 
 TEST_CASE("a client that never closes its keep-alive connections is reported with exactly N CLOSE_WAIT sockets, as ss shows",
           "[close_wait_client]") {
-  Server server("1000");
+  LoopbackServer server({"--idle-close-ms", "1000"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--established-idle", "1h", "--interval", "1s",
                         "--duration", "60s"});
   Client client(server.port, "leak", kConnections);
@@ -82,7 +76,7 @@ TEST_CASE("a client that never closes its keep-alive connections is reported wit
 
 TEST_CASE("a well-behaved client that closes its connections is never reported, while a leaking one beside it is",
           "[well_behaved_client]") {
-  Server server("1000");
+  LoopbackServer server({"--idle-close-ms", "1000"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--established-idle", "1s", "--interval", "1s",
                         "--duration", "60s"});
   Client good(server.port, "close", kConnections);
@@ -101,7 +95,7 @@ TEST_CASE("a well-behaved client that closes its connections is never reported, 
 
 TEST_CASE("idle ESTABLISHED connections are reported under both client and server after --established-idle",
           "[idle_established]") {
-  Server server("0");
+  LoopbackServer server({"--idle-close-ms", "0"});
   SockleakRun sockleak({"run", "--close-wait", "1h", "--established-idle", "2s", "--interval", "1s",
                         "--duration", "60s"});
   Client client(server.port, "leak", kConnections);
@@ -123,7 +117,7 @@ TEST_CASE("idle ESTABLISHED connections are reported under both client and serve
 }
 
 TEST_CASE("snapshot exits 1 and reports the leak when something lingers, 0 when nothing does", "[snapshot]") {
-  Server server("500");
+  LoopbackServer server({"--idle-close-ms", "500"});
   Client client(server.port, "leak", 20);
   std::this_thread::sleep_for(2s);  // server closes idle connections after 500ms
   const std::string pid = std::to_string(client.process.pid());

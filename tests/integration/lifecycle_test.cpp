@@ -22,20 +22,6 @@ using namespace sockleak::test;
 
 namespace {
 
-// A server that closes every connection at once (clients go CLOSE_WAIT), or keeps them.
-struct Server {
-  ChildProcess process;
-  std::string port;
-  explicit Server(std::vector<std::string> extra = {"--idle-close-ms", "1"}, const NetNamespace* ns = nullptr,
-                  const std::string& bind = "127.0.0.1")
-      : process([&] {
-          std::vector<std::string> argv{HTTP_SERVER_BIN, "--bind", bind, "--max-seconds", "120"};
-          argv.insert(argv.end(), extra.begin(), extra.end());
-          return ns ? ns->exec(argv) : argv;
-        }()),
-        port(expect_line_prefix(process, "PORT ")) {}
-};
-
 // sl_socket_scenarios run to READY, with the pids it says hold or do not hold the sockets.
 struct Scenario {
   ChildProcess process;
@@ -97,7 +83,7 @@ std::vector<std::string> run_args(const std::string& reconcile_interval = "2s") 
 }
 
 void shared_socket_case(const std::string& name, int count) {
-  Server server;
+  LoopbackServer server;
   SockleakRun sockleak(run_args());
   Scenario scenario(server.port, name, count);
   REQUIRE(!scenario.holders.empty());
@@ -110,7 +96,7 @@ void shared_socket_case(const std::string& name, int count) {
 
 TEST_CASE("a server that accepts and never closes after the peer closes is reported with its CLOSE_WAIT sockets",
           "[server_accept_leak]") {
-  Server server({"--idle-close-ms", "0", "--ignore-peer-close"});
+  LoopbackServer server({"--idle-close-ms", "0", "--ignore-peer-close"});
   SockleakRun sockleak(run_args());
   ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "close", "--count", "30"});
   expect_line_prefix(client, "READY ");
@@ -141,7 +127,7 @@ TEST_CASE("holders that drop sockets without close() leave no stale record past 
           "[missed_closes]") {
   for (const std::string name : {"exit", "close_range", "dup2", "exec"}) {
     DYNAMIC_SECTION("scenario " << name) {
-      Server server;
+      LoopbackServer server;
       SockleakRun sockleak(run_args());
       // Both holders are reported during the 3 s delay, then one drops the sockets.
       Scenario scenario(server.port, name, 20, {"--delay-ms", "3000"});
@@ -161,7 +147,7 @@ TEST_CASE("holders that drop sockets without close() leave no stale record past 
 }
 
 TEST_CASE("a new process that reuses a pid never inherits the old process's sockets", "[pid_reuse]") {
-  Server server;
+  LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // only liveness (pid + start time) can fix it
   // The connecting process forks a holder, is reported with it for 3 s, then exits.
   Scenario scenario(server.port, "exit", 20, {"--delay-ms", "3000"});
@@ -191,7 +177,7 @@ TEST_CASE("a new process that reuses a pid never inherits the old process's sock
 }
 
 TEST_CASE("IPv6 connections are reported with IPv6 peers", "[ipv6]") {
-  Server server({"--idle-close-ms", "1"}, nullptr, "::1");
+  LoopbackServer server({"--idle-close-ms", "1"}, nullptr, "::1");
   SockleakRun sockleak(run_args());
   Scenario scenario(server.port, "plain", 15, {"--addr", "::1"});
   auto cycle = cycle_matching(sockleak, scenario.all(), expected(scenario, 15), 15s);
@@ -203,7 +189,7 @@ TEST_CASE("IPv6 connections are reported with IPv6 peers", "[ipv6]") {
 }
 
 TEST_CASE("IPv4 peers of a dual-stack server are reported as v4-mapped IPv6", "[v4_mapped]") {
-  Server server({"--idle-close-ms", "0", "--ignore-peer-close"}, nullptr, "::");
+  LoopbackServer server({"--idle-close-ms", "0", "--ignore-peer-close"}, nullptr, "::");
   SockleakRun sockleak(run_args());
   ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "close", "--count", "15"});
   expect_line_prefix(client, "READY ");
@@ -219,7 +205,7 @@ TEST_CASE("IPv4 peers of a dual-stack server are reported as v4-mapped IPv6", "[
 TEST_CASE("sockets in another network namespace are attributed to their process with the namespace inode",
           "[netns]") {
   NetNamespace ns;
-  Server server({"--idle-close-ms", "1"}, &ns);
+  LoopbackServer server({"--idle-close-ms", "1"}, &ns);
   SockleakRun sockleak(run_args());
   Scenario scenario(server.port, "plain", 20, {}, &ns);
   auto cycle = cycle_matching(sockleak, scenario.all(), expected(scenario, 20), 15s);
@@ -234,7 +220,7 @@ TEST_CASE("sockets in another network namespace are attributed to their process 
 
 TEST_CASE("200 sockets leaked before sockleak started are reported at the first interval with a lower-bound age",
           "[preexisting]") {
-  Server server;
+  LoopbackServer server;
   Scenario scenario(server.port, "plain", 200);
   const pid_t pid = scenario.holders.front();
   for (int i = 0; i < 50 && ss_count(pid, "close-wait") < 200; ++i) std::this_thread::sleep_for(100ms);
@@ -255,7 +241,7 @@ TEST_CASE("200 sockets leaked before sockleak started are reported at the first 
 }
 
 TEST_CASE("lost events are counted and the next reconcile corrects the report", "[lost_events]") {
-  Server server;
+  LoopbackServer server;
   std::vector<std::string> args = run_args("1h");
   args.insert(args.end(), {"--ring-buffer-kib", "4"});
   SockleakRun sockleak(args);
@@ -276,8 +262,8 @@ TEST_CASE("lost events are counted and the next reconcile corrects the report", 
 
 TEST_CASE("snapshot with zero thresholds equals ss and /proc/PID/fd for every process on the host",
           "[ground_truth]") {
-  Server server;
-  Server keeper({"--idle-close-ms", "0"});
+  LoopbackServer server;
+  LoopbackServer keeper({"--idle-close-ms", "0"});
   Scenario fork(server.port, "fork", 30);
   Scenario dup(server.port, "dup", 30);
   Scenario scm(server.port, "scm_rights", 30);
@@ -308,7 +294,7 @@ TEST_CASE("snapshot with zero thresholds equals ss and /proc/PID/fd for every pr
 }
 
 TEST_CASE("10,000 CLOSE_WAIT sockets across 20 processes are counted exactly by snapshot", "[scale]") {
-  Server server;
+  LoopbackServer server;
   std::vector<std::unique_ptr<Scenario>> leakers;
   for (int i = 0; i < 20; ++i) leakers.push_back(std::make_unique<Scenario>(server.port, "plain", 500));
   std::vector<pid_t> pids;

@@ -25,13 +25,6 @@ using namespace sockleak::test;
 
 namespace {
 
-struct Server {
-  ChildProcess process;
-  std::string port;
-  explicit Server(const std::string& idle_close_ms)
-      : process({HTTP_SERVER_BIN, "--idle-close-ms", idle_close_ms, "--max-seconds", "120"}),
-        port(expect_line_prefix(process, "PORT ")) {}
-};
 
 int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -64,7 +57,7 @@ bool is_alert(const Record& r, const std::string& rule, pid_t pid, const std::st
 }  // namespace
 
 TEST_CASE("the metrics endpoint reports a real leak with the kernel's counts and passes promtool", "[metrics]") {
-  Server server("500");
+  LoopbackServer server({"--idle-close-ms", "500"});
   const int port = free_port();
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--metrics-addr",
                         std::to_string(port)});
@@ -103,7 +96,7 @@ TEST_CASE("the metrics endpoint reports a real leak with the kernel's counts and
 
 TEST_CASE("an alert fires when a process crosses the CLOSE_WAIT count and resolves after it closes them",
           "[alerts]") {
-  Server server("1");
+  LoopbackServer server({"--idle-close-ms", "1"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s",
                         "--alert-close-wait-count", "20", "--alert-resolve-after", "2"});
   ChildProcess leaker({SOCKET_SCENARIOS_BIN, "--port", server.port, "--scenario", "plain", "--count", "25",
@@ -134,7 +127,7 @@ TEST_CASE("an alert fires when a process crosses the CLOSE_WAIT count and resolv
 }
 
 TEST_CASE("a process leaking towards its fd limit gets a leak rate, an EMFILE forecast and alerts", "[emfile]") {
-  Server server("100");
+  LoopbackServer server({"--idle-close-ms", "100"});
   SockleakRun sockleak({"run", "--close-wait", "500ms", "--interval", "1s", "--duration", "60s",
                         "--alert-close-wait-count", "0", "--alert-emfile-within", "10m"});
   // 70 connections, one per 100 ms, under RLIMIT_NOFILE 80.
@@ -160,7 +153,7 @@ TEST_CASE("SIGHUP reloads thresholds from --config without losing state and reop
   const auto output = temp_path("out.ndjson");
   std::filesystem::remove(output);
   std::ofstream(config) << R"({"close-wait": "1h", "interval": "1s", "duration": "60s"})";
-  Server server("1");
+  LoopbackServer server({"--idle-close-ms", "1"});
   ChildProcess sockleak({SOCKLEAK_BIN, "run", "--config", config.string(), "--output", output.string()});
   ChildProcess leaker({SOCKET_SCENARIOS_BIN, "--port", server.port, "--scenario", "plain", "--count", "12"});
   expect_line_prefix(leaker, "READY");
@@ -239,7 +232,7 @@ TEST_CASE("configuration errors exit 2 and name the key or flag", "[config_error
 }
 
 TEST_CASE("idle connections with unread responses are told apart from idle fully-read ones", "[undrained]") {
-  Server server("0");
+  LoopbackServer server({"--idle-close-ms", "0"});
   SockleakRun sockleak({"run", "--close-wait", "1h", "--established-idle", "1s", "--interval", "1s",
                         "--duration", "60s"});
   ChildProcess undrained({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "10", "--read", "no"});
@@ -261,7 +254,7 @@ TEST_CASE("idle connections with unread responses are told apart from idle fully
 }
 
 TEST_CASE("explain PID prints one page naming the state, peer, cause and fix, and exits 1", "[explain]") {
-  Server server("200");
+  LoopbackServer server({"--idle-close-ms", "200"});
   ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "12"});
   expect_line_prefix(client, "READY ");
   std::this_thread::sleep_for(1500ms);

@@ -16,13 +16,6 @@ using namespace sockleak::test;
 
 namespace {
 
-struct Server {
-  ChildProcess process;
-  std::string port;
-  explicit Server(const std::string& idle_close_ms)
-      : process({HTTP_SERVER_BIN, "--idle-close-ms", idle_close_ms, "--max-seconds", "120"}),
-        port(expect_line_prefix(process, "PORT ")) {}
-};
 
 // sl_socket_scenarios up to READY; returns the process.
 std::unique_ptr<ChildProcess> scenario(const std::string& port, const std::string& name, int count,
@@ -38,7 +31,7 @@ std::unique_ptr<ChildProcess> scenario(const std::string& port, const std::strin
 }  // namespace
 
 TEST_CASE("with the kernel socket map full, every lingering socket is still reported exactly", "[map_overflow]") {
-  Server server("1");
+  LoopbackServer server({"--idle-close-ms", "1"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--max-sockets", "64"});
   auto leaker = scenario(server.port, "plain", 150);
   const pid_t pid = leaker->pid();
@@ -68,7 +61,7 @@ TEST_CASE("SIGTERM during heavy connection churn stops sockleak within a second"
 }
 
 TEST_CASE("processes holding ~95,000 fds do not stall reports", "[many_fds]") {
-  Server server("1");
+  LoopbackServer server({"--idle-close-ms", "1"});
   std::vector<std::unique_ptr<ChildProcess>> fat;
   for (int i = 0; i < 5; ++i) fat.push_back(scenario(server.port, "fds", 19000));
   auto leaker = scenario(server.port, "plain", 40);
@@ -87,7 +80,7 @@ TEST_CASE("processes holding ~95,000 fds do not stall reports", "[many_fds]") {
 }
 
 TEST_CASE("process names with invalid UTF-8 and control characters produce valid JSON", "[weird_comm]") {
-  Server server("1");
+  LoopbackServer server({"--idle-close-ms", "1"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s"});
   auto leaker = scenario(server.port, "plain", 5, {"--comm", "bad\xff\xfe\n\x01\"x"});
   // SockleakRun parses every line with nlohmann::json: an invalid line would throw here.

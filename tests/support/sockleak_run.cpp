@@ -136,6 +136,14 @@ std::pair<std::vector<Record>, Record> SockleakRun::next_cycle(std::chrono::mill
   return {lingers, *stats};
 }
 
+LoopbackServer::LoopbackServer(std::vector<std::string> extra, const NetNamespace* ns, const std::string& bind)
+    : process([&] {
+        std::vector<std::string> argv{HTTP_SERVER_BIN, "--bind", bind, "--max-seconds", "120"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return ns ? ns->exec(argv) : argv;
+      }()),
+      port(expect_line_prefix(process, "PORT ")) {}
+
 NetNamespace::NetNamespace() : name_("sockleak-test-" + std::to_string(getpid())) {
   run_command({"/usr/bin/env", "ip", "netns", "add", name_});
   run_command({"/usr/bin/env", "ip", "-n", name_, "link", "set", "lo", "up"});

@@ -56,6 +56,17 @@ std::map<pid_t, int> linger_counts(const std::vector<Record>& records, const std
 // Keeps only the given pids.
 std::map<pid_t, int> only(const std::map<pid_t, int>& counts, const std::vector<pid_t>& pids);
 
+class NetNamespace;
+
+// sl_http_server on loopback (or in ns), started and its port read. Default: closes every
+// connection at once, so its clients go CLOSE_WAIT.
+struct LoopbackServer {
+  ChildProcess process;
+  std::string port;
+  explicit LoopbackServer(std::vector<std::string> extra = {"--idle-close-ms", "1"}, const NetNamespace* ns = nullptr,
+                          const std::string& bind = "127.0.0.1");
+};
+
 // A network namespace for one test, deleted on destruction.
 class NetNamespace {
  public:
