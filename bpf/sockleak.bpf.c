@@ -48,6 +48,19 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Call sites: user stacks at connect()/accept(), deduplicated by the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, SL_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* Set before load. 0: no call sites; N: capture one connect/accept in N (1 = all). */
+const volatile __u32 stack_sample = 0;
+/* Restrict capture to one process (0: any). */
+const volatile __u32 stack_tgid = 0;
+
 /* Written by userspace through the mmap'ed .bss before each scan. */
 struct sl_scan_config scan_config = {};
 /* Entries the last scan visited: the number of tracked sockets. */
@@ -77,6 +90,22 @@ static __always_inline void emit(const struct sl_event *ev)
 	count(SL_CNT_EVENTS_SENT);
 }
 
+/* The caller's user stack, for sockets it creates or accepts: process context only. */
+static __always_inline __u32 call_site(void *ctx, __u32 tgid)
+{
+	if (!stack_sample || (stack_tgid && stack_tgid != tgid))
+		return SL_NO_STACK;
+	if (stack_sample > 1 && bpf_get_prandom_u32() % stack_sample)
+		return SL_NO_STACK;
+	long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+	if (id < 0) {
+		count(SL_CNT_STACKS_LOST);
+		return SL_NO_STACK;
+	}
+	return (__u32)id;
+}
+
 static __always_inline bool starts_tracking(int state)
 {
 	return state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_ESTABLISHED ||
@@ -102,12 +131,14 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 			.sk = (__u64)sk,
 			.since_ns = now,
 			.state = newstate,
+			.stack_id = SL_NO_STACK,
 		};
 		/* connect(): process context (socket lock owned), so current is the owner.
 		 * Softirq transitions never name an owner: current is whoever was interrupted. */
 		if (newstate == TCP_SYN_SENT && sk->sk_lock.owned) {
 			fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
 			fresh.proc_start = sl_task_start(bpf_get_current_task_btf());
+			fresh.stack_id = call_site(ctx, fresh.owner_tgid);
 		}
 		if (bpf_map_update_elem(&sockets, &cookie, &fresh, BPF_NOEXIST) == -SL_E2BIG)
 			count(SL_CNT_SOCKETS_FULL);
@@ -208,6 +239,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (entry && !entry->owner_tgid) {
 		entry->owner_tgid = bpf_get_current_pid_tgid() >> 32;
 		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
+		entry->stack_id = call_site(ctx, entry->owner_tgid);
 	}
 	return 0;
 }
@@ -263,6 +295,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		.fd = ~0u,
 		.state = state,
 		.flags = (entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0,
+		.stack_id = entry->stack_id,
 	};
 	sl_fill_endpoints(&row, sk);
 	entry->flags |= SL_SOCK_ANNOUNCED;
@@ -306,6 +339,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.owner_tgid = tgid,
 		.state = state,
 		.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
+		.stack_id = SL_NO_STACK,
 	};
 
 	if (!entry) {
@@ -316,10 +350,12 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
 	__u32 flags = SL_ROW_HOLDER;
 	__u64 since = seed.since_ns;
+	__u32 stack_id = SL_NO_STACK;
 
 	if (entry) {
 		entry->flags |= SL_SOCK_ANNOUNCED;
 		since = entry->since_ns;
+		stack_id = entry->stack_id;
 		if (entry->flags & SL_SOCK_SINCE_LOWER)
 			flags |= SL_ROW_SINCE_LOWER;
 	} else {
@@ -335,6 +371,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.fd = ctx->fd,
 		.state = state,
 		.flags = flags,
+		.stack_id = stack_id,
 	};
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);

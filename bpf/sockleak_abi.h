@@ -14,6 +14,8 @@
 
 #define SL_ABI_VERSION 1
 #define SL_COMM_LEN 16
+#define SL_STACK_DEPTH 32   /* user frames kept per call site */
+#define SL_NO_STACK 0xffffffffu
 #define SL_ADDR_LEN 16
 
 #define SL_AF_INET 2
@@ -48,6 +50,7 @@ enum sl_counter {
 	SL_CNT_SOCKETS_FULL,    /* socket map full: socket not tracked */
 	SL_CNT_ROWS_LOST,       /* iterator seq buffer overflow */
 	SL_CNT_STALE_ENTRIES,   /* map entries whose socket was gone, removed by a scan */
+	SL_CNT_STACKS_LOST,     /* call-site stack not captured (stack map full or collision) */
 	SL_CNT_MAX,
 };
 
@@ -63,7 +66,7 @@ struct sl_sock_entry {
 	__u32 owner_tgid; /* 0 = unknown (closed by owner, or never learned) */
 	__u32 state;      /* TCP state (TCP_ESTABLISHED = 1 ...) */
 	__u32 flags;      /* SL_SOCK_* */
-	__u32 _pad;
+	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
 };
 
 /* sl_sock_row.flags */
@@ -91,7 +94,7 @@ struct sl_sock_row {
 	__u8 local_addr[SL_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 	__u8 peer_addr[SL_ADDR_LEN];
 	char comm[SL_COMM_LEN];       /* holder process name (leader); empty in scans */
-	__u32 _pad2;
+	__u32 stack_id;               /* call site that created the socket, or SL_NO_STACK */
 };
 
 /* Filter thresholds the iterators apply; written by userspace into .bss. */

@@ -8,7 +8,7 @@ SOCKLEAK_PACKAGES=(
   clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev catch2
-  libcpp-httplib-dev
+  libcpp-httplib-dev libdw-dev
   iproute2 procps util-linux
   prometheus systemd
 )

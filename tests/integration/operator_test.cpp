@@ -275,3 +275,22 @@ TEST_CASE("explain PID prints one page naming the state, peer, cause and fix, an
   CHECK(clean.wait(30s) == 0);
   CHECK(quiet.find("Nothing lingers") != std::string::npos);
 }
+
+TEST_CASE("call sites name the function that leaked the sockets, not the one that closed them", "[call_sites]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({LEAK_SITE_BIN, server.port, "15"});
+  expect_line_prefix(leaker, "READY");
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 15; }, 15s);
+  REQUIRE(record);
+  const Record& sites = (*record)["call_sites"];
+  REQUIRE(sites.size() >= 1);
+  CHECK(sites[0]["count"] == 15);
+  std::string frames;
+  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  INFO(frames);
+  CHECK(frames.find("leaky_fetch") != std::string::npos);
+  CHECK(frames.find("leak_site.c:") != std::string::npos);
+  CHECK(frames.find("tidy_fetch") == std::string::npos);
+}

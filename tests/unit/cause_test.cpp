@@ -81,7 +81,7 @@ TEST_CASE("CLOSE_WAIT groups are always caused by the peer closing first", "[cau
 }
 
 TEST_CASE("the explain page names state, count, peers, cause, advice and fd headroom", "[cause][explain]") {
-  sockleak::ReportRow row{only_group({lingering_row(1, 8, 1), lingering_row(2, 8, 1)}), {}, {}};
+  sockleak::ReportRow row{only_group({lingering_row(1, 8, 1), lingering_row(2, 8, 1)}), {}, {}, {}};
   row.process.name = "svc";
   row.process.fd_open = 900;
   row.process.fd_limit = 1024;

@@ -33,6 +33,7 @@ struct Options {
   uint32_t ring_buffer_kib = 1024;  // kernel event ring size; power of two, >= 4
   uint32_t max_sockets = 262144;    // kernel socket map capacity
   bool syscall_hooks = true;        // close/accept hooks on sys_enter/sys_exit
+  uint32_t call_sites = 0;          // capture connect/accept stacks: 0 off, 1 all, N one in N
   std::optional<ListenAddress> metrics_addr;
   size_t metrics_top_n = 20;
   AlertRules alert_rules;

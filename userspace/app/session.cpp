@@ -11,6 +11,7 @@
 #include "core/event_decoder.h"
 #include "core/hints.h"
 #include "core/metrics_text.h"
+#include "kernel/symbolizer.h"
 
 namespace sockleak {
 namespace {
@@ -32,7 +33,8 @@ uint64_t monotonic_ns() {
 Session::Session(Options options)
     : options_(std::move(options)),
       bpf_(BpfSettings{options_.verbose, options_.ring_buffer_kib * 1024u, options_.max_sockets,
-                       options_.syscall_hooks}),
+                       options_.syscall_hooks, options_.call_sites,
+                       options_.filter.pids.size() == 1 ? *options_.filter.pids.begin() : 0u}),
       sink_(options_.output_path),
       writer_(options_.format, sink_),
       host_(hostname()) {
@@ -59,7 +61,7 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
   std::vector<ReportRow> rows;
   std::set<ProcessKey> fds_seen;
   for (const LingerGroup& group : report.groups) {
-    ReportRow row{group, procs_.details(group.process, group.name), {}};
+    ReportRow row{group, procs_.details(group.process, group.name), {}, {}};
     row.group.name = row.process.name;
     if (!options_.filter.accepts(row.group)) continue;
     trends_.observe_lingering(group.process, group.state, now_ns, group.count);
@@ -76,7 +78,13 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
           trends_.seconds_to_emfile(row.group.process, *row.process.fd_open, *row.process.fd_limit);
     }
     row.forecast.hint = linger_hint(row.group);
+    for (const LingerGroup::CallSiteCount& site : row.group.call_sites) {
+      row.call_sites.push_back({site.count, symbols_.frames(row.group.process, bpf_.stack(site.stack_id))});
+    }
   }
+  std::vector<ProcessKey> live;
+  for (const ReportRow& row : rows) live.push_back(row.group.process);
+  symbols_.retain(live);
   return rows;
 }
 
@@ -167,6 +175,7 @@ StatsSnapshot Session::stats(bool final) const {
   s.sockets_tracked = bpf_.tracked_sockets();
   s.sockets_untracked = k.sockets_full;
   s.sockets_stale = k.stale_entries;
+  s.call_sites_lost = k.stacks_lost;
   s.rows_lost = k.rows_lost;
   s.reconciles = table_.counters().reconciles;
   s.reconcile_corrections = table_.counters().reconcile_corrections;

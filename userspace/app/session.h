@@ -12,6 +12,7 @@
 #include "core/trend.h"
 #include "kernel/bpf_monitor.h"
 #include "kernel/proc_reader.h"
+#include "kernel/symbolizer.h"
 #include "output/metrics_server.h"
 #include "output/output_sink.h"
 #include "output/record_writer.h"
@@ -50,6 +51,7 @@ class Session {
   BpfMonitor bpf_;
   SocketTable table_;
   ProcReader procs_;
+  Symbolizer symbols_;
   TrendTracker trends_;
   AlertEngine alerts_;
   OutputSink sink_;

@@ -25,10 +25,17 @@ struct Forecast {
   std::string hint;                            // plain-language likely cause
 };
 
+// A call site, symbolized: innermost frame first ("func (file:line)" or "0xADDR (module)").
+struct CallSite {
+  uint32_t count = 0;
+  std::vector<std::string> frames;
+};
+
 struct ReportRow {
   LingerGroup group;
   ProcessDetails process;
   Forecast forecast;
+  std::vector<CallSite> call_sites;
 };
 
 struct StatsSnapshot {
@@ -39,6 +46,7 @@ struct StatsSnapshot {
   uint64_t sockets_untracked = 0;  // not tracked because the map was full
   uint64_t sockets_stale = 0;      // map entries outliving their socket, removed
   uint64_t rows_lost = 0;          // iterator output overflow
+  uint64_t call_sites_lost = 0;    // --call-sites stacks not captured (stack map full)
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;
   HostTotals lingering;

@@ -22,6 +22,7 @@ std::string comm_of(const sl_sock_row& row) {
 struct GroupBuilder {
   LingerGroup group;
   std::map<Endpoint, PeerCount> peers;
+  std::map<uint32_t, uint32_t> call_sites;  // stack id -> sockets
   std::set<uint32_t> netns;
 };
 
@@ -39,6 +40,7 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.peer = endpoint(row.family, row.peer_addr, row.peer_port);
   s.netns = row.netns;
   s.rx_queue = row.rx_queue;
+  s.stack_id = row.stack_id;
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   return s;
 }
@@ -189,6 +191,7 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
         g.unread_bytes += unread;
       }
       b.netns.insert(socket.netns);
+      if (socket.stack_id != SL_NO_STACK) ++b.call_sites[socket.stack_id];
     }
   }
   for (auto& [key, b] : groups) {
@@ -199,6 +202,10 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
                      [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
     if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);
     g.netns.assign(b.netns.begin(), b.netns.end());
+    for (const auto& [id, n] : b.call_sites) g.call_sites.push_back({id, n});
+    std::stable_sort(g.call_sites.begin(), g.call_sites.end(),
+                     [](const auto& a, const auto& c) { return a.count > c.count; });
+    if (g.call_sites.size() > kTopCallSites) g.call_sites.resize(kTopCallSites);
     report.groups.push_back(std::move(g));
   }
   std::stable_sort(report.groups.begin(), report.groups.end(),

@@ -42,6 +42,7 @@ struct LingeringSocket {
   Endpoint peer;
   uint32_t netns = 0;
   uint32_t rx_queue = 0;
+  uint32_t stack_id = SL_NO_STACK;  // call site that created it
   ProcessKey owner;            // pid 0: unknown
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
@@ -68,6 +69,11 @@ struct LingerGroup {
   std::vector<PeerCount> top_peers;  // most sockets first, at most kTopPeers
   uint32_t unread_count = 0;         // sockets with unread data in the receive queue
   uint64_t unread_bytes = 0;
+  struct CallSiteCount {
+    uint32_t stack_id;
+    uint32_t count;
+  };
+  std::vector<CallSiteCount> call_sites;  // most sockets first, at most kTopCallSites
   std::vector<uint32_t> netns;       // distinct network namespaces, ascending
 };
 
@@ -111,6 +117,7 @@ struct GroupFilter {
 class SocketTable {
  public:
   static constexpr size_t kTopPeers = 5;
+  static constexpr size_t kTopCallSites = 3;
   using AliveFn = std::function<bool(const ProcessKey&)>;
 
   // A ring-buffer event: state changes and fd closes of announced sockets.

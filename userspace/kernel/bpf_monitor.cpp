@@ -64,6 +64,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   if (int err = bpf_map__set_max_entries(skel_->maps.sockets, settings.max_sockets)) {
     throw Error("socket map size " + std::to_string(settings.max_sockets) + ": " + errno_text(err), kExitUsage);
   }
+  skel_->rodata->stack_sample = settings.stack_sample;
+  skel_->rodata->stack_tgid = settings.stack_tgid;
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
     unsupported(settings.syscall_hooks ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit"
@@ -144,9 +146,16 @@ KernelCounters BpfMonitor::counters() const {
     return total;
   };
   return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST),
-          sum(SL_CNT_STALE_ENTRIES)};
+          sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST)};
 }
 
 uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }
+
+std::vector<uint64_t> BpfMonitor::stack(uint32_t stack_id) const {
+  std::vector<uint64_t> frames(SL_STACK_DEPTH);
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stacks), &stack_id, frames.data()) != 0) return {};
+  while (!frames.empty() && frames.back() == 0) frames.pop_back();
+  return frames;
+}
 
 }  // namespace sockleak

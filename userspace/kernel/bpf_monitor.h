@@ -25,6 +25,7 @@ struct KernelCounters {
   uint64_t sockets_full = 0;    // socket map was full
   uint64_t rows_lost = 0;       // iterator output overflow
   uint64_t stale_entries = 0;   // map entries whose socket was gone, removed by scans
+  uint64_t stacks_lost = 0;     // call sites not captured (stack map full or collision)
 };
 
 struct BpfSettings {
@@ -32,6 +33,8 @@ struct BpfSettings {
   uint32_t ring_buffer_bytes = 1u << 20;  // a power of two, at least one page
   uint32_t max_sockets = 262144;          // socket map capacity
   bool syscall_hooks = true;              // tp_btf/sys_enter (close) and sys_exit (accept)
+  uint32_t stack_sample = 0;              // call sites: 0 off, N = one connect/accept in N
+  uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
 };
 
 class BpfMonitor {
@@ -54,6 +57,8 @@ class BpfMonitor {
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last scan
+  // User-space return addresses of a captured call site, innermost first (empty if gone).
+  std::vector<uint64_t> stack(uint32_t stack_id) const;
 
  private:
   struct SkeletonDeleter { void operator()(sockleak_bpf* skel) const; };

@@ -63,6 +63,10 @@ std::string explain_page(uint32_t pid, const ProcessDetails& process, const std:
     page += "\n  unread data: " + std::to_string(g.unread_count) + " sockets, " + std::to_string(g.unread_bytes) +
             " bytes\n  cause: " + std::string(cause_name(cause)) + " — " + r.forecast.hint + "\n  what to change: " +
             std::string(cause_advice(cause)) + "\n";
+    for (const CallSite& site : r.call_sites) {
+      page.append("  call site (").append(std::to_string(site.count)).append(" sockets):\n");
+      for (const std::string& frame : site.frames) page.append("    ").append(frame).append("\n");
+    }
   }
   return page;
 }

@@ -54,6 +54,9 @@ nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& 
         {{"address", p.peer.address_string()}, {"port", p.peer.port}, {"count", p.count}, {"unread", p.unread}});
   }
   record["network"] = {{"peers", peers}, {"namespaces", g.netns}};
+  nlohmann::ordered_json sites = nlohmann::ordered_json::array();
+  for (const CallSite& site : row.call_sites) sites.push_back({{"count", site.count}, {"frames", site.frames}});
+  record["call_sites"] = sites;
   record["hint"] = row.forecast.hint;
   return record;
 }
@@ -86,6 +89,7 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
   record["reconcile"] = {{"runs", s.reconciles},
                          {"corrections", s.reconcile_corrections},
                          {"rows_lost", s.rows_lost}};
+  record["call_sites"] = {{"lost", s.call_sites_lost}};
   record["uptime_seconds"] = s.uptime_seconds;
   record["final"] = s.final;
   return record;

@@ -1,0 +1,52 @@
+/* Test helper with a known leak site: leaky_fetch() opens connections and never closes
+ * them; tidy_fetch() opens as many and closes each. Built with frame pointers and debug
+ * info so sockleak --call-sites can name the function and line. Prints "READY", then
+ * waits for stdin to close. Usage: sl_leak_site PORT COUNT */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int open_connection(int port)
+{
+	struct sockaddr_in addr = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((unsigned short)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		perror("connect");
+		exit(1);
+	}
+	return fd;
+}
+
+void leaky_fetch(int port, int count)
+{
+	for (int i = 0; i < count; i++)
+		open_connection(port); /* the leak: the fd is dropped, never closed */
+}
+
+void tidy_fetch(int port, int count)
+{
+	for (int i = 0; i < count; i++)
+		close(open_connection(port));
+}
+
+int main(int argc, char **argv)
+{
+	char c;
+	int port = argc > 1 ? atoi(argv[1]) : 0;
+	int count = argc > 2 ? atoi(argv[2]) : 10;
+
+	leaky_fetch(port, count);
+	tidy_fetch(port, count);
+	printf("READY\n");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}

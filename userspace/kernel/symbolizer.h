@@ -1,0 +1,39 @@
+// Symbolizer: user-space addresses of a process to "function (file:line)", using elfutils
+// libdwfl on /proc/PID/maps and the mapped files (PIE, shared libraries, deleted or
+// replaced binaries through /proc/PID/map_files). Unknown frames keep their address and
+// module, so a stripped binary still says where to look (with its build-id).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/process_key.h"
+
+struct Dwfl;
+
+namespace sockleak {
+
+class Symbolizer {
+ public:
+  Symbolizer();
+  ~Symbolizer();
+  Symbolizer(const Symbolizer&) = delete;
+  Symbolizer& operator=(const Symbolizer&) = delete;
+
+  // One string per address, innermost first. A process that has exited gives addresses.
+  std::vector<std::string> frames(const ProcessKey& process, const std::vector<uint64_t>& addresses);
+  // Forget processes not in `live` (bounded memory).
+  void retain(const std::vector<ProcessKey>& live);
+
+ private:
+  struct DwflDeleter {
+    void operator()(Dwfl* dwfl) const;
+  };
+  Dwfl* session_for(const ProcessKey& process);
+  std::map<ProcessKey, std::unique_ptr<Dwfl, DwflDeleter>> sessions_;
+};
+
+}  // namespace sockleak
