@@ -294,3 +294,22 @@ TEST_CASE("call sites name the function that leaked the sockets, not the one tha
   CHECK(frames.find("leak_site.c:") != std::string::npos);
   CHECK(frames.find("tidy_fetch") == std::string::npos);
 }
+
+TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[go_call_sites]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({GO_LEAKER_BIN, server.port, "12"});
+  expect_line_prefix(leaker, "READY");
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 12; }, 15s);
+  REQUIRE(record);
+  const Record& sites = (*record)["call_sites"];
+  REQUIRE(sites.size() >= 1);
+  CHECK(sites[0]["count"] == 12);
+  std::string frames;
+  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  INFO(frames);
+  CHECK(frames.find("main.leakDial") != std::string::npos);
+  CHECK(frames.find("net.Dial") != std::string::npos);
+  CHECK(frames.find("main.tidyDial") == std::string::npos);
+}

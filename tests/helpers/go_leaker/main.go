@@ -1,0 +1,46 @@
+// Test helper: a Go program with a known leak site. leakDial opens connections with
+// net.Dial and never closes them; tidyDial opens as many and closes each. Prints READY,
+// then waits for stdin to close. Usage: sl_go_leaker PORT COUNT
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+)
+
+// Kept reachable: an unreachable net.Conn would be closed by its finalizer.
+var leaked []net.Conn
+
+//go:noinline
+func leakDial(addr string, n int) {
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			panic(err)
+		}
+		leaked = append(leaked, c) // the leak: never closed
+	}
+}
+
+//go:noinline
+func tidyDial(addr string, n int) {
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			panic(err)
+		}
+		c.Close()
+	}
+}
+
+func main() {
+	addr := "127.0.0.1:" + os.Args[1]
+	n := 10
+	fmt.Sscan(os.Args[2], &n)
+	leakDial(addr, n)
+	tidyDial(addr, n)
+	fmt.Println("READY")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+}
