@@ -52,24 +52,26 @@ churn_with() {
     off) churn ;;
     on) start_monitor; churn; stop_monitor ;;
     nohooks) start_monitor --no-syscall-hooks; churn; stop_monitor ;;
+    stacks) start_monitor --call-sites 1; churn; stop_monitor ;;
   esac
 }
-echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on --no-syscall-hooks (order rotates)" >&2
-configs=(off on nohooks)
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on --no-syscall-hooks / on --call-sites 1 (order rotates)" >&2
+configs=(off on nohooks stacks)
 for ((i = 0; i < rounds; i++)); do
   declare -A got=()
-  for ((k = 0; k < 3; k++)); do
-    c=${configs[$(((i + k) % 3))]}
+  for ((k = 0; k < 4; k++)); do
+    c=${configs[$(((i + k) % 4))]}
     got[$c]=$(churn_with "$c")
   done
-  echo "${got[off]} ${got[on]} ${got[nohooks]}" >>"$work/churn"
-  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, on without syscall hooks ${got[nohooks]}/s" >&2
+  echo "${got[off]} ${got[on]} ${got[nohooks]} ${got[stacks]}" >>"$work/churn"
+  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, no syscall hooks ${got[nohooks]}/s, call sites ${got[stacks]}/s" >&2
 done
 churn_off=$(awk '{print $1}' "$work/churn" | median)
 churn_on=$(awk '{print $2}' "$work/churn" | median)
 churn_nohooks=$(awk '{print $3}' "$work/churn" | median)
 churn_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/churn" | median)
 churn_ratio_nohooks=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
+churn_ratio_stacks=$(awk '{printf "%.3f\n", $4 / $1}' "$work/churn" | median)
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
@@ -106,6 +108,7 @@ printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
 printf '%-52s %s\n' "churn conn/s, on without syscall hooks (median)" "$churn_nohooks"
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
 printf '%-52s %s\n' "churn ratio on --no-syscall-hooks/off" "$churn_ratio_nohooks"
+printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
 printf '%-52s %s\n' "getppid ns/call off -> on (-> no syscall hooks)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_nohooks"))"
 printf '%-52s %s\n' "dup+close ns/call off -> on (-> no syscall hooks)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_nohooks"))"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
