@@ -106,7 +106,9 @@ TEST_CASE("an alert fires when a process crosses the CLOSE_WAIT count and resolv
 
   auto firing = sockleak.wait_for([&](const Record& r) { return is_alert(r, "close_wait_count", pid, "firing"); }, 15s);
   REQUIRE(firing);
-  CHECK((*firing)["alert"]["value"] == 25);
+  // Sockets cross --close-wait one by one: the report that fires may count 20..25 of them.
+  CHECK((*firing)["alert"]["value"].get<int>() >= 20);
+  CHECK((*firing)["alert"]["value"].get<int>() <= 25);
   CHECK((*firing)["alert"]["threshold"] == 20);
   const std::string id = (*firing)["alert"]["id"];
   CHECK(id.rfind("close_wait_count:" + std::to_string(pid) + ":", 0) == 0);

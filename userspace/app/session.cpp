@@ -194,6 +194,7 @@ void Session::reload(Options next) {
   warn_fixed(next.ring_buffer_kib != options_.ring_buffer_kib, "--ring-buffer-kib");
   warn_fixed(next.max_sockets != options_.max_sockets, "--max-sockets");
   warn_fixed(next.syscall_hooks != options_.syscall_hooks, "--no-syscall-hooks");
+  warn_fixed(next.call_sites != options_.call_sites, "--call-sites");
   warn_fixed(next.metrics_addr.has_value() != options_.metrics_addr.has_value() ||
                  (next.metrics_addr && (next.metrics_addr->host != options_.metrics_addr->host ||
                                         next.metrics_addr->port != options_.metrics_addr->port)),
@@ -201,6 +202,7 @@ void Session::reload(Options next) {
   next.ring_buffer_kib = options_.ring_buffer_kib;
   next.max_sockets = options_.max_sockets;
   next.syscall_hooks = options_.syscall_hooks;
+  next.call_sites = options_.call_sites;
   next.metrics_addr = options_.metrics_addr;
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);
