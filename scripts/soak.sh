@@ -16,6 +16,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -P $$ 2>/dev/null || true  # pipeline members (the idle `sleep` feeding the leaker) too
   wait 2>/dev/null || true
   rm -rf "$work"
 }
