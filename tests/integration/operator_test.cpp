@@ -315,3 +315,21 @@ TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[g
   CHECK(frames.find("net.Dial") != std::string::npos);
   CHECK(frames.find("main.tidyDial") == std::string::npos);
 }
+
+TEST_CASE("call sites in a stripped binary keep addresses and the module's build-id", "[stripped_call_sites]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({STRIPPED_LEAK_SITE_BIN, server.port, "6"});
+  expect_line_prefix(leaker, "READY");
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 6; }, 15s);
+  REQUIRE(record);
+  const Record& sites = (*record)["call_sites"];
+  REQUIRE(sites.size() >= 1);
+  std::string frames;
+  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  INFO(frames);
+  CHECK(frames.find("leaky_fetch") == std::string::npos);  // no symbols left to name it
+  CHECK(frames.find("sl_leak_site_stripped build-id ") != std::string::npos);
+  CHECK(frames.find("0x") != std::string::npos);
+}
