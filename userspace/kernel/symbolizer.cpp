@@ -72,7 +72,11 @@ std::vector<std::string> Symbolizer::frames(const ProcessKey& process, const std
         frame += " (" + std::string(file) + ":" + std::to_string(lineno) + ")";
       }
     } else if (!name) {
-      frame += " (" + std::string(module_name ? module_name : "?") + " build-id " + build_id(module) + ")";
+      // No symbols (stripped): the file's own address, for addr2line on an unstripped copy.
+      GElf_Addr bias = 0;
+      dwfl_module_getelf(module, &bias);
+      frame = hex(addresses[i] - bias) + " (" + std::string(module_name ? module_name : "?") + " build-id " +
+              build_id(module) + ")";
     } else {
       frame += " (" + std::string(module_name ? module_name : "?") + ")";
     }
