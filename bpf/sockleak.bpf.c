@@ -56,6 +56,15 @@ struct {
 	__uint(value_size, SL_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* Tracked sockets referring to each stack id; userspace deletes stacks nobody refers to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} stack_refs SEC(".maps");
+
 /* Set before load. 0: no call sites; N: capture one connect/accept in N (1 = all). */
 const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
@@ -103,7 +112,25 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 		count(SL_CNT_STACKS_LOST);
 		return SL_NO_STACK;
 	}
-	return (__u32)id;
+	__u32 key = (__u32)id;
+	__u32 *refs = bpf_map_lookup_elem(&stack_refs, &key);
+
+	if (refs)
+		__sync_fetch_and_add(refs, 1);
+	return key;
+}
+
+/* The socket map entry is going away: its call site loses a reference. */
+static __always_inline void release_call_site(const struct sl_sock_entry *entry)
+{
+	__u32 key = entry->stack_id;
+
+	if (key == SL_NO_STACK)
+		return;
+	__u32 *refs = bpf_map_lookup_elem(&stack_refs, &key);
+
+	if (refs && *refs)
+		__sync_fetch_and_add(refs, (__u32)-1); /* no atomic sub before -mcpu=v3 */
 }
 
 static __always_inline bool starts_tracking(int state)
@@ -158,6 +185,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 		emit(&ev);
 	}
 	if (newstate == TCP_CLOSE) {
+		release_call_site(entry);
 		bpf_map_delete_elem(&sockets, &cookie);
 		return 0;
 	}
@@ -275,6 +303,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
 	if (sl_read_cookie(sk) != cookie) {
+		release_call_site(entry);
 		bpf_map_delete_elem(&sockets, &cookie);
 		count(SL_CNT_STALE_ENTRIES);
 		return 0;

@@ -141,3 +141,26 @@ TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]"
   for (const sl_event& ev : drain(bpf)) CHECK(ev.kind == SL_EV_CLOSE_RANGE);
   CHECK(bpf.counters().events_lost == 0);
 }
+
+TEST_CASE("a call site is captured at connect and collected once its socket is gone", "[bpf]") {
+  sockleak::BpfSettings settings;
+  settings.stack_sample = 1;
+  settings.stack_tgid = static_cast<uint32_t>(getpid());
+  BpfMonitor bpf(settings);
+  bpf.set_scan_thresholds(zero_thresholds());
+  uint32_t stack_id = SL_NO_STACK;
+  {
+    CloseWaitPair pair;
+    const auto scan = bpf.scan_lingering();
+    const sl_sock_row* row = find_peer_port(scan, pair.port);
+    REQUIRE(row);
+    stack_id = row->stack_id;
+    REQUIRE(stack_id != SL_NO_STACK);
+    CHECK(bpf.stack(stack_id).size() >= 2);
+    bpf.collect_unused_stacks();  // may collect the accepted side's stack: that socket is closed
+    CHECK(bpf.stack(stack_id).size() >= 2);  // still referenced by the CLOSE_WAIT socket
+  }
+  std::this_thread::sleep_for(200ms);  // LAST_ACK -> CLOSE after the peer's ACK
+  CHECK(bpf.collect_unused_stacks() >= 1);
+  CHECK(bpf.stack(stack_id).empty());
+}

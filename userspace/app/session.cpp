@@ -51,6 +51,7 @@ void Session::reconcile() {
   const uint64_t start = monotonic_ns();
   const std::vector<sl_sock_row> rows = bpf_.read_holders();
   table_.apply_reconcile(rows, monotonic_ns());
+  if (options_.call_sites) bpf_.collect_unused_stacks();
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
                  static_cast<double>(monotonic_ns() - start) / 1e6);

@@ -151,6 +151,23 @@ KernelCounters BpfMonitor::counters() const {
 
 uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }
 
+size_t BpfMonitor::collect_unused_stacks() {
+  const int stacks = bpf_map__fd(skel_->maps.stacks);
+  const int refs = bpf_map__fd(skel_->maps.stack_refs);
+  std::vector<uint32_t> unused;
+  uint32_t key = 0;
+  uint32_t next = 0;
+  for (const uint32_t* prev = nullptr; bpf_map_get_next_key(stacks, prev, &next) == 0; prev = &key) {
+    uint32_t count = 0;
+    if (bpf_map_lookup_elem(refs, &next, &count) == 0 && count == 0) unused.push_back(next);
+    key = next;
+  }
+  // Deleted after the walk: deleting while walking would restart get_next_key.
+  size_t deleted = 0;
+  for (uint32_t id : unused) deleted += bpf_map_delete_elem(stacks, &id) == 0;
+  return deleted;
+}
+
 std::vector<uint64_t> BpfMonitor::stack(uint32_t stack_id) const {
   std::vector<uint64_t> frames(SL_STACK_DEPTH);
   if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stacks), &stack_id, frames.data()) != 0) return {};
