@@ -357,38 +357,41 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		return 0;
 
 	__u64 cookie = bpf_get_socket_cookie(sk);
-	__u64 now = bpf_ktime_get_ns();
 	__u64 start = sl_task_start(task);
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
-	struct sl_sock_entry seed = {
-		.sk = (__u64)sk,
-		.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
-		.proc_start = start,
-		.owner_tgid = tgid,
-		.state = state,
-		.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
-		.stack_id = SL_NO_STACK,
-	};
+	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
+	__u64 since;
 
 	if (!entry) {
+		/* Seen first here (existed before sockleak, or the map was full): its age
+		 * is a lower bound from kernel timestamps. */
+		__u64 now = bpf_ktime_get_ns();
+		struct sl_sock_entry seed = {
+			.sk = (__u64)sk,
+			.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
+			.proc_start = start,
+			.owner_tgid = tgid,
+			.state = state,
+			.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
+			.stack_id = SL_NO_STACK,
+		};
 		if (bpf_map_update_elem(&sockets, &cookie, &seed, BPF_NOEXIST) == -SL_E2BIG)
 			count(SL_CNT_SOCKETS_FULL);
 		entry = bpf_map_lookup_elem(&sockets, &cookie);
+		since = seed.since_ns;
 	}
 	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
-	__u32 flags = SL_ROW_HOLDER;
-	__u64 since = seed.since_ns;
 	__u32 stack_id = SL_NO_STACK;
 
 	if (entry) {
 		entry->flags |= SL_SOCK_ANNOUNCED;
 		since = entry->since_ns;
 		stack_id = entry->stack_id;
-		if (entry->flags & SL_SOCK_SINCE_LOWER)
-			flags |= SL_ROW_SINCE_LOWER;
+		if (!(entry->flags & SL_SOCK_SINCE_LOWER))
+			flags &= ~SL_ROW_SINCE_LOWER;
 	} else {
-		flags |= SL_ROW_UNTRACKED | SL_ROW_SINCE_LOWER;
+		flags |= SL_ROW_UNTRACKED;
 	}
 
 	struct sl_sock_row row = {
