@@ -61,8 +61,11 @@ void Session::reconcile() {
 std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t now_ns) {
   std::vector<ReportRow> rows;
   std::set<ProcessKey> fds_seen;
+  std::map<ProcessKey, ProcessDetails> details;  // /proc read once per process, not per state
   for (const LingerGroup& group : report.groups) {
-    ReportRow row{group, procs_.details(group.process, group.name), {}, {}};
+    auto [known, fresh] = details.try_emplace(group.process);
+    if (fresh) known->second = procs_.details(group.process, group.name);
+    ReportRow row{group, known->second, {}, {}};
     row.group.name = row.process.name;
     if (!options_.filter.accepts(row.group)) continue;
     trends_.observe_lingering(group.process, group.state, now_ns, group.count);
