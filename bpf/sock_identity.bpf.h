@@ -53,8 +53,8 @@ static __always_inline struct sock *sl_current_fd_sock(__u32 fd)
 	return sk;
 }
 
-/* Cookie of a socket reached through probe reads. Sockets sockleak tracks have
- * had their cookie assigned by bpf_get_socket_cookie() at their first transition. */
+/* Cookie of a socket reached through probe reads; 0 if none was assigned yet. Every
+ * socket in the map got its cookie from bpf_get_socket_cookie() when it was added. */
 static __always_inline __u64 sl_read_cookie(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);

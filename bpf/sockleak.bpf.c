@@ -3,11 +3,12 @@
  * sockleak kernel side.
  *
  * Per-socket state (owner, state, since) lives in the `sockets` hash keyed by
- * socket cookie. A connection that opens and closes within the thresholds costs
- * a few map operations here and nothing in userspace. Userspace learns about
- * lingering sockets from two iterators (scan_sockets over the map, every report
- * interval; reconcile_holders over every task's fds, at start and periodically)
- * and receives ring-buffer events only for sockets it has been told about.
+ * socket cookie, for the sockets that can linger only. A connection that opens and
+ * closes within the thresholds costs one map entry (while it passes CLOSE_WAIT) and
+ * nothing in userspace. Userspace learns about lingering sockets from two
+ * iterators (scan_sockets over the map, every report interval; reconcile_holders
+ * over every task's fds, which also adds held ESTABLISHED sockets to the map) and
+ * receives ring-buffer events only for sockets it has been told about.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -133,44 +134,79 @@ static __always_inline void release_call_site(const struct sl_sock_entry *entry)
 		__sync_fetch_and_add(refs, (__u32)-1); /* no atomic sub before -mcpu=v3 */
 }
 
-static __always_inline bool starts_tracking(int state)
+/* The map holds only sockets that can linger: CLOSE_WAIT ones (entry created on entering
+ * it), ESTABLISHED ones a reconcile found held by a process, and, with call sites on,
+ * sockets whose connect()/accept() stack was captured. A short connection therefore
+ * touches the map once (it passes CLOSE_WAIT on one side) and is otherwise filtered by
+ * its states alone. */
+static __always_inline bool may_be_tracked(int oldstate)
 {
-	return state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_ESTABLISHED ||
-	       state == TCP_CLOSE_WAIT;
+	return oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
+	       (stack_sample && oldstate == TCP_SYN_SENT);
+}
+
+static __always_inline void track(__u64 cookie, const struct sl_sock_entry *entry)
+{
+	if (bpf_map_update_elem(&sockets, &cookie, entry, BPF_NOEXIST) == -SL_E2BIG)
+		count(SL_CNT_SOCKETS_FULL);
+}
+
+/* connect() with call sites on: process context (socket lock owned), so current is the
+ * owner. Softirq transitions never name an owner: current is whoever was interrupted. */
+static __always_inline void on_connect(void *ctx, const struct sock *sk)
+{
+	if (!sk->sk_lock.owned)
+		return;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 stack_id = call_site(ctx, tgid);
+
+	if (stack_id == SL_NO_STACK)
+		return;
+	struct sl_sock_entry fresh = {
+		.sk = (__u64)sk,
+		.since_ns = bpf_ktime_get_ns(),
+		.proc_start = sl_task_start(bpf_get_current_task_btf()),
+		.owner_tgid = tgid,
+		.state = TCP_SYN_SENT,
+		.stack_id = stack_id,
+	};
+	track(bpf_get_socket_cookie((void *)sk), &fresh);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
+	/* Every TCP state change on the host passes here: decide on the states first. */
+	if (!may_be_tracked(oldstate) && newstate != TCP_CLOSE_WAIT) {
+		if (!stack_sample || !sl_is_tcp_btf(sk))
+			return 0;
+		if (newstate == TCP_SYN_SENT)
+			on_connect(ctx, sk);
+		else if (newstate == TCP_SYN_RECV)
+			/* Assign the cookie now: accept()'s hook can only read it. */
+			bpf_get_socket_cookie((void *)sk);
+		return 0;
+	}
 	if (!sl_is_tcp_btf(sk))
 		return 0;
 
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	__u64 now = bpf_ktime_get_ns();
-	/* A socket entering SYN_SENT or SYN_RECV is new: nothing to look up. */
-	bool fresh_socket = newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV;
-	struct sl_sock_entry *entry = fresh_socket ? NULL : bpf_map_lookup_elem(&sockets, &cookie);
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
 	if (!entry) {
-		if (!starts_tracking(newstate))
-			return 0;
-		struct sl_sock_entry fresh = {
-			.sk = (__u64)sk,
-			.since_ns = now,
-			.state = newstate,
-			.stack_id = SL_NO_STACK,
-		};
-		/* connect(): process context (socket lock owned), so current is the owner.
-		 * Softirq transitions never name an owner: current is whoever was interrupted. */
-		if (newstate == TCP_SYN_SENT && sk->sk_lock.owned) {
-			fresh.owner_tgid = bpf_get_current_pid_tgid() >> 32;
-			fresh.proc_start = sl_task_start(bpf_get_current_task_btf());
-			fresh.stack_id = call_site(ctx, fresh.owner_tgid);
+		if (newstate == TCP_CLOSE_WAIT) {
+			struct sl_sock_entry fresh = {
+				.sk = (__u64)sk,
+				.since_ns = bpf_ktime_get_ns(),
+				.state = TCP_CLOSE_WAIT,
+				.stack_id = SL_NO_STACK,
+			};
+			track(cookie, &fresh);
 		}
-		if (bpf_map_update_elem(&sockets, &cookie, &fresh, BPF_NOEXIST) == -SL_E2BIG)
-			count(SL_CNT_SOCKETS_FULL);
 		return 0;
 	}
+
+	__u64 now = bpf_ktime_get_ns();
 
 	if (entry->flags & SL_SOCK_ANNOUNCED) {
 		struct sl_event ev = {
@@ -184,7 +220,8 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 		};
 		emit(&ev);
 	}
-	if (newstate == TCP_CLOSE) {
+	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE_WAIT) {
+		/* Leaving the states that linger (closing, or a failed connect): forget it. */
 		release_call_site(entry);
 		bpf_map_delete_elem(&sockets, &cookie);
 		return 0;
@@ -226,6 +263,8 @@ static __always_inline void on_close(__u32 fd)
 		entry->owner_tgid = 0;
 }
 
+/* Attached by userspace only while it reports lingering sockets: the hook puts every
+ * syscall on the host through the tracepoint path, which short connections should not pay. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -246,7 +285,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* accept()/accept4() returned fd: the caller owns the socket from now on. */
+/* accept()/accept4() returned fd (loaded only with call sites on): the caller's stack is
+ * the accepted socket's call site. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -261,14 +301,35 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!sk)
 		return 0;
+	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+		return 0;
 	__u64 cookie = sl_read_cookie(sk);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
-	if (entry && !entry->owner_tgid) {
-		entry->owner_tgid = bpf_get_current_pid_tgid() >> 32;
+	if (entry && entry->stack_id != SL_NO_STACK)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 stack_id = call_site(ctx, tgid);
+
+	if (stack_id == SL_NO_STACK)
+		return 0;
+	if (entry) {
+		entry->owner_tgid = tgid;
 		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
-		entry->stack_id = call_site(ctx, entry->owner_tgid);
+		entry->stack_id = stack_id;
+		return 0;
 	}
+	struct sl_sock_entry fresh = {
+		.sk = (__u64)sk,
+		.since_ns = bpf_ktime_get_ns(),
+		.proc_start = sl_task_start(bpf_get_current_task_btf()),
+		.owner_tgid = tgid,
+		.state = state,
+		.stack_id = stack_id,
+	};
+	track(cookie, &fresh);
 	return 0;
 }
 

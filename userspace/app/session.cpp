@@ -3,6 +3,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -58,6 +59,17 @@ void Session::reconcile() {
   }
 }
 
+void Session::watch_closes(bool needed) {
+  if (options_.command != Command::kRun || needed == bpf_.tracking_closes()) return;
+  bpf_.track_closes(needed);
+  // Closes went unwatched until now: holders from the last reconcile may be stale.
+  if (bpf_.tracking_closes()) table_.request_reconcile();
+}
+
+std::chrono::nanoseconds Session::reconcile_period() const {
+  return std::min<std::chrono::nanoseconds>(options_.reconcile_interval, options_.thresholds.established_idle);
+}
+
 std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t now_ns) {
   std::vector<ReportRow> rows;
   std::set<ProcessKey> fds_seen;
@@ -97,6 +109,7 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   const uint64_t scan_start = monotonic_ns();
   const std::vector<sl_sock_row> lingering = bpf_.scan_lingering();
   table_.apply_scan(lingering, monotonic_ns());
+  if (!lingering.empty()) watch_closes(true);
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: scan: %zu lingering of %llu tracked sockets in %.1f ms\n", lingering.size(),
                  static_cast<unsigned long long>(bpf_.tracked_sockets()),
@@ -110,6 +123,7 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   const uint64_t now = monotonic_ns();
   last_report_ = table_.report(options_.thresholds, now);
   totals_ = last_report_.totals;
+  watch_closes(table_.lingering() > 0);
   return rows_for(last_report_, now);
 }
 

@@ -35,11 +35,18 @@ class Session {
   // New thresholds, filters, rules and output path from a re-parsed command line.
   void reload(Options next);
 
+  // How often a reconcile must run. ESTABLISHED sockets enter the kernel map only through
+  // reconciles, so one runs at least once per --established-idle: a socket idle that long
+  // has then been seen by one and is scanned as soon as it crosses the threshold.
+  std::chrono::nanoseconds reconcile_period() const;
   uint64_t started_ns() const { return started_ns_; }
   const Options& options() const { return options_; }
 
  private:
   void reconcile();
+  // Attaches close tracking while lingering sockets are reported (their holders can
+  // change), detaches it when none are: it costs every syscall on the host.
+  void watch_closes(bool needed);
   StatsSnapshot stats(bool final) const;
   RecordContext context() const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);

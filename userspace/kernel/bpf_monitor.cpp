@@ -50,13 +50,13 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
 
   skel_.reset(sockleak_bpf__open());
   if (!skel_) unsupported("open BPF object", errno);
-  // Iterators run on demand; only the tracepoints attach for the whole run.
+  // Iterators run on demand and close tracking when asked; the state tracepoint (and the
+  // accept hook that captures call sites) attach for the whole run.
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
-  if (!settings.syscall_hooks) {
-    bpf_program__set_autoload(skel_->progs.on_sys_enter, false);
-    bpf_program__set_autoload(skel_->progs.on_sys_exit, false);
-  }
+  bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
+  bpf_program__set_autoload(skel_->progs.on_sys_enter, settings.syscall_hooks);
+  bpf_program__set_autoload(skel_->progs.on_sys_exit, settings.syscall_hooks && settings.stack_sample > 0);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
@@ -68,9 +68,15 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->stack_tgid = settings.stack_tgid;
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
-    unsupported(settings.syscall_hooks ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_enter, tp_btf/sys_exit"
-                                       : "attach tp_btf/inet_sock_set_state",
+    unsupported(bpf_program__autoload(skel_->progs.on_sys_exit)
+                    ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_exit"
+                    : "attach tp_btf/inet_sock_set_state",
                 err);
+  }
+  if (settings.syscall_hooks) {
+    // Proves at start that close tracking can attach, rather than failing mid-run.
+    track_closes(true);
+    track_closes(false);
   }
 
   union bpf_iter_link_info map_info = {};
@@ -134,6 +140,16 @@ void BpfMonitor::poll_events(std::chrono::milliseconds timeout, const EventBytes
   if (err >= 0 || err == -EINTR) err = ring_buffer__consume(ring_.get());
   sink_ = nullptr;
   if (err < 0 && err != -EINTR) throw Error("ring buffer: " + errno_text(err));
+}
+
+void BpfMonitor::track_closes(bool on) {
+  if (!bpf_program__autoload(skel_->progs.on_sys_enter) || on == tracking_closes()) return;
+  if (!on) {
+    close_link_.reset();
+    return;
+  }
+  close_link_.reset(bpf_program__attach(skel_->progs.on_sys_enter));
+  if (!close_link_) unsupported("attach tp_btf/sys_enter", errno);
 }
 
 KernelCounters BpfMonitor::counters() const {

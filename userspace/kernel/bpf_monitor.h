@@ -32,7 +32,7 @@ struct BpfSettings {
   bool verbose = false;
   uint32_t ring_buffer_bytes = 1u << 20;  // a power of two, at least one page
   uint32_t max_sockets = 262144;          // socket map capacity
-  bool syscall_hooks = true;              // tp_btf/sys_enter (close) and sys_exit (accept)
+  bool syscall_hooks = true;              // tp_btf/sys_enter (close); sys_exit (accept call sites)
   uint32_t stack_sample = 0;              // call sites: 0 off, N = one connect/accept in N
   uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
 };
@@ -55,6 +55,11 @@ class BpfMonitor {
   // Waits up to timeout for a wakeup, then hands every pending event to sink.
   void poll_events(std::chrono::milliseconds timeout, const EventBytes& sink);
 
+  // Close tracking (tp_btf/sys_enter) costs every syscall on the host, so it is attached
+  // only while someone needs it. A no-op when syscall hooks are off.
+  void track_closes(bool on);
+  bool tracking_closes() const { return close_link_ != nullptr; }
+
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last scan
   // User-space return addresses of a captured call site, innermost first (empty if gone).
@@ -72,6 +77,7 @@ class BpfMonitor {
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
   std::unique_ptr<bpf_link, LinkDeleter> holders_link_;
+  std::unique_ptr<bpf_link, LinkDeleter> close_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   const EventBytes* sink_ = nullptr;
 };
