@@ -190,11 +190,15 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	if (!sl_is_tcp_btf(sk))
 		return 0;
 
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	/* Adding a socket to the map assigns its cookie, so a socket without one is not in
+	 * it: no lookup (a random bucket of a large hash, a cache miss) for most sockets. */
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	if (!entry) {
 		if (newstate == TCP_CLOSE_WAIT) {
+			if (!cookie)
+				cookie = bpf_get_socket_cookie((void *)sk);
 			struct sl_sock_entry fresh = {
 				.sk = (__u64)sk,
 				.since_ns = bpf_ktime_get_ns(),

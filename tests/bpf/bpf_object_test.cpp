@@ -74,7 +74,8 @@ TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on th
   CHECK_NOTHROW(bpf.read_holders());
 }
 
-TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its connecting process as owner", "[bpf]") {
+TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry time; holders come from reconciles",
+          "[bpf]") {
   BpfMonitor bpf;
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
@@ -82,11 +83,54 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its connecting 
   const sl_sock_row* row = find_peer_port(rows, pair.port);
   REQUIRE(row);
   CHECK(row->state == 8);  // TCP_CLOSE_WAIT
-  CHECK(row->tgid == static_cast<uint32_t>(getpid()));
+  CHECK(row->tgid == 0);   // entered CLOSE_WAIT in softirq: no owner is claimed
   CHECK((row->flags & SL_ROW_SINCE_LOWER) == 0);
   CHECK(row->family == AF_INET);
   CHECK(row->rx_queue == 1);  // the FIN
   CHECK(bpf.tracked_sockets() >= 1);
+  const auto holders = bpf.read_holders();
+  const sl_sock_row* held = find_peer_port(holders, pair.port);
+  REQUIRE(held);
+  CHECK(held->cookie == row->cookie);
+  CHECK(held->tgid == static_cast<uint32_t>(getpid()));
+  CHECK((held->flags & SL_ROW_SINCE_LOWER) == 0);  // the map's exact time, not a seed
+}
+
+TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter it through a reconcile", "[bpf]") {
+  BpfMonitor bpf;
+  bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::milliseconds(0)});
+  CloseWaitPair pair;  // the server side went ESTABLISHED -> FIN_WAIT: never tracked
+  bpf.scan_lingering();
+  CHECK(bpf.tracked_sockets() == 1);  // the CLOSE_WAIT client only
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(listen(listener, 8) == 0);
+  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  const int served = accept(listener, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  auto served_end = [port](const std::vector<sl_sock_row>& rows) {
+    for (const sl_sock_row& row : rows) {
+      if (row.local_port == port && row.state == 1) return true;
+    }
+    return false;
+  };
+  std::vector<sl_sock_row> scan = bpf.scan_lingering();
+  CHECK(!find_peer_port(scan, port));  // idle ESTABLISHED, not seen by a reconcile yet
+  CHECK(!served_end(scan));
+  bpf.read_holders();
+  scan = bpf.scan_lingering();
+  CHECK(find_peer_port(scan, port));
+  CHECK(served_end(scan));
+  close(client);
+  close(served);
+  close(listener);
 }
 
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
@@ -116,6 +160,8 @@ TEST_CASE("closing an announced socket sends an fd-close event and a state-chang
   REQUIRE(row);
   const uint64_t cookie = row->cookie;
   const int fd = pair.client;
+  bpf.track_closes(true);
+  CHECK(bpf.tracking_closes());
   close(pair.client);
   pair.client = -1;
   bool fd_close = false;
@@ -130,6 +176,27 @@ TEST_CASE("closing an announced socket sends an fd-close event and a state-chang
   }
   CHECK(fd_close);
   CHECK(left_close_wait);
+}
+
+TEST_CASE("closes are not watched unless asked: only the state change reports the close", "[bpf]") {
+  BpfMonitor bpf;
+  bpf.set_scan_thresholds(zero_thresholds());
+  CloseWaitPair pair;
+  const std::vector<sl_sock_row> scan = bpf.scan_lingering();
+  const sl_sock_row* row = find_peer_port(scan, pair.port);
+  REQUIRE(row);
+  const uint64_t cookie = row->cookie;
+  bpf.track_closes(true);
+  bpf.track_closes(false);
+  CHECK(!bpf.tracking_closes());
+  close(pair.client);
+  pair.client = -1;
+  bool state = false;
+  for (const sl_event& ev : drain(bpf)) {
+    CHECK(ev.kind != SL_EV_FD_CLOSE);
+    state = state || (ev.cookie == cookie && ev.kind == SL_EV_STATE);
+  }
+  CHECK(state);
 }
 
 TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]") {

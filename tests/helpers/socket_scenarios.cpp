@@ -1,10 +1,10 @@
 // Test helper: opens --count TCP connections to --addr:--port and then shares, moves or
-// drops them the ways real programs do (fork, dup, SCM_RIGHTS, exit, close_range, dup2,
-// exec with CLOEXEC). Prints "HOLDER <pid>" for every process that must be reported as
+// drops them the ways real programs do (fork, dup, SCM_RIGHTS, exit, close, close_range,
+// dup2, exec with CLOEXEC). Prints "HOLDER <pid>" for every process that must be reported as
 // holding the sockets, "NOT_HOLDER <pid>" for every process that must not, then "READY".
 // Scenario "fds" opens --count eventfds instead (a process with many non-socket fds).
 // --comm NAME renames the process (prctl), any bytes allowed.
-// --delay-ms D: in exit, close_range, dup2 and exec, wait D ms between sharing the
+// --delay-ms D: in exit, close, close_range, dup2 and exec, wait D ms between sharing the
 // sockets and dropping them (so a monitor reports both holders first).
 // --close-after-ms T: T ms after READY, close() every socket fd this process opened and
 // print "CLOSED" (a burst of close syscalls). Runs until stdin closes, SIGTERM or
@@ -214,11 +214,14 @@ void run(const std::string& scenario, int count) {
     std::erase(g_children, owner);  // reaped: its pid may be reused, never signal it
     say("NOT_HOLDER", owner);
     say("HOLDER", holder);
-  } else if (scenario == "close_range" || scenario == "dup2") {
+  } else if (scenario == "close" || scenario == "close_range" || scenario == "dup2") {
+    // A forked holder keeps the sockets; this process drops its copies.
     std::vector<int> fds = connect_all(count);
     say("HOLDER", fork_holder());
     delay();
-    if (scenario == "close_range") {
+    if (scenario == "close") {
+      for (int fd : fds) close(fd);
+    } else if (scenario == "close_range") {
       if (syscall(SYS_close_range, fds.front(), ~0u, 0) != 0) _exit(1);
     } else {
       int null = open("/dev/null", O_RDONLY);

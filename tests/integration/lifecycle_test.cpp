@@ -146,6 +146,27 @@ TEST_CASE("holders that drop sockets without close() leave no stale record past 
   }
 }
 
+TEST_CASE("close() of shared lingering sockets is tracked by events, and the close hook only runs while sockets linger",
+          "[tracked_closes]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only events can drop the holder
+  REQUIRE(sockleak.seen().back()["close_tracking"] == false);  // nothing lingers: no syscall hook
+  auto scenario = std::make_unique<Scenario>(server.port, "close", 20, std::vector<std::string>{"--delay-ms", "4000"});
+  const pid_t closer = scenario->not_holders.at(0);
+  const pid_t keeper = scenario->holders.at(0);
+  auto both = cycle_matching(sockleak, scenario->all(), {{closer, 20}, {keeper, 20}}, 4s);
+  REQUIRE(both);
+  CHECK(both->second["close_tracking"] == true);
+  const int reconciles = both->second["reconcile"]["runs"].get<int>();
+  auto after = cycle_matching(sockleak, scenario->all(), {{keeper, 20}}, 6s);
+  REQUIRE(after);
+  check_against_ss(*after, scenario->all());
+  CHECK(after->second["reconcile"]["runs"].get<int>() == reconciles);  // the close events did it
+  CHECK(after->second["reconcile"]["corrections"] == 0);
+  scenario.reset();  // every socket closes
+  CHECK(sockleak.wait_for([](const Record& r) { return r["type"] == "stats" && r["close_tracking"] == false; }, 5s));
+}
+
 TEST_CASE("a new process that reuses a pid never inherits the old process's sockets", "[pid_reuse]") {
   LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // only liveness (pid + start time) can fix it

@@ -167,6 +167,7 @@ TEST_CASE("a stats record carries every counter", "[json]") {
   s.lingering.established = 10;
   s.lingering.unowned = 11;
   s.uptime_seconds = 12.5;
+  s.close_tracking = true;
   s.final = true;
 
   const auto r = sockleak::stats_record(s, context());
@@ -186,6 +187,7 @@ TEST_CASE("a stats record carries every counter", "[json]") {
   CHECK(r["reconcile"]["runs"] == 7);
   CHECK(r["reconcile"]["corrections"] == 8);
   CHECK(r["reconcile"]["rows_lost"] == 6);
+  CHECK(r["close_tracking"] == true);
   CHECK(r["uptime_seconds"].get<double>() == Approx(12.5));
   CHECK(r["final"] == true);
 }

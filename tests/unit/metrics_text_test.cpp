@@ -135,6 +135,7 @@ TEST_CASE("the exposition declares types and carries build info, host totals and
   CHECK(contains_line(text, "sockleak_reconcile_corrections_total 1"));
   CHECK(contains_line(text, "sockleak_tracked_sockets 512"));
   CHECK(contains_line(text, "sockleak_socket_map_fill_ratio 0.5"));
+  CHECK(contains_line(text, "sockleak_close_tracking 0"));
   CHECK(contains_line(text, "sockleak_alerts_firing{rule=\"close_wait_count\"} 2"));
   CHECK(contains_line(text, "sockleak_alerts_firing{rule=\"fd_ratio\"} 1"));
   CHECK(contains_line(text, "sockleak_alerts_firing{rule=\"emfile_soon\"} 0"));

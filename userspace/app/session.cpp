@@ -197,6 +197,7 @@ StatsSnapshot Session::stats(bool final) const {
   s.rows_lost = k.rows_lost;
   s.reconciles = table_.counters().reconciles;
   s.reconcile_corrections = table_.counters().reconcile_corrections;
+  s.close_tracking = bpf_.tracking_closes();
   s.lingering = totals_;
   s.uptime_seconds = static_cast<double>(monotonic_ns() - started_ns_) / 1e9;
   s.final = final;

@@ -120,6 +120,9 @@ std::string render_metrics(const MetricsInput& in) {
   e.family("sockleak_socket_map_fill_ratio", "gauge", "Kernel socket map entries over its capacity.");
   e.sample("sockleak_socket_map_fill_ratio", "",
            in.map_capacity ? static_cast<double>(s.sockets_tracked) / static_cast<double>(in.map_capacity) : 0);
+  e.family("sockleak_close_tracking", "gauge",
+           "1 while the close() hook is attached (only while sockets linger), else 0.");
+  e.sample("sockleak_close_tracking", "", s.close_tracking ? 1 : 0);
   e.family("sockleak_alerts_firing", "gauge", "Alerts firing now, by rule.");
   for (const auto& [rule, n] : in.alerts_firing) e.sample("sockleak_alerts_firing", "rule=\"" + rule + "\"", n);
   return e.take();

@@ -49,6 +49,7 @@ struct StatsSnapshot {
   uint64_t call_sites_lost = 0;    // --call-sites stacks not captured (stack map full)
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;
+  bool close_tracking = false;     // the close hook is attached (only while sockets linger)
   HostTotals lingering;
   double uptime_seconds = 0;
   bool final = false;

@@ -90,6 +90,7 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
                          {"corrections", s.reconcile_corrections},
                          {"rows_lost", s.rows_lost}};
   record["call_sites"] = {{"lost", s.call_sites_lost}};
+  record["close_tracking"] = s.close_tracking;
   record["uptime_seconds"] = s.uptime_seconds;
   record["final"] = s.final;
   return record;
