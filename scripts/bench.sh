@@ -20,9 +20,10 @@ build=${SOCKLEAK_BUILD_DIR:-$root/build}
 bench=$build/tests/bench
 sockleak=$build/sockleak
 work=$(mktemp -d)
-monitor_pid=
+monitor_pid= fixture_pids=()
 cleanup() {
   [[ -n $monitor_pid ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null
+  ((${#fixture_pids[@]})) && kill "${fixture_pids[@]}" 2>/dev/null && wait "${fixture_pids[@]}" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,38 +47,65 @@ stop_monitor() {
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
 
-# One churn run with the monitor off, on, or on without syscall hooks.
+# A standing leak for every round: 100 CLOSE_WAIT sockets held by one process. They
+# linger (and sockleak attaches its close() hook) only where --close-wait is 1s.
+helpers=$build/tests/helpers
+"$helpers/sl_http_server" --idle-close-ms 1 --max-seconds 3600 >"$work/server.out" &
+fixture_pids+=($!)
+for _ in $(seq 100); do grep -q PORT "$work/server.out" 2>/dev/null && break; sleep 0.05; done
+mkfifo "$work/leak_in"  # the leaker runs until its stdin closes
+"$helpers/sl_socket_scenarios" --port "$(awk '/PORT/ {print $2}' "$work/server.out")" --count 100 \
+  --max-seconds 3600 <"$work/leak_in" >"$work/leak.out" &
+fixture_pids+=($!)
+exec 8>"$work/leak_in"
+for _ in $(seq 100); do grep -q READY "$work/leak.out" 2>/dev/null && break; sleep 0.05; done
+
+quiet=(--interval 1s --close-wait 1h)     # the leak does not linger yet: no close() hook
+leaking=(--interval 1s --close-wait 1s)   # 100 sockets linger: close() hook attached
+# Waits until the monitor reports that its close() hook is attached.
+await_close_tracking() {
+  for _ in $(seq 100); do
+    grep -q '"close_tracking":true' "$work/monitor.out" && return 0
+    sleep 0.05
+  done
+  echo "bench: the close() hook did not attach" >&2
+  exit 1
+}
+
+# One churn run with the monitor off or in one configuration.
 churn_with() {
   case $1 in
     off) churn ;;
-    on) start_monitor; churn; stop_monitor ;;
-    nohooks) start_monitor --no-syscall-hooks; churn; stop_monitor ;;
-    stacks) start_monitor --call-sites 1; churn; stop_monitor ;;
+    on) start_monitor "${quiet[@]}"; churn; stop_monitor ;;
+    leak) start_monitor "${leaking[@]}"; await_close_tracking; churn; stop_monitor ;;
+    stacks) start_monitor "${quiet[@]}" --call-sites 1; churn; stop_monitor ;;
   esac
 }
-echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on --no-syscall-hooks / on --call-sites 1 (order rotates)" >&2
-configs=(off on nohooks stacks)
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 (order rotates)" >&2
+configs=(off on leak stacks)
 for ((i = 0; i < rounds; i++)); do
   declare -A got=()
   for ((k = 0; k < 4; k++)); do
     c=${configs[$(((i + k) % 4))]}
     got[$c]=$(churn_with "$c")
   done
-  echo "${got[off]} ${got[on]} ${got[nohooks]} ${got[stacks]}" >>"$work/churn"
-  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, no syscall hooks ${got[nohooks]}/s, call sites ${got[stacks]}/s" >&2
+  echo "${got[off]} ${got[on]} ${got[leak]} ${got[stacks]}" >>"$work/churn"
+  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[stacks]}/s" >&2
 done
 churn_off=$(awk '{print $1}' "$work/churn" | median)
 churn_on=$(awk '{print $2}' "$work/churn" | median)
-churn_nohooks=$(awk '{print $3}' "$work/churn" | median)
+churn_leak=$(awk '{print $3}' "$work/churn" | median)
 churn_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/churn" | median)
-churn_ratio_nohooks=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
+churn_ratio_leak=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
 churn_ratio_stacks=$(awk '{printf "%.3f\n", $4 / $1}' "$work/churn" | median)
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
-start_monitor; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
-start_monitor --no-syscall-hooks; "$bench/sl_bench_syscall" >"$work/sys_nohooks"; stop_monitor
+start_monitor "${quiet[@]}"; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
+start_monitor "${leaking[@]}"; await_close_tracking; "$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor
 sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
+fixture_pids=()
 
 echo "bench: aggregator replay (1M sockets)" >&2
 "$bench/sl_bench_aggregator" 1000000 >"$work/agg"
@@ -105,12 +133,12 @@ printf '\n%-52s %s\n' "benchmark" "result"
 printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
 printf '%-52s %s\n' "churn conn/s, monitor off (median)" "$churn_off"
 printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
-printf '%-52s %s\n' "churn conn/s, on without syscall hooks (median)" "$churn_nohooks"
+printf '%-52s %s\n' "churn conn/s, on with 100 lingering sockets (median)" "$churn_leak"
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
-printf '%-52s %s\n' "churn ratio on --no-syscall-hooks/off" "$churn_ratio_nohooks"
+printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering (close hook)" "$churn_ratio_leak"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
-printf '%-52s %s\n' "getppid ns/call off -> on (-> no syscall hooks)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_nohooks"))"
-printf '%-52s %s\n' "dup+close ns/call off -> on (-> no syscall hooks)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_nohooks"))"
+printf '%-52s %s\n' "getppid ns/call off -> on (-> close hook attached)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_hooked"))"
+printf '%-52s %s\n' "dup+close ns/call off -> on (-> close hook attached)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"

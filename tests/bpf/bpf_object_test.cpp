@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -228,6 +229,7 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
     CHECK(bpf.stack(stack_id).size() >= 2);  // still referenced by the CLOSE_WAIT socket
   }
   std::this_thread::sleep_for(200ms);  // LAST_ACK -> CLOSE after the peer's ACK
-  CHECK(bpf.collect_unused_stacks() >= 1);
+  const std::vector<uint32_t> collected = bpf.collect_unused_stacks();
+  CHECK(std::find(collected.begin(), collected.end(), stack_id) != collected.end());
   CHECK(bpf.stack(stack_id).empty());
 }

@@ -297,6 +297,64 @@ TEST_CASE("call sites name the function that leaked the sockets, not the one tha
   CHECK(frames.find("tidy_fetch") == std::string::npos);
 }
 
+TEST_CASE("call sites are named from the process that captured them, not an exec'd holder, even after it exited",
+          "[exec_call_sites]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({LEAK_SITE_BIN, server.port, "8", "exec-holder"});
+  const pid_t holder = std::stoi(expect_line_prefix(leaker, "HOLDER "));
+  struct Reap {
+    pid_t pid;
+    ~Reap() { kill(pid, SIGKILL); }
+  } reap{holder};
+  expect_line_prefix(leaker, "READY");
+  auto names_leak = [](const Record& r) {
+    return r["call_sites"].size() >= 1 && r["call_sites"][0]["frames"].dump().find("leaky_fetch") != std::string::npos;
+  };
+  // Only sleep(1) holds the sockets: its own mappings know nothing of leaky_fetch.
+  auto held = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, holder, "CLOSE_WAIT") && r["socket"]["count"] == 8; }, 15s);
+  REQUIRE(held);
+  CHECK((*held)["process"]["name"] == "sleep");
+  CHECK(names_leak(*held));
+  leaker.close_stdin();  // the capturing process exits; the sleep keeps the sockets
+  REQUIRE(leaker.wait(10s) == 0);
+  sockleak.read_for(2500ms);  // reports made before the exit
+  auto after = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, holder, "CLOSE_WAIT") && r["socket"]["count"] == 8; }, 15s);
+  REQUIRE(after);
+  CHECK(names_leak(*after));
+}
+
+TEST_CASE("call sites of a binary replaced on disk are named from the file the process mapped",
+          "[replaced_call_sites]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sl-replaced-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  struct RemoveDir {
+    fs::path path;
+    ~RemoveDir() { fs::remove_all(path); }
+  } remove_dir{dir};
+  const fs::path binary = dir / "sl_deployed";
+  fs::copy_file(LEAK_SITE_BIN, binary);
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({binary.string(), server.port, "6"});
+  expect_line_prefix(leaker, "READY");
+  // A deploy: the new build is renamed over the path (the running inode is now "(deleted)"),
+  // before sockleak first reports, so the old file can only be reached through the mapping.
+  fs::copy_file(STRIPPED_LEAK_SITE_BIN, dir / "sl_deployed.new");
+  fs::rename(dir / "sl_deployed.new", binary);
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 6; }, 15s);
+  REQUIRE(record);
+  REQUIRE((*record)["call_sites"].size() >= 1);
+  const std::string frames = (*record)["call_sites"][0]["frames"].dump();
+  INFO(frames);
+  CHECK(frames.find("leaky_fetch") != std::string::npos);
+  CHECK(frames.find("leak_site.c:") != std::string::npos);
+}
+
 TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[go_call_sites]") {
   LoopbackServer server({"--idle-close-ms", "1"});
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
@@ -314,6 +372,24 @@ TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[g
   CHECK(frames.find("main.leakDial") != std::string::npos);
   CHECK(frames.find("net.Dial") != std::string::npos);
   CHECK(frames.find("main.tidyDial") == std::string::npos);
+}
+
+TEST_CASE("Go net/http leaks are traced to the transport's dial, the process and the peer", "[go_http_call_sites]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  ChildProcess leaker({GO_LEAKER_BIN, server.port, "10", "http"});
+  expect_line_prefix(leaker, "READY");
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 10; }, 15s);
+  REQUIRE(record);
+  CHECK((*record)["network"]["peers"][0]["port"] == std::stoi(server.port));
+  REQUIRE((*record)["call_sites"].size() >= 1);
+  const std::string frames = (*record)["call_sites"][0]["frames"].dump();
+  INFO(frames);
+  // The dial runs on a transport goroutine: the best signal on the stack is net/http's
+  // dial; the caller that dropped the body (main.leakGet) is not on it.
+  CHECK(frames.find("net/http.(*Transport).dial") != std::string::npos);
+  CHECK(frames.find("main.leakGet") == std::string::npos);
 }
 
 TEST_CASE("call sites in a stripped binary keep addresses and the module's build-id", "[stripped_call_sites]") {

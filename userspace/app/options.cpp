@@ -84,12 +84,14 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
                  "--pid only that process)")
       ->capture_default_str();
   cmd.add_flag("--no-syscall-hooks", raw.no_syscall_hooks,
-               "Do not hook close()/accept() (saves ~40ns per syscall host-wide); holder changes of "
-               "shared sockets are then seen at the next reconcile");
+               "Never attach the close() hook (it runs only while sockets linger, ~25ns per syscall "
+               "host-wide) nor the accept() call-site hook; holder changes of shared lingering sockets "
+               "are then seen at the next reconcile");
   if (!streaming) return;
   cmd.add_option("--interval", raw.interval, "Report every this long")->capture_default_str();
   cmd.add_option("--reconcile-interval", raw.reconcile_interval,
-                 "Re-read every process's fd table this often (fixes missed events)")
+                 "Re-read every process's fd table this often (fixes missed events; also at least once per "
+                 "--established-idle, which is how idle ESTABLISHED sockets are found)")
       ->capture_default_str();
   cmd.add_option("--duration", raw.duration, "Stop after this long (default: until SIGINT/SIGTERM)");
   cmd.add_option("--metrics-addr", raw.metrics_addr,

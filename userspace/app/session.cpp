@@ -52,7 +52,9 @@ void Session::reconcile() {
   const uint64_t start = monotonic_ns();
   const std::vector<sl_sock_row> rows = bpf_.read_holders();
   table_.apply_reconcile(rows, monotonic_ns());
-  if (options_.call_sites) bpf_.collect_unused_stacks();
+  if (options_.call_sites) {
+    for (uint32_t id : bpf_.collect_unused_stacks()) call_site_frames_.erase(id);
+  }
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
                  static_cast<double>(monotonic_ns() - start) / 1e6);
@@ -95,13 +97,21 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
     }
     row.forecast.hint = linger_hint(row.group);
     for (const LingerGroup::CallSiteCount& site : row.group.call_sites) {
-      row.call_sites.push_back({site.count, symbols_.frames(row.group.process, bpf_.stack(site.stack_id))});
+      row.call_sites.push_back({site.count, call_site_frames(site, row.group.process)});
     }
   }
-  std::vector<ProcessKey> live;
-  for (const ReportRow& row : rows) live.push_back(row.group.process);
-  symbols_.retain(live);
+  symbols_.clear();  // names are cached per stack; mappings are re-read for new stacks
   return rows;
+}
+
+const std::vector<std::string>& Session::call_site_frames(const LingerGroup::CallSiteCount& site,
+                                                          const ProcessKey& holder) {
+  auto cached = call_site_frames_.find(site.stack_id);
+  if (cached != call_site_frames_.end()) return cached->second;
+  // The capturing process's mappings, while it lives: a holder may have exec'd another
+  // binary since. Names are kept until the stack is collected, so they outlive it.
+  const ProcessKey& process = site.captured_in.pid && procs_.alive(site.captured_in) ? site.captured_in : holder;
+  return call_site_frames_.emplace(site.stack_id, symbols_.frames(process, bpf_.stack(site.stack_id))).first->second;
 }
 
 std::vector<ReportRow> Session::collect(bool reconcile_due) {

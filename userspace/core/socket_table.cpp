@@ -22,7 +22,7 @@ std::string comm_of(const sl_sock_row& row) {
 struct GroupBuilder {
   LingerGroup group;
   std::map<Endpoint, PeerCount> peers;
-  std::map<uint32_t, uint32_t> call_sites;  // stack id -> sockets
+  std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
   std::set<uint32_t> netns;
 };
 
@@ -191,7 +191,12 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
         g.unread_bytes += unread;
       }
       b.netns.insert(socket.netns);
-      if (socket.stack_id != SL_NO_STACK) ++b.call_sites[socket.stack_id];
+      if (socket.stack_id != SL_NO_STACK) {
+        LingerGroup::CallSiteCount& site = b.call_sites[socket.stack_id];
+        site.stack_id = socket.stack_id;
+        ++site.count;
+        if (socket.owner.pid) site.captured_in = socket.owner;
+      }
     }
   }
   for (auto& [key, b] : groups) {
@@ -202,7 +207,7 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
                      [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
     if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);
     g.netns.assign(b.netns.begin(), b.netns.end());
-    for (const auto& [id, n] : b.call_sites) g.call_sites.push_back({id, n});
+    for (const auto& [id, site] : b.call_sites) g.call_sites.push_back(site);
     std::stable_sort(g.call_sites.begin(), g.call_sites.end(),
                      [](const auto& a, const auto& c) { return a.count > c.count; });
     if (g.call_sites.size() > kTopCallSites) g.call_sites.resize(kTopCallSites);

@@ -72,6 +72,7 @@ struct LingerGroup {
   struct CallSiteCount {
     uint32_t stack_id;
     uint32_t count;
+    ProcessKey captured_in;  // the process whose stack it is (a holder may have exec'd since)
   };
   std::vector<CallSiteCount> call_sites;  // most sockets first, at most kTopCallSites
   std::vector<uint32_t> netns;       // distinct network namespaces, ascending

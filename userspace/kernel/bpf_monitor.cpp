@@ -167,7 +167,7 @@ KernelCounters BpfMonitor::counters() const {
 
 uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }
 
-size_t BpfMonitor::collect_unused_stacks() {
+std::vector<uint32_t> BpfMonitor::collect_unused_stacks() {
   const int stacks = bpf_map__fd(skel_->maps.stacks);
   const int refs = bpf_map__fd(skel_->maps.stack_refs);
   std::vector<uint32_t> unused;
@@ -179,8 +179,10 @@ size_t BpfMonitor::collect_unused_stacks() {
     key = next;
   }
   // Deleted after the walk: deleting while walking would restart get_next_key.
-  size_t deleted = 0;
-  for (uint32_t id : unused) deleted += bpf_map_delete_elem(stacks, &id) == 0;
+  std::vector<uint32_t> deleted;
+  for (uint32_t id : unused) {
+    if (bpf_map_delete_elem(stacks, &id) == 0) deleted.push_back(id);
+  }
   return deleted;
 }
 

@@ -64,8 +64,9 @@ class BpfMonitor {
   uint64_t tracked_sockets() const;  // as counted by the last scan
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
-  // Deletes captured stacks no tracked socket refers to any more; returns how many.
-  size_t collect_unused_stacks();
+  // Deletes captured stacks no tracked socket refers to any more; returns their ids
+  // (the kernel reuses them for new stacks).
+  std::vector<uint32_t> collect_unused_stacks();
 
  private:
   struct SkeletonDeleter { void operator()(sockleak_bpf* skel) const; };

@@ -1,14 +1,54 @@
 #include "kernel/symbolizer.h"
 
+#include <dirent.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace sockleak {
 namespace {
 
+// The process whose modules libdwfl is resolving now: its find_elf callback gets no pid.
+thread_local pid_t t_pid = 0;
+
+// /proc/PID/map_files/START-END for the mapping that starts at base: the very file the
+// process mapped, even when its path now names another file or nothing (" (deleted)").
+std::string mapped_file(pid_t pid, uint64_t base) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/map_files";
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "%llx-", static_cast<unsigned long long>(base));
+  std::string found;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      if (std::strncmp(e->d_name, prefix, std::strlen(prefix)) == 0) {
+        found = dir + "/" + e->d_name;
+        break;
+      }
+    }
+    closedir(d);
+  }
+  return found;
+}
+
+int find_mapped_elf(Dwfl_Module* module, void** userdata, const char* name, Dwarf_Addr base, char** file_name,
+                    Elf** elf) {
+  if (name[0] == '/' && t_pid > 0) {
+    const std::string path = mapped_file(t_pid, base);
+    const int fd = path.empty() ? -1 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      // libdwfl reads the ELF from fd and frees file_name; the module keeps its maps name.
+      *file_name = strdup(name);
+      return fd;
+    }
+  }
+  return dwfl_linux_proc_find_elf(module, userdata, name, base, file_name, elf);
+}
+
 const Dwfl_Callbacks kProcCallbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = find_mapped_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = nullptr,
     .debuginfo_path = nullptr,
@@ -54,6 +94,10 @@ Dwfl* Symbolizer::session_for(const ProcessKey& process) {
 
 std::vector<std::string> Symbolizer::frames(const ProcessKey& process, const std::vector<uint64_t>& addresses) {
   std::vector<std::string> out;
+  struct PidScope {
+    explicit PidScope(pid_t pid) { t_pid = pid; }
+    ~PidScope() { t_pid = 0; }
+  } scope(static_cast<pid_t>(process.pid));
   Dwfl* dwfl = session_for(process);
   for (size_t i = 0; i < addresses.size(); ++i) {
     // Return addresses point after the call: look up the call instruction itself.
@@ -83,15 +127,6 @@ std::vector<std::string> Symbolizer::frames(const ProcessKey& process, const std
     out.push_back(frame);
   }
   return out;
-}
-
-void Symbolizer::retain(const std::vector<ProcessKey>& live) {
-  std::map<ProcessKey, std::unique_ptr<Dwfl, DwflDeleter>> kept;
-  for (const ProcessKey& k : live) {
-    auto it = sessions_.find(k);
-    if (it != sessions_.end()) kept.emplace(k, std::move(it->second));
-  }
-  sessions_ = std::move(kept);
 }
 
 }  // namespace sockleak

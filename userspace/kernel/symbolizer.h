@@ -25,8 +25,8 @@ class Symbolizer {
 
   // One string per address, innermost first. A process that has exited gives addresses.
   std::vector<std::string> frames(const ProcessKey& process, const std::vector<uint64_t>& addresses);
-  // Forget processes not in `live` (bounded memory).
-  void retain(const std::vector<ProcessKey>& live);
+  // Forget every process's mappings (they are re-read when next needed).
+  void clear() { sessions_.clear(); }
 
  private:
   struct DwflDeleter {
