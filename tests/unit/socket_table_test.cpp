@@ -373,6 +373,35 @@ TEST_CASE("a CLOSE_WAIT socket older than the threshold is reported under every 
   CHECK(report.totals.unowned == 0);
 }
 
+TEST_CASE("call sites are counted per group, most sockets first, top three, with the capturing process",
+          "[socket_table]") {
+  SocketTable table;
+  std::vector<sl_sock_row> rows;
+  std::vector<sl_sock_row> holders;
+  const uint32_t stacks[] = {11, 11, 11, 12, 12, 13, 14, SL_NO_STACK};  // 14 falls out of the top 3
+  for (uint64_t cookie = 1; cookie <= 8; ++cookie) {
+    sl_sock_row row = close_wait_row(cookie, cookie == 8 ? ProcessKey{} : kServer, kNow - 60 * kSec);
+    row.stack_id = stacks[cookie - 1];
+    rows.push_back(row);
+    holders.push_back(holder_row(cookie, kWorker, static_cast<uint32_t>(cookie), "worker"));
+  }
+  scan(table, rows);
+  reconcile(table, holders);  // a worker holds them now; the server captured the stacks
+
+  const LingerReport report = table.report(kDefaults, kNow);
+
+  const LingerGroup* worker = find_group(report, kWorker, TcpState::kCloseWait);
+  REQUIRE(worker != nullptr);
+  CHECK(worker->count == 8);
+  REQUIRE(worker->call_sites.size() == 3);
+  CHECK(worker->call_sites[0].stack_id == 11);
+  CHECK(worker->call_sites[0].count == 3);
+  CHECK(worker->call_sites[1].stack_id == 12);
+  CHECK(worker->call_sites[1].count == 2);
+  CHECK(worker->call_sites[2].stack_id == 13);
+  for (const LingerGroup::CallSiteCount& site : worker->call_sites) CHECK(site.captured_in == kServer);
+}
+
 TEST_CASE("a group is named after the process name read at the last reconcile", "[socket_table]") {
   SocketTable table;
   scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
