@@ -151,6 +151,21 @@ static __always_inline void track(__u64 cookie, const struct sl_sock_entry *entr
 		count(SL_CNT_SOCKETS_FULL);
 }
 
+/* A socket created or accepted by the current process, tracked for its call site. */
+static __always_inline void track_call_site(__u64 cookie, const struct sock *sk, __u32 state, __u32 tgid,
+					    __u32 stack_id)
+{
+	struct sl_sock_entry fresh = {
+		.sk = (__u64)sk,
+		.since_ns = bpf_ktime_get_ns(),
+		.proc_start = sl_task_start(bpf_get_current_task_btf()),
+		.owner_tgid = tgid,
+		.state = state,
+		.stack_id = stack_id,
+	};
+	track(cookie, &fresh);
+}
+
 /* connect() with call sites on: process context (socket lock owned), so current is the
  * owner. Softirq transitions never name an owner: current is whoever was interrupted. */
 static __always_inline void on_connect(void *ctx, const struct sock *sk)
@@ -160,17 +175,8 @@ static __always_inline void on_connect(void *ctx, const struct sock *sk)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 stack_id = call_site(ctx, tgid);
 
-	if (stack_id == SL_NO_STACK)
-		return;
-	struct sl_sock_entry fresh = {
-		.sk = (__u64)sk,
-		.since_ns = bpf_ktime_get_ns(),
-		.proc_start = sl_task_start(bpf_get_current_task_btf()),
-		.owner_tgid = tgid,
-		.state = TCP_SYN_SENT,
-		.stack_id = stack_id,
-	};
-	track(bpf_get_socket_cookie((void *)sk), &fresh);
+	if (stack_id != SL_NO_STACK)
+		track_call_site(bpf_get_socket_cookie((void *)sk), sk, TCP_SYN_SENT, tgid, stack_id);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -325,15 +331,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		entry->stack_id = stack_id;
 		return 0;
 	}
-	struct sl_sock_entry fresh = {
-		.sk = (__u64)sk,
-		.since_ns = bpf_ktime_get_ns(),
-		.proc_start = sl_task_start(bpf_get_current_task_btf()),
-		.owner_tgid = tgid,
-		.state = state,
-		.stack_id = stack_id,
-	};
-	track(cookie, &fresh);
+	track_call_site(cookie, sk, state, tgid, stack_id);
 	return 0;
 }
 

@@ -19,33 +19,46 @@ using sockleak::BpfMonitor;
 
 namespace {
 
-// A loopback connection whose server side is closed at once: the client end goes
-// CLOSE_WAIT when the FIN arrives (in softirq), still held by this process.
-struct CloseWaitPair {
-  int listener = -1;
-  int client = -1;
+// A listening socket on a loopback port the kernel picks.
+struct Listener {
+  int fd = -1;
+  sockaddr_in addr{};
   uint16_t port = 0;
 
-  CloseWaitPair() {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
+  Listener() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    REQUIRE(listen(listener, 8) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(listen(fd, 8) == 0);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
     port = ntohs(addr.sin_port);
-    client = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    int served = accept(listener, nullptr, nullptr);
+  }
+  ~Listener() { close(fd); }
+  int connect_client() const {
+    const int client = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(connect(client, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    return client;
+  }
+};
+
+// A loopback connection whose server side is closed at once: the client end goes
+// CLOSE_WAIT when the FIN arrives (in softirq), still held by this process.
+struct CloseWaitPair {
+  Listener listener;
+  int client = -1;
+  uint16_t port = listener.port;
+
+  CloseWaitPair() {
+    client = listener.connect_client();
+    int served = accept(listener.fd, nullptr, nullptr);
     REQUIRE(served >= 0);
     close(served);
     std::this_thread::sleep_for(50ms);
   }
   ~CloseWaitPair() {
     if (client >= 0) close(client);
-    close(listener);
   }
 };
 
@@ -103,19 +116,11 @@ TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter
   CloseWaitPair pair;  // the server side went ESTABLISHED -> FIN_WAIT: never tracked
   bpf.scan_lingering();
   CHECK(bpf.tracked_sockets() == 1);  // the CLOSE_WAIT client only
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-  REQUIRE(listen(listener, 8) == 0);
-  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-  const int served = accept(listener, nullptr, nullptr);
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
   REQUIRE(served >= 0);
-  const uint16_t port = ntohs(addr.sin_port);
+  const uint16_t port = listener.port;
   auto served_end = [port](const std::vector<sl_sock_row>& rows) {
     for (const sl_sock_row& row : rows) {
       if (row.local_port == port && row.state == 1) return true;
@@ -131,7 +136,6 @@ TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter
   CHECK(served_end(scan));
   close(client);
   close(served);
-  close(listener);
 }
 
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
