@@ -145,10 +145,26 @@ static __always_inline bool may_be_tracked(int oldstate)
 	       (stack_sample && oldstate == TCP_SYN_SENT);
 }
 
-static __always_inline void track(__u64 cookie, const struct sl_sock_entry *entry)
+static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entry)
 {
-	if (bpf_map_update_elem(&sockets, &cookie, entry, BPF_NOEXIST) == -SL_E2BIG)
+	long err = bpf_map_update_elem(&sockets, &cookie, entry, BPF_NOEXIST);
+
+	if (err == -SL_E2BIG)
 		count(SL_CNT_SOCKETS_FULL);
+	return err;
+}
+
+/* The current process as the capturer of a call site: names for it come from its
+ * mappings, or from a holder running the same executable file. */
+static __always_inline void current_capturer(struct sl_capturer *capturer, __u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+
+	capturer->tgid = tgid;
+	capturer->start = sl_task_start(task);
+	capturer->exe_ino = BPF_CORE_READ(exe, i_ino);
+	capturer->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
 }
 
 /* A socket created or accepted by the current process, tracked for its call site. */
@@ -163,7 +179,10 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
 		.state = state,
 		.stack_id = stack_id,
 	};
-	track(cookie, &fresh);
+	current_capturer(&fresh.capturer, tgid);
+	/* Not tracked (map full, or a softirq added it meanwhile): nobody holds the stack. */
+	if (track(cookie, &fresh))
+		release_call_site(&fresh);
 }
 
 /* connect() with call sites on: process context (socket lock owned), so current is the
@@ -252,7 +271,8 @@ static __always_inline void on_close(__u32 fd)
 	if (!sk)
 		return;
 	__u64 cookie = sl_read_cookie(sk);
-	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	/* No cookie: never added to the map. */
+	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	if (!entry)
 		return;
@@ -315,7 +335,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
+	/* No cookie: it was queued before sockleak attached (SYN_RECV assigns one). */
 	__u64 cookie = sl_read_cookie(sk);
+
+	if (!cookie)
+		return 0;
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
 	if (entry && entry->stack_id != SL_NO_STACK)
@@ -329,6 +353,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		entry->owner_tgid = tgid;
 		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
 		entry->stack_id = stack_id;
+		current_capturer(&entry->capturer, tgid);
 		return 0;
 	}
 	track_call_site(cookie, sk, state, tgid, stack_id);
@@ -372,6 +397,14 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	}
 	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	/* A reconcile may add a socket just as it leaves ESTABLISHED: its later transitions
+	 * are not looked up, so drop it here. */
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_SYN_SENT) {
+		release_call_site(entry);
+		bpf_map_delete_elem(&sockets, &cookie);
+		return 0;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 idle = sl_idle_ms(sk);
 
@@ -388,6 +421,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		.state = state,
 		.flags = (entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0,
 		.stack_id = entry->stack_id,
+		.capturer = entry->capturer,
 	};
 	sl_fill_endpoints(&row, sk);
 	entry->flags |= SL_SOCK_ANNOUNCED;
@@ -446,11 +480,13 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	}
 	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
 	__u32 stack_id = SL_NO_STACK;
+	struct sl_capturer capturer = {};
 
 	if (entry) {
 		entry->flags |= SL_SOCK_ANNOUNCED;
 		since = entry->since_ns;
 		stack_id = entry->stack_id;
+		capturer = entry->capturer;
 		if (!(entry->flags & SL_SOCK_SINCE_LOWER))
 			flags &= ~SL_ROW_SINCE_LOWER;
 	} else {
@@ -467,6 +503,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.state = state,
 		.flags = flags,
 		.stack_id = stack_id,
+		.capturer = capturer,
 	};
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 1
+#define SL_ABI_VERSION 2
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_NO_STACK 0xffffffffu
@@ -58,6 +58,15 @@ enum sl_counter {
 #define SL_SOCK_ANNOUNCED (1u << 0)     /* userspace knows it: send its changes */
 #define SL_SOCK_SINCE_LOWER (1u << 1)   /* since_ns is a lower bound (pre-existing) */
 
+/* The process whose user stack was captured as a call site, and its executable: names
+ * come from its mappings, or from a holder's running the same executable file. */
+struct sl_capturer {
+	__u64 start;      /* process start (boottime ns) */
+	__u64 exe_ino;    /* inode of its executable at capture */
+	__u32 tgid;
+	__u32 exe_dev;    /* that inode's device, kernel encoding (major << 20 | minor) */
+};
+
 /* Value of the socket map, keyed by socket cookie. */
 struct sl_sock_entry {
 	__u64 sk;         /* struct sock address; revalidated by cookie before use */
@@ -67,6 +76,7 @@ struct sl_sock_entry {
 	__u32 state;      /* TCP state (TCP_ESTABLISHED = 1 ...) */
 	__u32 flags;      /* SL_SOCK_* */
 	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
+	struct sl_capturer capturer; /* who captured stack_id (zero without a stack) */
 };
 
 /* sl_sock_row.flags */
@@ -95,6 +105,7 @@ struct sl_sock_row {
 	__u8 peer_addr[SL_ADDR_LEN];
 	char comm[SL_COMM_LEN];       /* holder process name (leader); empty in scans */
 	__u32 stack_id;               /* call site that created the socket, or SL_NO_STACK */
+	struct sl_capturer capturer;  /* who captured stack_id (zero without a stack) */
 };
 
 /* Filter thresholds the iterators apply; written by userspace into .bss. */

@@ -62,5 +62,6 @@ printf '%-40s %s\n' "churn bursts (conn/s each)" "$(awk '{printf "%s ", $2}' "$w
 printf '%-40s %s KiB / %s KiB / %s KiB\n' "sockleak RSS first / last / max" "$first_rss" "$last_rss" "$max_rss"
 printf '%-40s %s KiB\n' "RSS drift (last - first)" "$((last_rss - first_rss))"
 printf '%-40s %s\n' "events received / lost" "$(sed -E 's/.*"received":([0-9]+),"lost":([0-9]+).*/\1 \/ \2/' <<<"$final")"
+printf '%-40s %s\n' "map entries removed as stale (expect 0)" "$(sed -E 's/.*"stale_removed":([0-9]+).*/\1/' <<<"$final")"
 printf '%-40s %s\n' "reconcile runs / corrections" "$(sed -E 's/.*"runs":([0-9]+),"corrections":([0-9]+).*/\1 \/ \2/' <<<"$final")"
 printf '%-40s %s\n' "leaker CLOSE_WAIT reported / in ss" "$reported / $kernel"

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -229,6 +231,13 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
     stack_id = row->stack_id;
     REQUIRE(stack_id != SL_NO_STACK);
     CHECK(bpf.stack(stack_id).size() >= 2);
+    // The capturer: this process and its executable file.
+    struct stat exe {};
+    REQUIRE(stat("/proc/self/exe", &exe) == 0);
+    CHECK(row->capturer.tgid == static_cast<uint32_t>(getpid()));
+    CHECK(row->capturer.start != 0);
+    CHECK(row->capturer.exe_ino == exe.st_ino);
+    CHECK(row->capturer.exe_dev == ((major(exe.st_dev) << 20) | minor(exe.st_dev)));
     bpf.collect_unused_stacks();  // may collect the accepted side's stack: that socket is closed
     CHECK(bpf.stack(stack_id).size() >= 2);  // still referenced by the CLOSE_WAIT socket
   }

@@ -380,8 +380,9 @@ TEST_CASE("call sites are counted per group, most sockets first, top three, with
   std::vector<sl_sock_row> holders;
   const uint32_t stacks[] = {11, 11, 11, 12, 12, 13, 14, SL_NO_STACK};  // 14 falls out of the top 3
   for (uint64_t cookie = 1; cookie <= 8; ++cookie) {
-    sl_sock_row row = close_wait_row(cookie, cookie == 8 ? ProcessKey{} : kServer, kNow - 60 * kSec);
+    sl_sock_row row = close_wait_row(cookie, ProcessKey{}, kNow - 60 * kSec);  // owner closed its fds
     row.stack_id = stacks[cookie - 1];
+    if (row.stack_id != SL_NO_STACK) row.capturer = {kServer.start_ns, 777, kServer.pid, (8u << 20) | 1};
     rows.push_back(row);
     holders.push_back(holder_row(cookie, kWorker, static_cast<uint32_t>(cookie), "worker"));
   }
@@ -399,7 +400,10 @@ TEST_CASE("call sites are counted per group, most sockets first, top three, with
   CHECK(worker->call_sites[1].stack_id == 12);
   CHECK(worker->call_sites[1].count == 2);
   CHECK(worker->call_sites[2].stack_id == 13);
-  for (const LingerGroup::CallSiteCount& site : worker->call_sites) CHECK(site.captured_in == kServer);
+  for (const LingerGroup::CallSiteCount& site : worker->call_sites) {
+    CHECK(site.captured_in == kServer);
+    CHECK(site.exe == sockleak::ExeId{777, (8u << 20) | 1});
+  }
 }
 
 TEST_CASE("a group is named after the process name read at the last reconcile", "[socket_table]") {

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -50,7 +51,7 @@ void reload(Session& session, int argc, const char* const* argv) {
 }  // namespace
 
 int run_monitor(const Options& options, int argc, const char* const* argv) {
-  warn(check_privileges());
+  warn(check_privileges(options.call_sites > 0));
   install_signal_handlers();
   Session session(options);
   if (!session.write_stats(false)) return kExitOk;
@@ -62,7 +63,11 @@ int run_monitor(const Options& options, int argc, const char* const* argv) {
 
   while (!g_stop.load()) {
     session.drain_events(std::chrono::milliseconds(100));
-    if (g_reload.exchange(false)) reload(session, argc, argv);
+    if (g_reload.exchange(false)) {
+      reload(session, argc, argv);
+      // A shorter --reconcile-interval or --established-idle applies at once.
+      next_reconcile = std::min(next_reconcile, monotonic_ns() + static_cast<uint64_t>(session.reconcile_period().count()));
+    }
     const uint64_t now = monotonic_ns();
     if (now >= deadline) break;
     if (now < next_report) continue;
@@ -78,7 +83,7 @@ int run_monitor(const Options& options, int argc, const char* const* argv) {
 }
 
 int run_explain(const Options& options) {
-  warn(check_privileges());
+  warn(check_privileges(options.call_sites > 0));
   signal(SIGPIPE, SIG_IGN);
   Session session(options);
   const auto key = session.procs().key_of(options.explain_pid);
@@ -96,7 +101,7 @@ int run_explain(const Options& options) {
 }
 
 int run_snapshot(const Options& options) {
-  warn(check_privileges());
+  warn(check_privileges(options.call_sites > 0));
   signal(SIGPIPE, SIG_IGN);
   Session session(options);
   const auto rows = session.report(false);

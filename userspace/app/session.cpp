@@ -53,7 +53,11 @@ void Session::reconcile() {
   const std::vector<sl_sock_row> rows = bpf_.read_holders();
   table_.apply_reconcile(rows, monotonic_ns());
   if (options_.call_sites) {
-    for (uint32_t id : bpf_.collect_unused_stacks()) call_site_frames_.erase(id);
+    for (uint32_t id : bpf_.collect_unused_stacks()) {
+      auto first = call_site_frames_.lower_bound({id, ExeId{}});
+      auto last = call_site_frames_.lower_bound({id + 1, ExeId{}});
+      call_site_frames_.erase(first, last);
+    }
   }
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
@@ -104,18 +108,26 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
   return rows;
 }
 
-const std::vector<std::string>& Session::call_site_frames(const LingerGroup::CallSiteCount& site,
-                                                          const ProcessKey& holder) {
-  auto cached = call_site_frames_.find(site.stack_id);
-  if (cached != call_site_frames_.end()) return cached->second;
-  // The capturing process's mappings, while it lives: a holder may have exec'd another
-  // binary since. Names are kept until the stack is collected, so they outlive it.
-  const ProcessKey& process = site.captured_in.pid && procs_.alive(site.captured_in) ? site.captured_in : holder;
-  return call_site_frames_.emplace(site.stack_id, symbols_.frames(process, bpf_.stack(site.stack_id))).first->second;
+std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCount& site,
+                                                   const ProcessKey& holder) {
+  const std::pair<uint32_t, ExeId> key{site.stack_id, site.exe};
+  if (auto cached = call_site_frames_.find(key); cached != call_site_frames_.end()) return cached->second;
+  const std::vector<uint64_t> stack = bpf_.stack(site.stack_id);
+  // Names need the mappings of a process running the executable the stack was captured
+  // in: the capturer while it lives and has not exec'd, else the holder (e.g. a fork).
+  for (const ProcessKey& process : {site.captured_in, holder}) {
+    if (process.pid == 0 || !procs_.alive(process)) continue;
+    if (site.exe.known() && procs_.exe_of(process) != site.exe) continue;
+    // Kept until the stack is collected, so the names outlive the process.
+    return call_site_frames_.emplace(key, symbols_.frames(process, stack)).first->second;
+  }
+  return symbols_.frames(ProcessKey{}, stack);  // addresses only; retried at the next report
 }
 
 std::vector<ReportRow> Session::collect(bool reconcile_due) {
   const KernelCounters counters = bpf_.counters();
+  // A due reconcile runs first: it adds held ESTABLISHED sockets to the map for this scan.
+  if (reconcile_due) reconcile();
   const uint64_t scan_start = monotonic_ns();
   const std::vector<sl_sock_row> lingering = bpf_.scan_lingering();
   table_.apply_scan(lingering, monotonic_ns());
@@ -126,8 +138,7 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
                  static_cast<double>(monotonic_ns() - scan_start) / 1e6);
   }
   const bool lost_events = counters.events_lost > lost_at_reconcile_;
-  if (reconcile_due || lost_events ||
-      table_.needs_reconcile([this](const ProcessKey& k) { return procs_.alive(k); })) {
+  if (lost_events || table_.needs_reconcile([this](const ProcessKey& k) { return procs_.alive(k); })) {
     reconcile();
   }
   const uint64_t now = monotonic_ns();

@@ -51,7 +51,7 @@ class Session {
   StatsSnapshot stats(bool final) const;
   RecordContext context() const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
-  const std::vector<std::string>& call_site_frames(const LingerGroup::CallSiteCount& site, const ProcessKey& holder);
+  std::vector<std::string> call_site_frames(const LingerGroup::CallSiteCount& site, const ProcessKey& holder);
   LingerReport last_report_;
   void raise_alerts(const std::vector<ReportRow>& rows);
   void publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows);
@@ -66,7 +66,8 @@ class Session {
   OutputSink sink_;
   RecordWriter writer_;
   std::unique_ptr<MetricsServer> metrics_;
-  std::map<uint32_t, std::vector<std::string>> call_site_frames_;  // by stack id, until collected
+  // Symbolized call sites by (stack id, executable), until the stack is collected.
+  std::map<std::pair<uint32_t, ExeId>, std::vector<std::string>> call_site_frames_;
   std::string host_;
   HostTotals totals_;
   uint64_t started_ns_ = 0;

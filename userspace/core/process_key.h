@@ -12,4 +12,12 @@ struct ProcessKey {
   auto operator<=>(const ProcessKey&) const = default;
 };
 
+// An executable file: inode and device (kernel encoding, major << 20 | minor). ino 0: unknown.
+struct ExeId {
+  uint64_t ino = 0;
+  uint32_t dev = 0;
+  bool known() const { return ino != 0; }
+  auto operator<=>(const ExeId&) const = default;
+};
+
 }  // namespace sockleak

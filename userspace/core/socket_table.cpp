@@ -41,6 +41,8 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.netns = row.netns;
   s.rx_queue = row.rx_queue;
   s.stack_id = row.stack_id;
+  s.capturer = ProcessKey{row.capturer.tgid, row.capturer.tgid ? row.capturer.start : 0};
+  s.capturer_exe = ExeId{row.capturer.exe_ino, row.capturer.exe_dev};
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   return s;
 }
@@ -195,7 +197,10 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
         LingerGroup::CallSiteCount& site = b.call_sites[socket.stack_id];
         site.stack_id = socket.stack_id;
         ++site.count;
-        if (socket.owner.pid) site.captured_in = socket.owner;
+        if (socket.capturer.pid) {
+          site.captured_in = socket.capturer;
+          site.exe = socket.capturer_exe;
+        }
       }
     }
   }

@@ -43,6 +43,8 @@ struct LingeringSocket {
   uint32_t netns = 0;
   uint32_t rx_queue = 0;
   uint32_t stack_id = SL_NO_STACK;  // call site that created it
+  ProcessKey capturer;         // whose stack stack_id is (pid 0 without one)
+  ExeId capturer_exe;          // the executable it ran at capture
   ProcessKey owner;            // pid 0: unknown
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
@@ -73,6 +75,7 @@ struct LingerGroup {
     uint32_t stack_id;
     uint32_t count;
     ProcessKey captured_in;  // the process whose stack it is (a holder may have exec'd since)
+    ExeId exe;               // the executable it ran then
   };
   std::vector<CallSiteCount> call_sites;  // most sockets first, at most kTopCallSites
   std::vector<uint32_t> netns;       // distinct network namespaces, ascending

@@ -17,6 +17,7 @@ constexpr int kCapSysPtrace = 19;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
+constexpr int kCapCheckpointRestore = 40;
 
 uint64_t effective_caps() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -27,7 +28,7 @@ uint64_t effective_caps() {
 
 }  // namespace
 
-std::vector<std::string> check_privileges() {
+std::vector<std::string> check_privileges(bool call_sites) {
   const uint64_t caps = effective_caps();
   auto has = [caps](int cap) { return (caps >> cap) & 1u; };
   std::string missing;
@@ -47,6 +48,9 @@ std::vector<std::string> check_privileges() {
   std::vector<std::string> warnings;
   if (!has(kCapSysPtrace) && !has(kCapDacReadSearch)) {
     warnings.push_back("no CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH: fd counts of other users' processes will be missing");
+  }
+  if (call_sites && !has(kCapSysAdmin) && !has(kCapCheckpointRestore)) {
+    warnings.push_back("no CAP_CHECKPOINT_RESTORE: call sites in binaries replaced or deleted on disk will be addresses");
   }
   return warnings;
 }

@@ -7,7 +7,8 @@
 namespace sockleak {
 
 // Throws Error(kExitUnsupported) naming every missing capability or feature.
-// Returns warnings for things that only degrade output (e.g. /proc access).
-std::vector<std::string> check_privileges();
+// Returns warnings for things that only degrade output (e.g. /proc access; with
+// call_sites, /proc/PID/map_files).
+std::vector<std::string> check_privileges(bool call_sites);
 
 }  // namespace sockleak

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,11 @@ int find_mapped_elf(Dwfl_Module* module, void** userdata, const char* name, Dwar
   if (name[0] == '/' && t_pid > 0) {
     const std::string path = mapped_file(t_pid, base);
     const int fd = path.empty() ? -1 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      close(fd);  // a device or other special mapping: never read it
+      return -1;
+    }
     if (fd >= 0) {
       // libdwfl reads the ELF from fd and frees file_name; the module keeps its maps name.
       *file_name = strdup(name);
@@ -98,7 +105,7 @@ std::vector<std::string> Symbolizer::frames(const ProcessKey& process, const std
     explicit PidScope(pid_t pid) { t_pid = pid; }
     ~PidScope() { t_pid = 0; }
   } scope(static_cast<pid_t>(process.pid));
-  Dwfl* dwfl = session_for(process);
+  Dwfl* dwfl = process.pid ? session_for(process) : nullptr;
   for (size_t i = 0; i < addresses.size(); ++i) {
     // Return addresses point after the call: look up the call instruction itself.
     const uint64_t pc = i == 0 ? addresses[i] : addresses[i] - 1;

@@ -23,7 +23,8 @@ class Symbolizer {
   Symbolizer(const Symbolizer&) = delete;
   Symbolizer& operator=(const Symbolizer&) = delete;
 
-  // One string per address, innermost first. A process that has exited gives addresses.
+  // One string per address, innermost first. A process that has exited (or pid 0) gives
+  // addresses.
   std::vector<std::string> frames(const ProcessKey& process, const std::vector<uint64_t>& addresses);
   // Forget every process's mappings (they are re-read when next needed).
   void clear() { sessions_.clear(); }
