@@ -154,17 +154,23 @@ static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entr
 	return err;
 }
 
-/* The current process as the capturer of a call site: names for it come from its
- * mappings, or from a holder running the same executable file. */
-static __always_inline void current_capturer(struct sl_capturer *capturer, __u32 tgid)
+/* A process and the executable file it runs, read the same way at capture and by the
+ * list_executables iterator, so userspace compares like with like (overlayfs included). */
+static __always_inline void process_executable(struct task_struct *task, struct sl_capturer *out)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
 
-	capturer->tgid = tgid;
-	capturer->start = sl_task_start(task);
-	capturer->exe_ino = BPF_CORE_READ(exe, i_ino);
-	capturer->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
+	out->tgid = BPF_CORE_READ(task, tgid);
+	out->start = sl_task_start(task);
+	out->exe_ino = BPF_CORE_READ(exe, i_ino);
+	out->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
+}
+
+/* The current process as the capturer of a call site: names for it come from its
+ * mappings, or from a holder running the same executable file. */
+static __always_inline void current_capturer(struct sl_capturer *capturer)
+{
+	process_executable(bpf_get_current_task_btf(), capturer);
 }
 
 /* A socket created or accepted by the current process, tracked for its call site. */
@@ -179,7 +185,7 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
 		.state = state,
 		.stack_id = stack_id,
 	};
-	current_capturer(&fresh.capturer, tgid);
+	current_capturer(&fresh.capturer);
 	/* Not tracked (map full, or a softirq added it meanwhile): nobody holds the stack. */
 	if (track(cookie, &fresh))
 		release_call_site(&fresh);
@@ -353,7 +359,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		entry->owner_tgid = tgid;
 		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
 		entry->stack_id = stack_id;
-		current_capturer(&entry->capturer, tgid);
+		current_capturer(&entry->capturer);
 		return 0;
 	}
 	track_call_site(cookie, sk, state, tgid, stack_id);
@@ -508,5 +514,21 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
 	write_row(ctx->meta->seq, &row);
+	return 0;
+}
+
+/* When call sites are named: every process and its executable file (leaders only). */
+SEC("iter/task")
+int list_executables(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+
+	if (!task || task->pid != task->tgid)
+		return 0;
+	struct sl_capturer process = {};
+
+	process_executable(task, &process);
+	if (process.exe_ino && bpf_seq_write(ctx->meta->seq, &process, sizeof(process)))
+		count(SL_CNT_ROWS_LOST);
 	return 0;
 }

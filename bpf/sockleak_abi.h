@@ -59,7 +59,8 @@ enum sl_counter {
 #define SL_SOCK_SINCE_LOWER (1u << 1)   /* since_ns is a lower bound (pre-existing) */
 
 /* The process whose user stack was captured as a call site, and its executable: names
- * come from its mappings, or from a holder's running the same executable file. */
+ * come from its mappings, or from a holder's running the same executable file. Also the
+ * record of the list_executables iterator (any process and its executable). */
 struct sl_capturer {
 	__u64 start;      /* process start (boottime ns) */
 	__u64 exe_ino;    /* inode of its executable at capture */

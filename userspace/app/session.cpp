@@ -105,6 +105,7 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
     }
   }
   symbols_.clear();  // names are cached per stack; mappings are re-read for new stacks
+  running_.reset();
   return rows;
 }
 
@@ -113,11 +114,18 @@ std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCo
   const std::pair<uint32_t, ExeId> key{site.stack_id, site.exe};
   if (auto cached = call_site_frames_.find(key); cached != call_site_frames_.end()) return cached->second;
   const std::vector<uint64_t> stack = bpf_.stack(site.stack_id);
+  if (!running_) {  // once per report, and only when a stack needs naming
+    running_.emplace();
+    for (const sl_capturer& p : bpf_.read_executables()) {
+      running_->insert_or_assign(ProcessKey{p.tgid, p.start}, ExeId{p.exe_ino, p.exe_dev});
+    }
+  }
   // Names need the mappings of a process running the executable the stack was captured
   // in: the capturer while it lives and has not exec'd, else the holder (e.g. a fork).
   for (const ProcessKey& process : {site.captured_in, holder}) {
-    if (process.pid == 0 || !procs_.alive(process)) continue;
-    if (site.exe.known() && procs_.exe_of(process) != site.exe) continue;
+    auto running = running_->find(process);
+    if (process.pid == 0 || running == running_->end()) continue;  // exited
+    if (site.exe.known() && running->second != site.exe) continue;
     // Kept until the stack is collected, so the names outlive the process.
     return call_site_frames_.emplace(key, symbols_.frames(process, stack)).first->second;
   }

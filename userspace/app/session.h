@@ -68,6 +68,8 @@ class Session {
   std::unique_ptr<MetricsServer> metrics_;
   // Symbolized call sites by (stack id, executable), until the stack is collected.
   std::map<std::pair<uint32_t, ExeId>, std::vector<std::string>> call_site_frames_;
+  // Live processes and their executables, read when a report first needs them.
+  std::optional<std::map<ProcessKey, ExeId>> running_;
   std::string host_;
   HostTotals totals_;
   uint64_t started_ns_ = 0;

@@ -21,15 +21,27 @@ std::optional<sl_event> decode_event(std::span<const std::byte> bytes) {
   }
 }
 
-std::vector<sl_sock_row> decode_rows(std::span<const std::byte> bytes) {
-  if (bytes.size() % sizeof(sl_sock_row) != 0) {
-    throw Error("iterator output of " + std::to_string(bytes.size()) +
-                " bytes is not a whole number of " + std::to_string(sizeof(sl_sock_row)) +
-                "-byte rows: BPF object and binary disagree on sl_sock_row");
+namespace {
+
+template <typename Record>
+std::vector<Record> decode_records(std::span<const std::byte> bytes, const char* name) {
+  if (bytes.size() % sizeof(Record) != 0) {
+    throw Error("iterator output of " + std::to_string(bytes.size()) + " bytes is not a whole number of " +
+                std::to_string(sizeof(Record)) + "-byte rows: BPF object and binary disagree on " + name);
   }
-  std::vector<sl_sock_row> rows(bytes.size() / sizeof(sl_sock_row));
-  if (!rows.empty()) std::memcpy(rows.data(), bytes.data(), bytes.size());
-  return rows;
+  std::vector<Record> records(bytes.size() / sizeof(Record));
+  if (!records.empty()) std::memcpy(records.data(), bytes.data(), bytes.size());
+  return records;
+}
+
+}  // namespace
+
+std::vector<sl_sock_row> decode_rows(std::span<const std::byte> bytes) {
+  return decode_records<sl_sock_row>(bytes, "sl_sock_row");
+}
+
+std::vector<sl_capturer> decode_executables(std::span<const std::byte> bytes) {
+  return decode_records<sl_capturer>(bytes, "sl_capturer");
 }
 
 }  // namespace sockleak

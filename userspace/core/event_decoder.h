@@ -14,8 +14,10 @@ namespace sockleak {
 // object): the caller counts it as malformed instead of misreading memory.
 std::optional<sl_event> decode_event(std::span<const std::byte> bytes);
 
-// Iterator output is a packed array of sl_sock_row. Throws Error when a trailing
-// partial record shows a reader/writer mismatch.
+// Iterator output is a packed array of sl_sock_row (socket iterators) or sl_capturer
+// (list_executables). Throws Error when a trailing partial record shows a reader/writer
+// mismatch.
 std::vector<sl_sock_row> decode_rows(std::span<const std::byte> bytes);
+std::vector<sl_capturer> decode_executables(std::span<const std::byte> bytes);
 
 }  // namespace sockleak

@@ -55,6 +55,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
   bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
+  bpf_program__set_autoattach(skel_->progs.list_executables, false);
+  bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
   bpf_program__set_autoload(skel_->progs.on_sys_enter, settings.syscall_hooks);
   bpf_program__set_autoload(skel_->progs.on_sys_exit, settings.syscall_hooks && settings.stack_sample > 0);
 
@@ -88,6 +90,10 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
   holders_link_.reset(bpf_program__attach_iter(skel_->progs.reconcile_holders, nullptr));
   if (!holders_link_) unsupported("attach iter/task_file", errno);
+  if (settings.stack_sample > 0) {
+    executables_link_.reset(bpf_program__attach_iter(skel_->progs.list_executables, nullptr));
+    if (!executables_link_) unsupported("attach iter/task", errno);
+  }
 
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfMonitor::on_event, this, nullptr));
   if (!ring_) unsupported("open ring buffer", errno);
@@ -101,7 +107,7 @@ void BpfMonitor::set_scan_thresholds(const Thresholds& t) {
       static_cast<__u64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.established_idle).count());
 }
 
-std::vector<sl_sock_row> BpfMonitor::run_iterator(bpf_link* link, const char* what) {
+std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what) {
   UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
   if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
   std::vector<std::byte> bytes;
@@ -115,16 +121,21 @@ std::vector<sl_sock_row> BpfMonitor::run_iterator(bpf_link* link, const char* wh
     }
     bytes.insert(bytes.end(), chunk, chunk + n);
   }
-  return decode_rows(bytes);
+  return bytes;
 }
 
 std::vector<sl_sock_row> BpfMonitor::scan_lingering() {
   skel_->bss->scan_visited = 0;
-  return run_iterator(scan_link_.get(), "iter/bpf_map_elem scan");
+  return decode_rows(run_iterator(scan_link_.get(), "iter/bpf_map_elem scan"));
 }
 
 std::vector<sl_sock_row> BpfMonitor::read_holders() {
-  return run_iterator(holders_link_.get(), "iter/task_file reconcile");
+  return decode_rows(run_iterator(holders_link_.get(), "iter/task_file reconcile"));
+}
+
+std::vector<sl_capturer> BpfMonitor::read_executables() {
+  if (!executables_link_) return {};
+  return decode_executables(run_iterator(executables_link_.get(), "iter/task executables"));
 }
 
 int BpfMonitor::on_event(void* ctx, void* data, size_t size) {

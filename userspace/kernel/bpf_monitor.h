@@ -52,6 +52,9 @@ class BpfMonitor {
   std::vector<sl_sock_row> scan_lingering();
   // Every process's ESTABLISHED/CLOSE_WAIT TCP fds (iter/task_file); seeds untracked sockets.
   std::vector<sl_sock_row> read_holders();
+  // Every process and the executable file it runs (iter/task), as call-site capture
+  // records them. Empty unless call sites are on.
+  std::vector<sl_capturer> read_executables();
   // Waits up to timeout for a wakeup, then hands every pending event to sink.
   void poll_events(std::chrono::milliseconds timeout, const EventBytes& sink);
 
@@ -73,12 +76,13 @@ class BpfMonitor {
   struct LinkDeleter { void operator()(bpf_link* link) const; };
   struct RingDeleter { void operator()(ring_buffer* ring) const; };
   static int on_event(void* ctx, void* data, size_t size);
-  std::vector<sl_sock_row> run_iterator(bpf_link* link, const char* what);
+  std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
   std::unique_ptr<bpf_link, LinkDeleter> holders_link_;
   std::unique_ptr<bpf_link, LinkDeleter> close_link_;
+  std::unique_ptr<bpf_link, LinkDeleter> executables_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   const EventBytes* sink_ = nullptr;
 };

@@ -1,8 +1,6 @@
 #include "kernel/proc_reader.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,13 +80,6 @@ bool ProcReader::alive(const ProcessKey& key) const {
   const auto ticks = start_ticks(key.pid);
   if (!ticks || ticks_per_second_ <= 0) return false;
   return *ticks == key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
-}
-
-std::optional<ExeId> ProcReader::exe_of(const ProcessKey& key) const {
-  struct stat st {};
-  if (stat((root_ + "/" + std::to_string(key.pid) + "/exe").c_str(), &st) != 0 || !alive(key)) return std::nullopt;
-  // The kernel's dev_t (what BPF reads from the superblock) packs major << 20 | minor.
-  return ExeId{static_cast<uint64_t>(st.st_ino), (major(st.st_dev) << 20) | minor(st.st_dev)};
 }
 
 ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& name_hint) const {

@@ -18,8 +18,6 @@ class ProcReader {
   bool alive(const ProcessKey& key) const;
   // The live process with this pid, or nullopt.
   std::optional<ProcessKey> key_of(uint32_t pid) const;
-  // The executable the live process runs (/proc/PID/exe), or nullopt.
-  std::optional<ExeId> exe_of(const ProcessKey& key) const;
   // name_hint is used when the process is gone or /proc is unreadable.
   ProcessDetails details(const ProcessKey& key, const std::string& name_hint) const;
 
