@@ -121,17 +121,25 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 	return key;
 }
 
-/* The socket map entry is going away: its call site loses a reference. */
-static __always_inline void release_call_site(const struct sl_sock_entry *entry)
+/* A tracked socket referring to this call site is gone. */
+static __always_inline void release_stack(__u32 stack_id)
 {
-	__u32 key = entry->stack_id;
-
-	if (key == SL_NO_STACK)
+	if (stack_id == SL_NO_STACK)
 		return;
-	__u32 *refs = bpf_map_lookup_elem(&stack_refs, &key);
+	__u32 *refs = bpf_map_lookup_elem(&stack_refs, &stack_id);
 
 	if (refs && *refs)
 		__sync_fetch_and_add(refs, (__u32)-1); /* no atomic sub before -mcpu=v3 */
+}
+
+/* Removes a socket's entry. The state hook and a scan may both try: only the one whose
+ * delete succeeds releases the call site, so it is released exactly once. */
+static __always_inline void forget(__u64 cookie, const struct sl_sock_entry *entry)
+{
+	__u32 stack_id = entry->stack_id;
+
+	if (bpf_map_delete_elem(&sockets, &cookie) == 0)
+		release_stack(stack_id);
 }
 
 /* The map holds only sockets that can linger: CLOSE_WAIT ones (entry created on entering
@@ -158,8 +166,12 @@ static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entr
  * list_executables iterator, so userspace compares like with like (overlayfs included). */
 static __always_inline void process_executable(struct task_struct *task, struct sl_capturer *out)
 {
-	struct inode *exe = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct inode *exe = BPF_CORE_READ(mm, exe_file, f_inode);
 
+	/* Randomized at every exec, kept by fork: the same file mapped at other addresses
+	 * (re-exec, fork+exec) must not lend its names. */
+	out->layout = BPF_CORE_READ(mm, start_code) ^ BPF_CORE_READ(mm, mmap_base);
 	out->tgid = BPF_CORE_READ(task, tgid);
 	out->start = sl_task_start(task);
 	out->exe_ino = BPF_CORE_READ(exe, i_ino);
@@ -188,7 +200,7 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
 	current_capturer(&fresh.capturer);
 	/* Not tracked (map full, or a softirq added it meanwhile): nobody holds the stack. */
 	if (track(cookie, &fresh))
-		release_call_site(&fresh);
+		release_stack(stack_id);
 }
 
 /* connect() with call sites on: process context (socket lock owned), so current is the
@@ -257,8 +269,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	}
 	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE_WAIT) {
 		/* Leaving the states that linger (closing, or a failed connect): forget it. */
-		release_call_site(entry);
-		bpf_map_delete_elem(&sockets, &cookie);
+		forget(cookie, entry);
 		return 0;
 	}
 	entry->state = newstate;
@@ -356,10 +367,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (stack_id == SL_NO_STACK)
 		return 0;
 	if (entry) {
+		/* The capturer first: a concurrent scan must not see a stack without it. */
+		current_capturer(&entry->capturer);
 		entry->owner_tgid = tgid;
 		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
 		entry->stack_id = stack_id;
-		current_capturer(&entry->capturer);
 		return 0;
 	}
 	track_call_site(cookie, sk, state, tgid, stack_id);
@@ -397,8 +409,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
 	if (sl_read_cookie(sk) != cookie) {
-		release_call_site(entry);
-		bpf_map_delete_elem(&sockets, &cookie);
+		forget(cookie, entry);
 		count(SL_CNT_STALE_ENTRIES);
 		return 0;
 	}
@@ -407,8 +418,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	/* A reconcile may add a socket just as it leaves ESTABLISHED: its later transitions
 	 * are not looked up, so drop it here. */
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_SYN_SENT) {
-		release_call_site(entry);
-		bpf_map_delete_elem(&sockets, &cookie);
+		forget(cookie, entry);
 		return 0;
 	}
 	__u64 now = bpf_ktime_get_ns();
@@ -517,13 +527,15 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
-/* When call sites are named: every process and its executable file (leaders only). */
+/* When call sites are named: every process and its executable file. One record per
+ * process from its leader, or from its threads if the leader has exited (zombie, no mm);
+ * userspace keeps one per process. */
 SEC("iter/task")
 int list_executables(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
 
-	if (!task || task->pid != task->tgid)
+	if (!task || (task->pid != task->tgid && !BPF_CORE_READ(task, group_leader, exit_state)))
 		return 0;
 	struct sl_capturer process = {};
 

@@ -64,6 +64,7 @@ enum sl_counter {
 struct sl_capturer {
 	__u64 start;      /* process start (boottime ns) */
 	__u64 exe_ino;    /* inode of its executable at capture */
+	__u64 layout;     /* mm start_code ^ mmap_base: changes with every exec, kept by fork */
 	__u32 tgid;
 	__u32 exe_dev;    /* that inode's device, kernel encoding (major << 20 | minor) */
 };

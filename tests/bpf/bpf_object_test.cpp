@@ -238,6 +238,7 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
     CHECK(row->capturer.start != 0);
     CHECK(row->capturer.exe_ino == exe.st_ino);
     CHECK(row->capturer.exe_dev == ((major(exe.st_dev) << 20) | minor(exe.st_dev)));
+    CHECK(row->capturer.layout != 0);
     // The executables iterator describes this process exactly as the capture did.
     bool listed = false;
     for (const sl_capturer& p : bpf.read_executables()) {
@@ -246,6 +247,7 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
       CHECK(p.start == row->capturer.start);
       CHECK(p.exe_ino == row->capturer.exe_ino);
       CHECK(p.exe_dev == row->capturer.exe_dev);
+      CHECK(p.layout == row->capturer.layout);
     }
     CHECK(listed);
     bpf.collect_unused_stacks();  // may collect the accepted side's stack: that socket is closed

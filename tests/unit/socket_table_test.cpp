@@ -382,7 +382,7 @@ TEST_CASE("call sites are counted per group, most sockets first, top three, with
   for (uint64_t cookie = 1; cookie <= 8; ++cookie) {
     sl_sock_row row = close_wait_row(cookie, ProcessKey{}, kNow - 60 * kSec);  // owner closed its fds
     row.stack_id = stacks[cookie - 1];
-    if (row.stack_id != SL_NO_STACK) row.capturer = {kServer.start_ns, 777, kServer.pid, (8u << 20) | 1};
+    if (row.stack_id != SL_NO_STACK) row.capturer = {kServer.start_ns, 777, 0x5000, kServer.pid, (8u << 20) | 1};
     rows.push_back(row);
     holders.push_back(holder_row(cookie, kWorker, static_cast<uint32_t>(cookie), "worker"));
   }
@@ -402,7 +402,7 @@ TEST_CASE("call sites are counted per group, most sockets first, top three, with
   CHECK(worker->call_sites[2].stack_id == 13);
   for (const LingerGroup::CallSiteCount& site : worker->call_sites) {
     CHECK(site.captured_in == kServer);
-    CHECK(site.exe == sockleak::ExeId{777, (8u << 20) | 1});
+    CHECK(site.exe == sockleak::ExeId{777, (8u << 20) | 1, 0x5000});
   }
 }
 

@@ -114,10 +114,11 @@ std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCo
   const std::pair<uint32_t, ExeId> key{site.stack_id, site.exe};
   if (auto cached = call_site_frames_.find(key); cached != call_site_frames_.end()) return cached->second;
   const std::vector<uint64_t> stack = bpf_.stack(site.stack_id);
+  if (!site.exe.known()) return symbols_.frames(ProcessKey{}, stack);  // capture not complete yet
   if (!running_) {  // once per report, and only when a stack needs naming
     running_.emplace();
     for (const sl_capturer& p : bpf_.read_executables()) {
-      running_->insert_or_assign(ProcessKey{p.tgid, p.start}, ExeId{p.exe_ino, p.exe_dev});
+      running_->insert_or_assign(ProcessKey{p.tgid, p.start}, ExeId{p.exe_ino, p.exe_dev, p.layout});
     }
   }
   // Names need the mappings of a process running the executable the stack was captured
@@ -125,7 +126,7 @@ std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCo
   for (const ProcessKey& process : {site.captured_in, holder}) {
     auto running = running_->find(process);
     if (process.pid == 0 || running == running_->end()) continue;  // exited
-    if (site.exe.known() && running->second != site.exe) continue;
+    if (running->second != site.exe) continue;
     // Kept until the stack is collected, so the names outlive the process.
     return call_site_frames_.emplace(key, symbols_.frames(process, stack)).first->second;
   }

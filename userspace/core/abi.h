@@ -4,7 +4,7 @@
 #include "sockleak_abi.h"
 
 static_assert(sizeof(sl_event) == 48, "sl_event layout changed: bump SL_ABI_VERSION");
-static_assert(sizeof(sl_capturer) == 24, "sl_capturer layout changed: bump SL_ABI_VERSION");
-static_assert(sizeof(sl_sock_row) == 144, "sl_sock_row layout changed: bump SL_ABI_VERSION");
-static_assert(sizeof(sl_sock_entry) == 64, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_capturer) == 32, "sl_capturer layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_sock_row) == 152, "sl_sock_row layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_sock_entry) == 72, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_scan_config) == 16, "sl_scan_config layout changed: bump SL_ABI_VERSION");

@@ -12,10 +12,13 @@ struct ProcessKey {
   auto operator<=>(const ProcessKey&) const = default;
 };
 
-// An executable file: inode and device (kernel encoding, major << 20 | minor). ino 0: unknown.
+// An executable file as one process image maps it: inode and device (kernel encoding,
+// major << 20 | minor) and a layout fingerprint that every exec changes and fork keeps.
+// ino 0: unknown.
 struct ExeId {
   uint64_t ino = 0;
   uint32_t dev = 0;
+  uint64_t layout = 0;
   bool known() const { return ino != 0; }
   auto operator<=>(const ExeId&) const = default;
 };

@@ -42,7 +42,7 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.rx_queue = row.rx_queue;
   s.stack_id = row.stack_id;
   s.capturer = ProcessKey{row.capturer.tgid, row.capturer.tgid ? row.capturer.start : 0};
-  s.capturer_exe = ExeId{row.capturer.exe_ino, row.capturer.exe_dev};
+  s.capturer_exe = ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout};
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   return s;
 }

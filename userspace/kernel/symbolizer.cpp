@@ -4,7 +4,6 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -39,12 +38,10 @@ int find_mapped_elf(Dwfl_Module* module, void** userdata, const char* name, Dwar
                     Elf** elf) {
   if (name[0] == '/' && t_pid > 0) {
     const std::string path = mapped_file(t_pid, base);
-    const int fd = path.empty() ? -1 : open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-      close(fd);  // a device or other special mapping: never read it
-      return -1;
-    }
+    // Only regular files: opening a mapped device could block or have side effects.
+    const bool regular = !path.empty() && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    const int fd = regular ? open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
     if (fd >= 0) {
       // libdwfl reads the ELF from fd and frees file_name; the module keeps its maps name.
       *file_name = strdup(name);
