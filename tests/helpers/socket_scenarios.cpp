@@ -2,7 +2,10 @@
 // drops them the ways real programs do (fork, dup, SCM_RIGHTS, exit, close, close_range,
 // dup2, exec with CLOEXEC). Prints "HOLDER <pid>" for every process that must be reported as
 // holding the sockets, "NOT_HOLDER <pid>" for every process that must not, then "READY".
-// Scenario "fds" opens --count eventfds instead (a process with many non-socket fds).
+// Scenario "fds" opens --count eventfds instead (a process with many non-socket fds);
+// with --fd-tables T, T-1 more threads each unshare their fd table and open --count
+// eventfds in it (one process past RLIMIT_NOFILE, which limits each table), and with
+// --connect N the main table also holds N connections.
 // --comm NAME renames the process (prctl), any bytes allowed.
 // --delay-ms D: in exit, close, close_range, dup2 and exec, wait D ms between sharing the
 // sockets and dropping them (so a monitor reports both holders first).
@@ -14,6 +17,7 @@
 #include <linux/close_range.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -23,10 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -36,6 +42,8 @@ int g_port = 0;
 std::vector<pid_t> g_children;
 std::vector<int> g_opened;  // every socket fd connect_one() returned
 long long g_delay_ms = 0;
+int g_fd_tables = 1;
+int g_connect = 0;
 pid_t g_main = 0;
 
 // Holders outlive whoever forked them (exit, exec scenarios) but never this program:
@@ -164,15 +172,38 @@ std::pair<pid_t, pid_t> in_child(Fn fn) {
   return {child, grandchild};
 }
 
+void open_eventfds(int count) {
+  for (int i = 0; i < count; ++i) {
+    if (eventfd(0, 0) < 0) {
+      std::perror("eventfd");
+      _exit(1);
+    }
+  }
+}
+
+// Threads with their own fd tables, --count eventfds each; they live as long as the process.
+void fill_fd_tables(int tables, int count) {
+  std::atomic<int> ready{0};
+  for (int t = 1; t < tables; ++t) {
+    std::thread([&ready, count] {
+      if (unshare(CLONE_FILES) != 0) {
+        std::perror("unshare(CLONE_FILES)");
+        _exit(1);
+      }
+      open_eventfds(count);
+      ready.fetch_add(1);
+      for (;;) pause();
+    }).detach();
+  }
+  while (ready.load() < tables - 1) usleep(10 * 1000);
+}
+
 void run(const std::string& scenario, int count) {
   const pid_t self = getpid();
   if (scenario == "fds") {
-    for (int i = 0; i < count; ++i) {
-      if (eventfd(0, 0) < 0) {
-        std::perror("eventfd");
-        _exit(1);
-      }
-    }
+    fill_fd_tables(g_fd_tables, count);  // first: unshare copies the table as it is
+    open_eventfds(count);
+    connect_all(g_connect);
     say("HOLDER", self);
   } else if (scenario == "plain") {
     connect_all(count);
@@ -267,6 +298,8 @@ int main(int argc, char** argv) {
     else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
     else if (flag == "--close-after-ms") close_after_ms = std::atoll(argv[i + 1]);
     else if (flag == "--delay-ms") g_delay_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--fd-tables") g_fd_tables = std::atoi(argv[i + 1]);
+    else if (flag == "--connect") g_connect = std::atoi(argv[i + 1]);
     else if (flag == "--comm") prctl(PR_SET_NAME, argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", argv[i]); return 2; }
   }
