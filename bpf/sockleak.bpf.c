@@ -192,12 +192,12 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
 	struct sl_sock_entry fresh = {
 		.sk = (__u64)sk,
 		.since_ns = bpf_ktime_get_ns(),
-		.proc_start = sl_task_start(bpf_get_current_task_btf()),
 		.owner_tgid = tgid,
 		.state = state,
 		.stack_id = stack_id,
 	};
 	current_capturer(&fresh.capturer);
+	fresh.proc_start = fresh.capturer.start;
 	/* Not tracked (map full, or a softirq added it meanwhile): nobody holds the stack. */
 	if (track(cookie, &fresh))
 		release_stack(stack_id);
@@ -370,7 +370,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		/* The capturer first: a concurrent scan must not see a stack without it. */
 		current_capturer(&entry->capturer);
 		entry->owner_tgid = tgid;
-		entry->proc_start = sl_task_start(bpf_get_current_task_btf());
+		entry->proc_start = entry->capturer.start;
 		entry->stack_id = stack_id;
 		return 0;
 	}
@@ -489,8 +489,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
 			.stack_id = SL_NO_STACK,
 		};
-		if (bpf_map_update_elem(&sockets, &cookie, &seed, BPF_NOEXIST) == -SL_E2BIG)
-			count(SL_CNT_SOCKETS_FULL);
+		track(cookie, &seed);
 		entry = bpf_map_lookup_elem(&sockets, &cookie);
 		since = seed.since_ns;
 	}
