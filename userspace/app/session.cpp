@@ -33,8 +33,9 @@ uint64_t monotonic_ns() {
 
 Session::Session(Options options)
     : options_(std::move(options)),
+      // Syscall hooks serve `run` only: one-shot commands never watch closes.
       bpf_(BpfSettings{options_.verbose, options_.ring_buffer_kib * 1024u, options_.max_sockets,
-                       options_.syscall_hooks, options_.call_sites,
+                       options_.syscall_hooks && options_.command == Command::kRun, options_.call_sites,
                        options_.filter.pids.size() == 1 ? *options_.filter.pids.begin() : 0u}),
       sink_(options_.output_path),
       writer_(options_.format, sink_),
@@ -66,7 +67,7 @@ void Session::reconcile() {
 }
 
 void Session::watch_closes(bool needed) {
-  if (options_.command != Command::kRun || needed == bpf_.tracking_closes()) return;
+  if (needed == bpf_.tracking_closes()) return;
   bpf_.track_closes(needed);
   // Closes went unwatched until now: holders from the last reconcile may be stale.
   if (bpf_.tracking_closes()) table_.request_reconcile();
