@@ -54,6 +54,26 @@ bool is_alert(const Record& r, const std::string& rule, pid_t pid, const std::st
          r["alert"]["status"] == status;
 }
 
+// `sockleak run` with call sites on: CLOSE_WAIT past 1 s, a report every second.
+const std::vector<std::string> kCallSiteRun{"run", "--close-wait", "1s", "--interval", "1s",
+                                            "--duration", "60s", "--call-sites", "1"};
+
+// The first linger record with exactly `count` CLOSE_WAIT sockets under pid.
+Record close_wait_record(SockleakRun& sockleak, pid_t pid, int count) {
+  auto record = sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, pid, "CLOSE_WAIT") && r["socket"]["count"] == count; }, 15s);
+  REQUIRE(record);
+  return *record;
+}
+
+// The frames of a record's top call site, one per line.
+std::string top_frames(const Record& record) {
+  REQUIRE(record["call_sites"].size() >= 1);
+  std::string frames;
+  for (const auto& f : record["call_sites"][0]["frames"]) frames += f.get<std::string>() + "\n";
+  return frames;
+}
+
 }  // namespace
 
 TEST_CASE("the metrics endpoint reports a real leak with the kernel's counts and passes promtool", "[metrics]") {
@@ -280,18 +300,13 @@ TEST_CASE("explain PID prints one page naming the state, peer, cause and fix, an
 
 TEST_CASE("call sites name the function that leaked the sockets, not the one that closed them", "[call_sites]") {
   LoopbackServer server({"--idle-close-ms", "1"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({LEAK_SITE_BIN, server.port, "15"});
   expect_line_prefix(leaker, "READY");
-  auto record = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 15; }, 15s);
-  REQUIRE(record);
-  const Record& sites = (*record)["call_sites"];
-  REQUIRE(sites.size() >= 1);
-  CHECK(sites[0]["count"] == 15);
-  std::string frames;
-  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  const Record record = close_wait_record(sockleak, leaker.pid(), 15);
+  const std::string frames = top_frames(record);
   INFO(frames);
+  CHECK(record["call_sites"][0]["count"] == 15);
   CHECK(frames.find("leaky_fetch") != std::string::npos);
   CHECK(frames.find("leak_site.c:") != std::string::npos);
   CHECK(frames.find("tidy_fetch") == std::string::npos);
@@ -300,7 +315,7 @@ TEST_CASE("call sites name the function that leaked the sockets, not the one tha
 TEST_CASE("call sites are named from the process that captured them, not an exec'd holder, even after it exited",
           "[exec_call_sites]") {
   LoopbackServer server({"--idle-close-ms", "1"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({LEAK_SITE_BIN, server.port, "8", "exec-holder"});
   const pid_t holder = std::stoi(expect_line_prefix(leaker, "HOLDER "));
   struct Reap {
@@ -308,22 +323,14 @@ TEST_CASE("call sites are named from the process that captured them, not an exec
     ~Reap() { kill(pid, SIGKILL); }
   } reap{holder};
   expect_line_prefix(leaker, "READY");
-  auto names_leak = [](const Record& r) {
-    return r["call_sites"].size() >= 1 && r["call_sites"][0]["frames"].dump().find("leaky_fetch") != std::string::npos;
-  };
   // Only sleep(1) holds the sockets: its own mappings know nothing of leaky_fetch.
-  auto held = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, holder, "CLOSE_WAIT") && r["socket"]["count"] == 8; }, 15s);
-  REQUIRE(held);
-  CHECK((*held)["process"]["name"] == "sleep");
-  CHECK(names_leak(*held));
+  const Record held = close_wait_record(sockleak, holder, 8);
+  CHECK(held["process"]["name"] == "sleep");
+  CHECK(top_frames(held).find("leaky_fetch") != std::string::npos);
   leaker.close_stdin();  // the capturing process exits; the sleep keeps the sockets
   REQUIRE(leaker.wait(10s) == 0);
   sockleak.read_for(2500ms);  // reports made before the exit
-  auto after = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, holder, "CLOSE_WAIT") && r["socket"]["count"] == 8; }, 15s);
-  REQUIRE(after);
-  CHECK(names_leak(*after));
+  CHECK(top_frames(close_wait_record(sockleak, holder, 8)).find("leaky_fetch") != std::string::npos);
 }
 
 TEST_CASE("call sites of a binary replaced on disk are named from the file the process mapped",
@@ -338,18 +345,14 @@ TEST_CASE("call sites of a binary replaced on disk are named from the file the p
   const fs::path binary = dir / "sl_deployed";
   fs::copy_file(LEAK_SITE_BIN, binary);
   LoopbackServer server({"--idle-close-ms", "1"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({binary.string(), server.port, "6"});
   expect_line_prefix(leaker, "READY");
   // A deploy: the new build is renamed over the path (the running inode is now "(deleted)"),
   // before sockleak first reports, so the old file can only be reached through the mapping.
   fs::copy_file(STRIPPED_LEAK_SITE_BIN, dir / "sl_deployed.new");
   fs::rename(dir / "sl_deployed.new", binary);
-  auto record = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 6; }, 15s);
-  REQUIRE(record);
-  REQUIRE((*record)["call_sites"].size() >= 1);
-  const std::string frames = (*record)["call_sites"][0]["frames"].dump();
+  const std::string frames = top_frames(close_wait_record(sockleak, leaker.pid(), 6));
   INFO(frames);
   CHECK(frames.find("leaky_fetch") != std::string::npos);
   CHECK(frames.find("leak_site.c:") != std::string::npos);
@@ -357,18 +360,13 @@ TEST_CASE("call sites of a binary replaced on disk are named from the file the p
 
 TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[go_call_sites]") {
   LoopbackServer server({"--idle-close-ms", "1"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({GO_LEAKER_BIN, server.port, "12"});
   expect_line_prefix(leaker, "READY");
-  auto record = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 12; }, 15s);
-  REQUIRE(record);
-  const Record& sites = (*record)["call_sites"];
-  REQUIRE(sites.size() >= 1);
-  CHECK(sites[0]["count"] == 12);
-  std::string frames;
-  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  const Record record = close_wait_record(sockleak, leaker.pid(), 12);
+  const std::string frames = top_frames(record);
   INFO(frames);
+  CHECK(record["call_sites"][0]["count"] == 12);
   CHECK(frames.find("main.leakDial") != std::string::npos);
   CHECK(frames.find("net.Dial") != std::string::npos);
   CHECK(frames.find("main.tidyDial") == std::string::npos);
@@ -377,15 +375,12 @@ TEST_CASE("call sites name the Go function whose net.Dial connections leak", "[g
 TEST_CASE("Go net/http leaks are traced to the transport's dial, the process and the peer", "[go_http_call_sites]") {
   // Idle connections close after 300 ms: after the response, never before the request.
   LoopbackServer server({"--idle-close-ms", "300"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({GO_LEAKER_BIN, server.port, "10", "http"});
   expect_line_prefix(leaker, "READY");
-  auto record = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 10; }, 15s);
-  REQUIRE(record);
-  CHECK((*record)["network"]["peers"][0]["port"] == std::stoi(server.port));
-  REQUIRE((*record)["call_sites"].size() >= 1);
-  const std::string frames = (*record)["call_sites"][0]["frames"].dump();
+  const Record record = close_wait_record(sockleak, leaker.pid(), 10);
+  CHECK(record["network"]["peers"][0]["port"] == std::stoi(server.port));
+  const std::string frames = top_frames(record);
   INFO(frames);
   // The dial runs on a transport goroutine: the best signal on the stack is net/http's
   // dial; the caller that dropped the body (main.leakGet) is not on it.
@@ -395,16 +390,10 @@ TEST_CASE("Go net/http leaks are traced to the transport's dial, the process and
 
 TEST_CASE("call sites in a stripped binary keep addresses and the module's build-id", "[stripped_call_sites]") {
   LoopbackServer server({"--idle-close-ms", "1"});
-  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s", "--call-sites", "1"});
+  SockleakRun sockleak(kCallSiteRun);
   ChildProcess leaker({STRIPPED_LEAK_SITE_BIN, server.port, "6"});
   expect_line_prefix(leaker, "READY");
-  auto record = sockleak.wait_for(
-      [&](const Record& r) { return is_linger(r, leaker.pid(), "CLOSE_WAIT") && r["socket"]["count"] == 6; }, 15s);
-  REQUIRE(record);
-  const Record& sites = (*record)["call_sites"];
-  REQUIRE(sites.size() >= 1);
-  std::string frames;
-  for (const auto& f : sites[0]["frames"]) frames += f.get<std::string>() + "\n";
+  const std::string frames = top_frames(close_wait_record(sockleak, leaker.pid(), 6));
   INFO(frames);
   CHECK(frames.find("leaky_fetch") == std::string::npos);  // no symbols left to name it
   CHECK(frames.find("sl_leak_site_stripped build-id ") != std::string::npos);
