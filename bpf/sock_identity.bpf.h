@@ -12,7 +12,22 @@
 #define SL_S_IFSOCK 0140000
 #define SL_SOCK_STREAM 1
 
-extern unsigned int CONFIG_HZ __kconfig __weak;
+/*
+ * Kernel differences, decided once by userspace (kernel/kernel_features.cpp) before load.
+ * The values are frozen read-only data, so the verifier drops the branch a kernel cannot
+ * take and never sees a helper it lacks.
+ */
+/* Name sockets by their kernel cookie (bpf_get_socket_cookie in tracing programs, 5.12+).
+ * Otherwise by the struct sock address: unique while the socket lives; the state hook
+ * forgets an address when a new socket is born there. */
+const volatile bool use_socket_cookies = true;
+/* bpf_sock_from_file() (5.11+); otherwise the file's inode mode and the socket's back
+ * pointer to its file, read with probe reads. */
+const volatile bool use_sock_from_file = true;
+
+/* Kernel tick rate, measured by userspace at start-up (no kernel config file needed):
+ * written through the mmap'ed .bss before any iterator runs. */
+__u32 jiffies_hz = 0;
 
 /* Only plain TCP stream sockets are tracked (not MPTCP, not raw). For a pointer reached
  * by probe reads (a plain address). */
@@ -29,6 +44,24 @@ static __always_inline bool sl_is_tcp_btf(const struct sock *sk)
 	return sk->sk_protocol == IPPROTO_TCP && sk->sk_type == SL_SOCK_STREAM;
 }
 
+/* The TCP socket behind an open file, or NULL; probe reads only. A socket file has a
+ * socket inode and a struct socket whose file is this file (an O_PATH file of a unix
+ * socket path has the mode but no struct socket). */
+static __always_inline struct sock *sl_file_tcp_sock(struct file *file)
+{
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return NULL;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+
+	if (!sk || !sl_is_tcp(sk))
+		return NULL;
+	return sk;
+}
+
 /* The socket behind fd in the current task, or NULL. Probe reads only:
  * called from sys_enter/sys_exit where fdtable entries are plain pointers. */
 static __always_inline struct sock *sl_current_fd_sock(__u32 fd)
@@ -43,26 +76,52 @@ static __always_inline struct sock *sl_current_fd_sock(__u32 fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-
-	if (!sk || !sl_is_tcp(sk))
-		return NULL;
-	return sk;
+	return sl_file_tcp_sock(file);
 }
 
-/* Cookie of a socket reached through probe reads; 0 if none was assigned yet. Every
- * socket in the map got its cookie from bpf_get_socket_cookie() when it was added. */
-static __always_inline __u64 sl_read_cookie(const struct sock *sk)
+/* The socket's identity, assigned now if it has none (a cookie is given on first ask).
+ * sk must be a BTF pointer (tracepoint argument, iterator context). */
+static __always_inline __u64 sl_sock_id(struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (use_socket_cookies)
+		return bpf_get_socket_cookie(sk);
+	return (__u64)sk;
+}
+
+/* The socket's identity if it has one, else 0; direct loads from a BTF pointer. Every
+ * socket in the map got its identity from sl_sock_id() when it was added. */
+static __always_inline __u64 sl_assigned_sock_id(const struct sock *sk)
+{
+	if (use_socket_cookies)
+		return sk->__sk_common.skc_cookie.counter;
+	return (__u64)sk;
+}
+
+/* The same for a socket reached through probe reads. */
+static __always_inline __u64 sl_read_sock_id(const struct sock *sk)
+{
+	if (use_socket_cookies)
+		return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return (__u64)sk;
 }
 
 static __always_inline __u64 sl_task_start(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+/* The running task for probe reads (bpf_get_current_task_btf needs 5.11). */
+static __always_inline struct task_struct *sl_current_task(void)
+{
+	return (struct task_struct *)bpf_get_current_task();
+}
+
+/* Kernel ticks to milliseconds; a tick count the kernel keeps in 32 bits. */
+static __always_inline __u64 sl_jiffies_to_ms(__u32 ticks)
+{
+	__u32 hz = jiffies_hz ? jiffies_hz : 1000;
+
+	return (__u64)ticks * 1000 / hz;
 }
 
 /* Milliseconds since the socket last sent or received data (kernel jiffies stamps). */
@@ -73,11 +132,10 @@ static __always_inline __u64 sl_idle_ms(const struct sock *sk)
 	__u32 sent = BPF_CORE_READ(tp, lsndtime);
 	__u32 rcvd = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
 	__u32 last = (__s32)(sent - rcvd) > 0 ? sent : rcvd;
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
 
 	if ((__s32)(now - last) <= 0)
 		return 0;
-	return (__u64)(now - last) * 1000 / hz;
+	return sl_jiffies_to_ms(now - last);
 }
 
 /* Lower bound of the time a CLOSE_WAIT socket entered that state: the FIN was the
@@ -87,12 +145,11 @@ static __always_inline __u64 sl_close_wait_since_lower(const struct sock *sk, __
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 rcv = BPF_CORE_READ(tp, rcv_tstamp);
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
 	__u64 ago_ns;
 
 	if ((__s32)(now - rcv) <= 0)
 		return now_ns;
-	ago_ns = (__u64)(now - rcv) * 1000000000ull / hz;
+	ago_ns = sl_jiffies_to_ms(now - rcv) * 1000000ull;
 	return ago_ns < now_ns ? now_ns - ago_ns : 0;
 }
 

@@ -71,6 +71,14 @@ const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
 const volatile __u32 stack_tgid = 0;
 
+/* One element: what the sample_clock iterator walks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} clock_tick SEC(".maps");
+
 /* Written by userspace through the mmap'ed .bss before each scan. */
 struct sl_scan_config scan_config = {};
 /* Entries the last scan visited: the number of tracked sockets. */
@@ -182,7 +190,7 @@ static __always_inline void process_executable(struct task_struct *task, struct 
  * mappings, or from a holder running the same executable file. */
 static __always_inline void current_capturer(struct sl_capturer *capturer)
 {
-	process_executable(bpf_get_current_task_btf(), capturer);
+	process_executable(sl_current_task(), capturer);
 }
 
 /* A socket created or accepted by the current process, tracked for its call site. */
@@ -213,7 +221,21 @@ static __always_inline void on_connect(void *ctx, const struct sock *sk)
 	__u32 stack_id = call_site(ctx, tgid);
 
 	if (stack_id != SL_NO_STACK)
-		track_call_site(bpf_get_socket_cookie((void *)sk), sk, TCP_SYN_SENT, tgid, stack_id);
+		track_call_site(sl_sock_id((struct sock *)sk), sk, TCP_SYN_SENT, tgid, stack_id);
+}
+
+/* A socket born at an address an older socket had (TCP sockets are slab objects, reused
+ * at once). With address identities an entry left there by a race with a reconcile must
+ * not be inherited: births (connect() from CLOSE, a child created SYN_RECV from its
+ * listener) forget whatever the address held. The reconcile holds the file, so its insert
+ * always precedes the old socket's free and so this birth. */
+static __always_inline void forget_address(const struct sock *sk)
+{
+	__u64 id = (__u64)sk;
+	struct sl_sock_entry *stale = bpf_map_lookup_elem(&sockets, &id);
+
+	if (stale)
+		forget(id, stale);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -221,13 +243,19 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
 	/* Every TCP state change on the host passes here: decide on the states first. */
 	if (!may_be_tracked(oldstate) && newstate != TCP_CLOSE_WAIT) {
-		if (!stack_sample || !sl_is_tcp_btf(sk))
+		bool born = oldstate == TCP_CLOSE || newstate == TCP_SYN_RECV;
+
+		if ((!stack_sample && (use_socket_cookies || !born)) || !sl_is_tcp_btf(sk))
+			return 0;
+		if (born && !use_socket_cookies)
+			forget_address(sk);
+		if (!stack_sample)
 			return 0;
 		if (newstate == TCP_SYN_SENT)
 			on_connect(ctx, sk);
 		else if (newstate == TCP_SYN_RECV)
-			/* Assign the cookie now: accept()'s hook can only read it. */
-			bpf_get_socket_cookie((void *)sk);
+			/* Assign the identity now: accept()'s hook can only read it. */
+			sl_sock_id((struct sock *)sk);
 		return 0;
 	}
 	if (!sl_is_tcp_btf(sk))
@@ -235,13 +263,13 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 
 	/* Adding a socket to the map assigns its cookie, so a socket without one is not in
 	 * it: no lookup (a random bucket of a large hash, a cache miss) for most sockets. */
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	__u64 cookie = sl_assigned_sock_id(sk);
 	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	if (!entry) {
 		if (newstate == TCP_CLOSE_WAIT) {
 			if (!cookie)
-				cookie = bpf_get_socket_cookie((void *)sk);
+				cookie = sl_sock_id((struct sock *)sk);
 			struct sl_sock_entry fresh = {
 				.sk = (__u64)sk,
 				.since_ns = bpf_ktime_get_ns(),
@@ -287,7 +315,7 @@ static __always_inline void on_close(__u32 fd)
 
 	if (!sk)
 		return;
-	__u64 cookie = sl_read_cookie(sk);
+	__u64 cookie = sl_read_sock_id(sk);
 	/* No cookie: never added to the map. */
 	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
@@ -301,7 +329,7 @@ static __always_inline void on_close(__u32 fd)
 			.cookie = cookie,
 			.kind = SL_EV_FD_CLOSE,
 			.tgid = tgid,
-			.proc_start = sl_task_start(bpf_get_current_task_btf()),
+			.proc_start = sl_task_start(sl_current_task()),
 			.fd_first = fd,
 		};
 		emit(&ev);
@@ -323,7 +351,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			.ts_ns = bpf_ktime_get_ns(),
 			.kind = SL_EV_CLOSE_RANGE,
 			.tgid = bpf_get_current_pid_tgid() >> 32,
-			.proc_start = sl_task_start(bpf_get_current_task_btf()),
+			.proc_start = sl_task_start(sl_current_task()),
 			.fd_first = (__u32)regs->di,
 			.fd_last = (__u32)regs->si,
 		};
@@ -353,7 +381,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
 	/* No cookie: it was queued before sockleak attached (SYN_RECV assigns one). */
-	__u64 cookie = sl_read_cookie(sk);
+	__u64 cookie = sl_read_sock_id(sk);
 
 	if (!cookie)
 		return 0;
@@ -408,7 +436,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
-	if (sl_read_cookie(sk) != cookie) {
+	if (sl_read_sock_id(sk) != cookie) {
 		forget(cookie, entry);
 		count(SL_CNT_STALE_ENTRIES);
 		return 0;
@@ -453,23 +481,30 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
+	struct sock *sk;
 
 	if (!task || !file)
 		return 0;
-	struct socket *sock = bpf_sock_from_file(file);
+	if (use_sock_from_file) {
+		struct socket *sock = bpf_sock_from_file(file);
 
-	if (!sock)
-		return 0;
-	struct sock *sk = sock->sk;
-
-	if (!sk || !sl_is_tcp_btf(sk))
-		return 0;
+		sk = sock ? sock->sk : NULL;
+		if (!sk || !sl_is_tcp_btf(sk))
+			return 0;
+	} else {
+		sk = sl_file_tcp_sock(file);
+		if (!sk)
+			return 0;
+	}
+	/* From here sk is read with probe reads only: it is a BTF pointer on one path and a
+	 * plain address on the other. */
 	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
 
-	__u64 cookie = bpf_get_socket_cookie(sk);
+	/* Cookies need a BTF pointer: userspace enables them only with bpf_sock_from_file. */
+	__u64 cookie = sl_sock_id(sk);
 	__u64 start = sl_task_start(task);
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
@@ -523,6 +558,22 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
 	write_row(ctx->meta->seq, &row);
+	return 0;
+}
+
+/* Start-up clock sample, over a one-element array: the tick counter and the monotonic
+ * clock read together. Userspace times tick edges with it to learn HZ, which no kernel
+ * config file has to tell. */
+SEC("iter/bpf_map_elem")
+int sample_clock(struct bpf_iter__bpf_map_elem *ctx)
+{
+	if (!ctx->value)
+		return 0;
+	struct sl_clock_sample sample = {
+		.jiffies = bpf_jiffies64(),
+		.ktime_ns = bpf_ktime_get_ns(),
+	};
+	bpf_seq_write(ctx->meta->seq, &sample, sizeof(sample));
 	return 0;
 }
 

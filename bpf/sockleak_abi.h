@@ -110,6 +110,12 @@ struct sl_sock_row {
 	struct sl_capturer capturer;  /* who captured stack_id (zero without a stack) */
 };
 
+/* One reading of the kernel's tick counter and monotonic clock, taken together. */
+struct sl_clock_sample {
+	__u64 jiffies;   /* jiffies_64 */
+	__u64 ktime_ns;  /* CLOCK_MONOTONIC */
+};
+
 /* Filter thresholds the iterators apply; written by userspace into .bss. */
 struct sl_scan_config {
 	__u64 close_wait_ns;      /* emit CLOSE_WAIT sockets at least this old */

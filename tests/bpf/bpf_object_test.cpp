@@ -9,17 +9,42 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "core/event_decoder.h"
 #include "kernel/bpf_monitor.h"
+#include "kernel/kernel_probe.h"
 
 using namespace std::chrono_literals;
 using sockleak::BpfMonitor;
 
 namespace {
+
+// The kernel as probed, less what SOCKLEAK_DISABLE_FEATURES names (comma-separated), so the
+// same cases prove the fallbacks older kernels take.
+sockleak::BpfSettings settings() {
+  sockleak::ProbeOptions probe;
+  if (const char* env = std::getenv("SOCKLEAK_DISABLE_FEATURES")) {
+    std::string names = env;
+    for (size_t start = 0; start < names.size();) {
+      size_t comma = names.find(',', start);
+      if (comma == std::string::npos) comma = names.size();
+      const auto feature = sockleak::feature_named(names.substr(start, comma - start));
+      REQUIRE(feature);
+      probe.disabled.insert(*feature);
+      start = comma + 1;
+    }
+  }
+  sockleak::BpfSettings s;
+  s.features = sockleak::probe_kernel(probe);
+  return s;
+}
 
 // A listening socket on a loopback port the kernel picks.
 struct Listener {
@@ -84,7 +109,7 @@ std::vector<sl_event> drain(BpfMonitor& bpf) {
 }  // namespace
 
 TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on this kernel", "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   CHECK(bpf.counters().events_lost == 0);
   CHECK_NOTHROW(bpf.scan_lingering());
   CHECK_NOTHROW(bpf.read_holders());
@@ -92,7 +117,7 @@ TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on th
 
 TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry time; holders come from reconciles",
           "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
   const auto rows = bpf.scan_lingering();
@@ -113,7 +138,7 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry
 }
 
 TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter it through a reconcile", "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::milliseconds(0)});
   CloseWaitPair pair;  // the server side went ESTABLISHED -> FIN_WAIT: never tracked
   bpf.scan_lingering();
@@ -143,7 +168,7 @@ TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds());
   const auto holders = bpf.read_holders();
   const sl_sock_row* held = find_peer_port(holders, pair.port);
@@ -159,7 +184,7 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
 }
 
 TEST_CASE("closing an announced socket sends an fd-close event and a state-change event", "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
   const auto scan = bpf.scan_lingering();
@@ -186,7 +211,7 @@ TEST_CASE("closing an announced socket sends an fd-close event and a state-chang
 }
 
 TEST_CASE("closes are not watched unless asked: only the state change reports the close", "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds());
   CloseWaitPair pair;
   const std::vector<sl_sock_row> scan = bpf.scan_lingering();
@@ -207,7 +232,7 @@ TEST_CASE("closes are not watched unless asked: only the state change reports th
 }
 
 TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]") {
-  BpfMonitor bpf;
+  BpfMonitor bpf(settings());
   bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::hours(1)});
   for (int i = 0; i < 20; ++i) {
     CloseWaitPair pair;
@@ -217,7 +242,7 @@ TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]"
 }
 
 TEST_CASE("a call site is captured at connect and collected once its socket is gone", "[bpf]") {
-  sockleak::BpfSettings settings;
+  sockleak::BpfSettings settings = ::settings();
   settings.stack_sample = 1;
   settings.stack_tgid = static_cast<uint32_t>(getpid());
   BpfMonitor bpf(settings);
@@ -257,4 +282,37 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
   const std::vector<uint32_t> collected = bpf.collect_unused_stacks();
   CHECK(std::find(collected.begin(), collected.end(), stack_id) != collected.end());
   CHECK(bpf.stack(stack_id).empty());
+}
+
+TEST_CASE("the kernel tick rate is measured at start-up and equals CONFIG_HZ where the config is readable", "[bpf]") {
+  BpfMonitor bpf(settings());
+  const sockleak::TickRate& rate = bpf.tick_rate();
+  CHECK(rate.snapped);
+  CHECK(std::abs(rate.measured_hz - rate.hz) / rate.hz < 0.06);
+  // Ground truth only where this kernel publishes its config; sockleak itself never reads it.
+  FILE* config = popen("zcat /proc/config.gz 2>/dev/null | sed -n 's/^CONFIG_HZ=//p'", "r");
+  REQUIRE(config);
+  char line[32] = {};
+  const bool known = std::fgets(line, sizeof line, config) != nullptr;
+  pclose(config);
+  if (known) CHECK(rate.hz == static_cast<uint32_t>(std::atoi(line)));
+}
+
+TEST_CASE("the probed features decide the identity: cookies where offered, else socket addresses", "[bpf]") {
+  sockleak::BpfSettings s = settings();
+  BpfMonitor bpf(s);
+  bpf.set_scan_thresholds(zero_thresholds());
+  CloseWaitPair pair;
+  const auto scan = bpf.scan_lingering();
+  const sl_sock_row* row = find_peer_port(scan, pair.port);
+  REQUIRE(row);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  REQUIRE(getsockopt(pair.client, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0);
+  if (bpf.features().has(sockleak::Feature::kSocketCookie)) {
+    CHECK(row->cookie == cookie);
+  } else {
+    CHECK(row->cookie != cookie);
+    CHECK(row->cookie > 0xffff000000000000ull);  // a kernel address
+  }
 }

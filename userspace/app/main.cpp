@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "app/features_command.h"
 #include "app/monitor.h"
 #include "app/options.h"
 #include "core/error.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
       case Command::kRun: return run_monitor(*parsed.options, argc, argv);
       case Command::kSnapshot: return run_snapshot(*parsed.options);
       case Command::kExplain: return run_explain(*parsed.options);
+      case Command::kFeatures: return run_features(*parsed.options);
     }
     return kExitRuntime;
   } catch (const Error& e) {

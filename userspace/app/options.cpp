@@ -20,6 +20,7 @@ constexpr const char* kFooter = R"(Examples:
   sockleak run --config /etc/sockleak.json      same keys as the long flags; flags override
   sockleak snapshot --close-wait 1m             one report now; exit 1 if anything lingers
   sockleak explain 1234 --close-wait 10s        why pid 1234 holds sockets, and what to change
+  sockleak features                             what this kernel offers and which path sockleak takes
 
 Signals: SIGINT/SIGTERM stop (final stats record); SIGHUP reloads --config and reopens --output.
 Exit codes: 0 ok (snapshot: nothing lingers), 1 snapshot found lingering sockets,
@@ -42,6 +43,8 @@ struct RawOptions {
   int64_t max_sockets = 262144;
   bool no_syscall_hooks = false;
   int64_t call_sites = 0;
+  std::string btf;
+  std::vector<std::string> disabled_features;
   std::string metrics_addr;
   int64_t metrics_top_n = 20;
   int64_t alert_close_wait_count = 20;
@@ -53,6 +56,24 @@ struct RawOptions {
   uint32_t explain_pid = 0;
   std::string explain_sample = "3s";
 };
+
+// How sockleak meets the kernel: shared by every command, `features` included.
+void add_kernel(CLI::App& cmd, RawOptions& raw) {
+  cmd.add_option("--btf", raw.btf,
+                 "Kernel types (BTF) for field offsets from FILE instead of /sys/kernel/btf/vmlinux; the "
+                 "running kernel must still have BTF of its own, which tracepoints and iterators attach by")
+      ->check(CLI::ExistingFile);
+  std::vector<std::string> optional;
+  for (const FeatureInfo& info : feature_table()) {
+    if (!info.fallback.empty()) optional.emplace_back(info.name);
+  }
+  cmd.add_option("--disable-feature", raw.disabled_features,
+                 "Take the fallback for this kernel feature even where the kernel offers it (repeatable or "
+                 "comma-separated; see `sockleak features`)")
+      ->delimiter(',')
+      ->envname("SOCKLEAK_DISABLE_FEATURES")
+      ->check(CLI::IsMember(optional));
+}
 
 void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
   cmd.add_option("--close-wait", raw.close_wait,
@@ -87,6 +108,7 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
                "Never attach the close() hook (it runs only while sockets linger, ~25ns per syscall "
                "host-wide) nor the accept() call-site hook; holder changes of shared lingering sockets "
                "are then seen at the next reconcile");
+  add_kernel(cmd, raw);
   if (!streaming) return;
   cmd.add_option("--interval", raw.interval, "Report every this long")->capture_default_str();
   cmd.add_option("--reconcile-interval", raw.reconcile_interval,
@@ -193,6 +215,8 @@ Options to_options(const RawOptions& raw, Command command) {
   o.max_sockets = static_cast<uint32_t>(bounded("--max-sockets", raw.max_sockets, 64, 4194304));
   o.syscall_hooks = !raw.no_syscall_hooks;
   o.call_sites = static_cast<uint32_t>(bounded("--call-sites", raw.call_sites, 0, 1'000'000));
+  o.btf_path = raw.btf;
+  for (const std::string& name : raw.disabled_features) o.disabled_features.insert(*feature_named(name));
   if (!raw.metrics_addr.empty()) o.metrics_addr = parse_listen_address(raw.metrics_addr);
   o.metrics_top_n = static_cast<size_t>(bounded("--metrics-top-n", raw.metrics_top_n, 1, 1000));
   o.alert_rules.close_wait_count =
@@ -248,6 +272,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   RawOptions run_raw;
   RawOptions snap_raw;
   RawOptions explain_raw;
+  RawOptions features_raw;
   CLI::App* run = app.add_subcommand("run", "Monitor continuously; NDJSON records to stdout");
   CLI::App* snapshot = app.add_subcommand("snapshot", "Report once from the kernel's current state");
   CLI::App* explain = app.add_subcommand(
@@ -255,6 +280,15 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   add_common(*run, run_raw, true);
   add_common(*snapshot, snap_raw, false);
   add_common(*explain, explain_raw, false);
+  CLI::App* features = app.add_subcommand(
+      "features", "What this kernel offers, which path sockleak takes for each need, and what it costs; "
+                  "exit 0 when sockleak can run here, 77 when not");
+  add_kernel(*features, features_raw);
+  features->add_option("--format", features_raw.format, "Output format: text or json")
+      ->check(CLI::IsMember({"json", "text"}));
+  features_raw.format = "text";
+  features->add_flag("-v,--verbose", features_raw.verbose, "Print the verifier's log of failed probes");
+  features->footer(kFooter);
   explain->add_option("pid", explain_raw.explain_pid, "Process ID to explain")->required()->check(CLI::Range(1u, 4194304u));
   explain->add_option("--sample", explain_raw.explain_sample, "Watch this long to measure growth (0s: one look)")
       ->capture_default_str();
@@ -271,9 +305,18 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
     if (code == 0) return {std::nullopt, kExitOk, out.str()};
     return {std::nullopt, kExitUsage, "sockleak: " + std::string(e.what()) + "\nRun 'sockleak --help' for usage.\n"};
   }
-  const Command command = run->parsed() ? Command::kRun : snapshot->parsed() ? Command::kSnapshot : Command::kExplain;
-  CLI::App& cmd = command == Command::kRun ? *run : command == Command::kSnapshot ? *snapshot : *explain;
-  RawOptions& raw = command == Command::kRun ? run_raw : command == Command::kSnapshot ? snap_raw : explain_raw;
+  const Command command = run->parsed()        ? Command::kRun
+                          : snapshot->parsed()   ? Command::kSnapshot
+                          : features->parsed()   ? Command::kFeatures
+                                                 : Command::kExplain;
+  CLI::App& cmd = command == Command::kRun        ? *run
+                  : command == Command::kSnapshot ? *snapshot
+                  : command == Command::kFeatures ? *features
+                                                  : *explain;
+  RawOptions& raw = command == Command::kRun        ? run_raw
+                    : command == Command::kSnapshot ? snap_raw
+                    : command == Command::kFeatures ? features_raw
+                                                    : explain_raw;
   try {
     if (!raw.config.empty()) apply_config(cmd, *run, raw.config);
     Options options = to_options(raw, command);

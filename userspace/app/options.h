@@ -5,15 +5,17 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/alert_engine.h"
 #include "core/duration.h"
+#include "core/kernel_features.h"
 #include "core/socket_table.h"
 
 namespace sockleak {
 
-enum class Command { kRun, kSnapshot, kExplain };
+enum class Command { kRun, kSnapshot, kExplain, kFeatures };
 enum class Format { kJson, kText };
 
 struct ListenAddress {
@@ -34,6 +36,8 @@ struct Options {
   uint32_t max_sockets = 262144;    // kernel socket map capacity
   bool syscall_hooks = true;        // close/accept hooks on sys_enter/sys_exit
   uint32_t call_sites = 0;          // capture connect/accept stacks: 0 off, 1 all, N one in N
+  std::string btf_path;             // --btf: kernel types from this file instead of /sys/kernel/btf/vmlinux
+  std::set<Feature> disabled_features;  // --disable-feature: take the fallback even where offered
   std::optional<ListenAddress> metrics_addr;
   size_t metrics_top_n = 20;
   AlertRules alert_rules;

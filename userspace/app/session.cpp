@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/event_decoder.h"
 #include "core/hints.h"
+#include "kernel/kernel_probe.h"
 #include "core/metrics_text.h"
 #include "kernel/symbolizer.h"
 
@@ -31,12 +32,24 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// The loader's settings, with the kernel probed once here for the whole session.
+static BpfSettings bpf_settings(const Options& options) {
+  BpfSettings s;
+  s.verbose = options.verbose;
+  s.ring_buffer_bytes = options.ring_buffer_kib * 1024u;
+  s.max_sockets = options.max_sockets;
+  // Syscall hooks serve `run` only: one-shot commands never watch closes.
+  s.syscall_hooks = options.syscall_hooks && options.command == Command::kRun;
+  s.stack_sample = options.call_sites;
+  s.stack_tgid = options.filter.pids.size() == 1 ? *options.filter.pids.begin() : 0u;
+  s.btf_path = options.btf_path;
+  s.features = probe_kernel({options.btf_path, options.disabled_features, options.verbose});
+  return s;
+}
+
 Session::Session(Options options)
     : options_(std::move(options)),
-      // Syscall hooks serve `run` only: one-shot commands never watch closes.
-      bpf_(BpfSettings{options_.verbose, options_.ring_buffer_kib * 1024u, options_.max_sockets,
-                       options_.syscall_hooks && options_.command == Command::kRun, options_.call_sites,
-                       options_.filter.pids.size() == 1 ? *options_.filter.pids.begin() : 0u}),
+      bpf_(bpf_settings(options_)),
       sink_(options_.output_path),
       writer_(options_.format, sink_),
       host_(hostname()) {

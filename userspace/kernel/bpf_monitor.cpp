@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "core/event_decoder.h"
+#include "kernel/kernel_probe.h"
 #include "kernel/unique_fd.h"
 #include "sockleak.skel.h"
 
@@ -47,8 +49,13 @@ void BpfMonitor::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer_
 BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   g_verbose = settings.verbose;
   libbpf_set_print(print_libbpf);
+  features_ = settings.features.probed ? settings.features : probe_kernel({settings.btf_path, {}, settings.verbose});
+  require_supported(features_);
+  const bool syscall_hooks = settings.syscall_hooks && features_.has(Feature::kSyscallTracepoints);
 
-  skel_.reset(sockleak_bpf__open());
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  if (!settings.btf_path.empty()) open_opts.btf_custom_path = settings.btf_path.c_str();
+  skel_.reset(sockleak_bpf__open_opts(&open_opts));
   if (!skel_) unsupported("open BPF object", errno);
   // Iterators run on demand and close tracking when asked; the state tracepoint (and the
   // accept hook that captures call sites) attach for the whole run.
@@ -56,9 +63,10 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
   bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
   bpf_program__set_autoattach(skel_->progs.list_executables, false);
+  bpf_program__set_autoattach(skel_->progs.sample_clock, false);
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
-  bpf_program__set_autoload(skel_->progs.on_sys_enter, settings.syscall_hooks);
-  bpf_program__set_autoload(skel_->progs.on_sys_exit, settings.syscall_hooks && settings.stack_sample > 0);
+  bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
+  bpf_program__set_autoload(skel_->progs.on_sys_exit, syscall_hooks && settings.stack_sample > 0);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
@@ -68,6 +76,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   }
   skel_->rodata->stack_sample = settings.stack_sample;
   skel_->rodata->stack_tgid = settings.stack_tgid;
+  skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
+  skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
     unsupported(bpf_program__autoload(skel_->progs.on_sys_exit)
@@ -75,7 +85,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
                     : "attach tp_btf/inet_sock_set_state",
                 err);
   }
-  if (settings.syscall_hooks) {
+  if (syscall_hooks) {
     // Proves at start that close tracking can attach, rather than failing mid-run.
     track_closes(true);
     track_closes(false);
@@ -97,6 +107,52 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
 
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfMonitor::on_event, this, nullptr));
   if (!ring_) unsupported("open ring buffer", errno);
+
+  tick_rate_ = measure_tick_rate();
+  skel_->bss->jiffies_hz = tick_rate_.hz;
+}
+
+TickRate BpfMonitor::measure_tick_rate() {
+  union bpf_iter_link_info info = {};
+  info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel_->maps.clock_tick));
+  DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+  opts.link_info = &info;
+  opts.link_info_len = sizeof info;
+  std::unique_ptr<bpf_link, LinkDeleter> link(bpf_program__attach_iter(skel_->progs.sample_clock, &opts));
+  if (!link) unsupported("attach iter/bpf_map_elem clock sample", errno);
+  auto sample = [&] {
+    const std::vector<std::byte> bytes = run_iterator(link.get(), "iter/bpf_map_elem clock sample");
+    sl_clock_sample s{};
+    if (bytes.size() != sizeof s) throw Error("clock sample: " + std::to_string(bytes.size()) + " bytes");
+    std::memcpy(&s, bytes.data(), sizeof s);
+    return s;
+  };
+  // The next change of the tick counter, bracketed by the readings around it. A tick is at
+  // most 1/24 s apart; give up after 200 ms (a stalled clock).
+  auto next_edge = [&] {
+    sl_clock_sample before = sample();
+    const uint64_t give_up = before.ktime_ns + 200'000'000;
+    for (;;) {
+      const sl_clock_sample now = sample();
+      if (now.jiffies != before.jiffies) return TickEdge{now.jiffies, before.ktime_ns, now.ktime_ns};
+      if (now.ktime_ns > give_up) throw Error("clock sample: the kernel tick counter did not advance in 200 ms");
+      before = now;
+    }
+  };
+  // A preempted sampler widens an edge's window and the estimate is refused: try again,
+  // with a longer span each time.
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    const TickEdge first = next_edge();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 * attempt));
+    const TickEdge second = next_edge();
+    if (auto rate = tick_rate_between(first, second); rate && rate->snapped) {
+      if (g_verbose) {
+        std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (measured %.1f)\n", rate->hz, rate->measured_hz);
+      }
+      return *rate;
+    }
+  }
+  throw Error("could not measure the kernel tick rate (HZ): clock samples too noisy", kExitUnsupported);
 }
 
 BpfMonitor::~BpfMonitor() = default;

@@ -8,10 +8,13 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/abi.h"
 #include "core/socket_table.h"
+#include "core/tick_rate.h"
+#include "core/kernel_features.h"
 
 struct sockleak_bpf;
 struct bpf_link;
@@ -35,13 +38,16 @@ struct BpfSettings {
   bool syscall_hooks = true;              // tp_btf/sys_enter (close); sys_exit (accept call sites)
   uint32_t stack_sample = 0;              // call sites: 0 off, N = one connect/accept in N
   uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
+  std::string btf_path;                   // --btf: types for CO-RE instead of the kernel's own
+  KernelFeatures features;                // from probe_kernel(); probed by the constructor if not
 };
 
 class BpfMonitor {
  public:
   using EventBytes = std::function<void(std::span<const std::byte>)>;
 
-  // Throws Error(kExitUnsupported) naming the step and errno when the kernel refuses.
+  // Throws Error(kExitUnsupported) naming the step and errno when the kernel refuses, or
+  // the missing feature and the first kernel with it.
   explicit BpfMonitor(const BpfSettings& settings = {});
   ~BpfMonitor();
   BpfMonitor(const BpfMonitor&) = delete;
@@ -63,6 +69,10 @@ class BpfMonitor {
   void track_closes(bool on);
   bool tracking_closes() const { return close_link_ != nullptr; }
 
+  const KernelFeatures& features() const { return features_; }
+  // HZ as measured at start-up; idle times and CLOSE_WAIT lower bounds are in its ticks.
+  const TickRate& tick_rate() const { return tick_rate_; }
+
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last scan
   // User-space return addresses of a captured call site, innermost first (empty if gone).
@@ -77,6 +87,7 @@ class BpfMonitor {
   struct RingDeleter { void operator()(ring_buffer* ring) const; };
   static int on_event(void* ctx, void* data, size_t size);
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
+  TickRate measure_tick_rate();
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
@@ -84,6 +95,8 @@ class BpfMonitor {
   std::unique_ptr<bpf_link, LinkDeleter> close_link_;
   std::unique_ptr<bpf_link, LinkDeleter> executables_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  KernelFeatures features_;
+  TickRate tick_rate_;
   const EventBytes* sink_ = nullptr;
 };
 

@@ -1,0 +1,68 @@
+#include "core/kernel_features.h"
+
+#include "core/error.h"
+#include <string>
+
+namespace sockleak {
+namespace {
+
+const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
+    {Feature::kBtf, "btf", "kernel BTF (CONFIG_DEBUG_INFO_BTF)", "5.4",
+     "typed tracepoints and iterators attach by the running kernel's type ids; CO-RE field offsets", "", ""},
+    {Feature::kStateTracepoint, "state_tracepoint", "tp_btf/inet_sock_set_state", "5.5",
+     "every TCP state change (CLOSE_WAIT entry time, closes)", "", ""},
+    {Feature::kRingBuffer, "ring_buffer", "BPF ring buffer", "5.8", "changes of reported sockets to userspace", "",
+     ""},
+    {Feature::kTaskFileIterator, "task_file_iterator", "iter/task_file", "5.8",
+     "every process's sockets (holders, pre-existing sockets, reconciles)", "", ""},
+    {Feature::kMapElemIterator, "map_elem_iterator", "iter/bpf_map_elem", "5.9",
+     "scans of the socket map for what lingers", "", ""},
+    {Feature::kSyscallTracepoints, "syscall_tracepoints", "tp_btf/sys_enter, tp_btf/sys_exit", "5.5",
+     "close()/close_range() of lingering sockets as they happen; accept() call sites",
+     "holders are corrected at the next reconcile (--reconcile-interval); no accept() call sites",
+     "holder changes seen up to one reconcile interval late"},
+    {Feature::kSocketCookie, "socket_cookie", "bpf_get_socket_cookie() in tracing programs", "5.12",
+     "socket identity: the kernel's 64-bit socket cookie",
+     "the struct sock address names the socket; a socket born at a reused address drops what the "
+     "old one left",
+     "one hash lookup per new TCP socket, and one per state change out of ESTABLISHED (cookies skip sockets "
+     "never tracked)"},
+    {Feature::kSockFromFile, "sock_from_file", "bpf_sock_from_file()", "5.11",
+     "finding the socket behind each open file in reconciles",
+     "the file's inode mode and the socket's pointer back to its file, read with probe reads (also turns "
+     "socket_cookie off: cookies need the typed socket)",
+     "about 6 probe reads per open file during a reconcile"},
+}};
+
+}  // namespace
+
+const std::array<FeatureInfo, kFeatureCount>& feature_table() { return kFeatures; }
+
+const FeatureInfo& feature_info(Feature feature) { return kFeatures[static_cast<size_t>(feature)]; }
+
+std::optional<Feature> feature_named(std::string_view name) {
+  for (const FeatureInfo& info : kFeatures) {
+    if (info.name == name) return info.feature;
+  }
+  return std::nullopt;
+}
+
+std::optional<Feature> KernelFeatures::first_missing_required() const {
+  for (const FeatureInfo& info : kFeatures) {
+    if (info.fallback.empty() && !has(info.feature)) return info.feature;
+  }
+  return std::nullopt;
+}
+
+void require_supported(const KernelFeatures& k) {
+  const std::optional<Feature> missing = k.first_missing_required();
+  if (!missing) return;
+  const FeatureInfo& info = feature_info(*missing);
+  std::string message = "this kernel (" + k.release + ") lacks " + std::string(info.description) + ", first in Linux " +
+                        std::string(info.first_kernel) + ", needed for " + std::string(info.need);
+  if (const std::string& why = k.detail[static_cast<size_t>(*missing)]; !why.empty()) message += " [" + why + "]";
+  message += "; sockleak needs Linux 5.10 or newer with BTF (see `sockleak features`)";
+  throw Error(message, kExitUnsupported);
+}
+
+}  // namespace sockleak

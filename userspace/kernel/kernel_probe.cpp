@@ -1,0 +1,154 @@
+#include "kernel/kernel_probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "core/error.h"
+#include "kernel/unique_fd.h"
+
+namespace sockleak {
+namespace {
+
+constexpr const char* kSysfsBtf = "/sys/kernel/btf/vmlinux";
+
+// Minimal instruction builders for the probes (uapi has the opcodes, not the macros).
+bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  bpf_insn i{};
+  i.code = code;
+  i.dst_reg = dst & 0xf;
+  i.src_reg = src & 0xf;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+bpf_insn mov_imm(uint8_t dst, int32_t imm) { return insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
+bpf_insn load_u64(uint8_t dst, uint8_t src, int16_t off) { return insn(BPF_LDX | BPF_MEM | BPF_DW, dst, src, off, 0); }
+bpf_insn skip_if_zero(uint8_t reg, int16_t count) { return insn(BPF_JMP | BPF_JEQ | BPF_K, reg, 0, count, 0); }
+bpf_insn call(int32_t helper) { return insn(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
+bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
+
+struct BtfDeleter {
+  void operator()(btf* b) const { btf__free(b); }
+};
+
+struct Probe {
+  Feature feature;
+  const char* target;       // BTF name of the attach point
+  __u32 target_kind;        // BTF_KIND_TYPEDEF (tracepoint) or BTF_KIND_FUNC (iterator)
+  bpf_attach_type attach;   // BPF_TRACE_RAW_TP or BPF_TRACE_ITER
+  std::vector<bpf_insn> insns;
+};
+
+// Each probe is the smallest tracing program that needs the feature: the kernel either
+// loads it or names what it lacks in the verifier log.
+std::vector<Probe> probes() {
+  const std::vector<bpf_insn> nothing = {mov_imm(BPF_REG_0, 0), exit_insn()};
+  return {
+      {Feature::kStateTracepoint, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, nothing},
+      {Feature::kTaskFileIterator, "bpf_iter_task_file", BTF_KIND_FUNC, BPF_TRACE_ITER, nothing},
+      {Feature::kMapElemIterator, "bpf_iter_bpf_map_elem", BTF_KIND_FUNC, BPF_TRACE_ITER, nothing},
+      {Feature::kSyscallTracepoints, "btf_trace_sys_enter", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, nothing},
+      // bpf_get_socket_cookie(sk), sk the tracepoint's first argument.
+      {Feature::kSocketCookie, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP,
+       {load_u64(BPF_REG_1, BPF_REG_1, 0), call(BPF_FUNC_get_socket_cookie), mov_imm(BPF_REG_0, 0), exit_insn()}},
+      // bpf_sock_from_file(ctx->file); file sits after meta, task and fd (offset 24), may be NULL.
+      {Feature::kSockFromFile, "bpf_iter_task_file", BTF_KIND_FUNC, BPF_TRACE_ITER,
+       {load_u64(BPF_REG_1, BPF_REG_1, 24), skip_if_zero(BPF_REG_1, 1), call(BPF_FUNC_sock_from_file),
+        mov_imm(BPF_REG_0, 0), exit_insn()}},
+  };
+}
+
+// Loads one probe; "" when the kernel took it, else the reason (errno and the verifier's
+// last line). EPERM means we may not load tracing programs at all: that is not a missing
+// feature but missing privileges, and throws.
+std::string try_probe(const Probe& probe, const btf* types, bool verbose) {
+  const int id = btf__find_by_name_kind(types, probe.target, probe.target_kind);
+  if (id < 0) return std::string("the kernel has no ") + probe.target;
+  std::vector<char> log(64 * 1024);
+  LIBBPF_OPTS(bpf_prog_load_opts, opts);
+  opts.expected_attach_type = probe.attach;
+  opts.attach_btf_id = static_cast<__u32>(id);
+  opts.log_buf = log.data();
+  opts.log_size = static_cast<__u32>(log.size());
+  opts.log_level = 1;
+  UniqueFd fd(bpf_prog_load(BPF_PROG_TYPE_TRACING, "sl_probe", "GPL", probe.insns.data(), probe.insns.size(), &opts));
+  if (fd.valid()) return "";
+  const int err = errno;
+  if (err == EPERM || err == EACCES) {
+    throw Error(std::string("load a probe program (") + probe.target + "): " + std::strerror(err) +
+                    " — the kernel refused tracing programs: missing CAP_BPF/CAP_PERFMON, or lockdown",
+                kExitUnsupported);
+  }
+  std::string why = std::strerror(err);
+  std::string text(log.data());
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  if (verbose && !text.empty()) std::fprintf(stderr, "sockleak: probe %s: %s\n", probe.target, text.c_str());
+  if (const size_t nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
+  if (!text.empty()) why += ": " + text;
+  return why;
+}
+
+std::string kernel_release() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+}  // namespace
+
+KernelFeatures probe_kernel(const ProbeOptions& options) {
+  KernelFeatures k;
+  k.probed = true;
+  k.release = kernel_release();
+  auto set = [&k](Feature f, bool on, std::string why = "") {
+    k.available[static_cast<size_t>(f)] = on;
+    k.detail[static_cast<size_t>(f)] = std::move(why);
+  };
+
+  k.btf_path = options.btf_path.empty() ? kSysfsBtf : options.btf_path;
+  std::unique_ptr<btf, BtfDeleter> types(options.btf_path.empty() ? btf__load_vmlinux_btf()
+                                                                  : btf__parse(options.btf_path.c_str(), nullptr));
+  if (!types) {
+    const int err = errno;
+    const std::string why = k.btf_path + ": " + std::strerror(err);
+    set(Feature::kBtf, false, why);
+    for (const FeatureInfo& info : feature_table()) {
+      if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");
+    }
+    return k;
+  }
+  set(Feature::kBtf, true);
+  if (!options.btf_path.empty() && !std::filesystem::exists(kSysfsBtf)) {
+    // libbpf finds attach points only in the running kernel's own BTF.
+    set(Feature::kBtf, false,
+        std::string("types from ") + options.btf_path + ", but " + kSysfsBtf +
+            " is not visible: libbpf resolves attach points only there (mount sysfs, read-only is enough)");
+  }
+  const bool ring_buffer = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+  set(Feature::kRingBuffer, ring_buffer, ring_buffer ? "" : "BPF_MAP_TYPE_RINGBUF refused");
+  for (const Probe& probe : probes()) {
+    if (options.disabled.contains(probe.feature)) {
+      set(probe.feature, false, "disabled by --disable-feature");
+      continue;
+    }
+    std::string why = try_probe(probe, types.get(), options.verbose);
+    set(probe.feature, why.empty(), std::move(why));
+  }
+  // Cookies are asked for with the typed socket that bpf_sock_from_file() returns.
+  if (k.has(Feature::kSocketCookie) && !k.has(Feature::kSockFromFile)) {
+    set(Feature::kSocketCookie, false, "needs sock_from_file");
+  }
+  return k;
+}
+
+}  // namespace sockleak
