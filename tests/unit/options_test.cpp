@@ -318,3 +318,28 @@ TEST_CASE("a listen address with unbalanced brackets is a usage error", "[option
   INFO("text: " << text);
   CHECK_THROWS_AS(sockleak::parse_listen_address(text), sockleak::Error);
 }
+
+TEST_CASE("--disable-feature takes optional features only, repeated or comma-separated", "[options]") {
+  const ParseOutcome ok = parse({"snapshot", "--disable-feature", "socket_cookie,sock_from_file"});
+  REQUIRE(ok.options);
+  CHECK(ok.options->disabled_features ==
+        std::set<sockleak::Feature>{sockleak::Feature::kSocketCookie, sockleak::Feature::kSockFromFile});
+  const ParseOutcome required = parse({"run", "--disable-feature", "ring_buffer"});
+  CHECK_FALSE(required.options);
+  CHECK(required.exit_code == sockleak::kExitUsage);
+  CHECK(required.output.find("--disable-feature") != std::string::npos);
+}
+
+TEST_CASE("features takes --btf, --format and --disable-feature; a missing BTF file is a usage error",
+          "[options]") {
+  const ParseOutcome ok = parse({"features", "--format", "json"});
+  REQUIRE(ok.options);
+  CHECK(ok.options->command == Command::kFeatures);
+  CHECK(ok.options->format == Format::kJson);
+  const ParseOutcome text = parse({"features"});
+  REQUIRE(text.options);
+  CHECK(text.options->format == Format::kText);
+  const ParseOutcome missing = parse({"features", "--btf", "/nonexistent/vmlinux.btf"});
+  CHECK_FALSE(missing.options);
+  CHECK(missing.exit_code == sockleak::kExitUsage);
+}

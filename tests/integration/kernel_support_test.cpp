@@ -1,0 +1,92 @@
+// Root integration tests: sockleak where no kernel config file can be read (a container, a
+// Debian or Ubuntu kernel without /boot mounted): it loads, and the times that depend on
+// the kernel tick rate are still right.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+#include "sockleak_run.h"
+
+using namespace std::chrono_literals;
+using sockleak::test::ChildProcess;
+using sockleak::test::expect_line_prefix;
+using sockleak::test::LoopbackServer;
+using sockleak::test::Record;
+using sockleak::test::ss_count;
+
+namespace {
+
+// argv run in a private mount namespace with an empty /boot and /proc/config.gz masked;
+// exits 99 if a config file is still readable there.
+std::vector<std::string> without_kernel_config(const std::vector<std::string>& argv) {
+  std::vector<std::string> wrapped = {
+      "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+      "mount -t tmpfs none /boot && { [ ! -e /proc/config.gz ] || mount --bind /dev/null /proc/config.gz; } && "
+      "if ls /boot/config-* >/dev/null 2>&1 || zcat /proc/config.gz 2>/dev/null | grep -q CONFIG_HZ; then exit 99; fi && "
+      "exec \"$@\"",
+      "sh"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+ChildProcess leaking_client(const std::string& port, const std::string& mode, int count) {
+  return ChildProcess({HTTP_CLIENT_BIN, "--port", port, "--mode", mode, "--count", std::to_string(count),
+                       "--max-seconds", "60"});
+}
+
+}  // namespace
+
+TEST_CASE("with no kernel config file visible, snapshot loads and gives tick-based ages right", "[no_kernel_config]") {
+  // CLOSE_WAIT from 0.5 s after connect; ESTABLISHED connections idle from the start.
+  LoopbackServer closing({"--idle-close-ms", "500"});
+  LoopbackServer idle({"--idle-close-ms", "0"});
+  ChildProcess leaker = leaking_client(closing.port, "leak", 10);
+  expect_line_prefix(leaker, "READY ");
+  ChildProcess holder = leaking_client(idle.port, "leak", 10);
+  expect_line_prefix(holder, "READY ");
+  const auto connected = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(3500ms);
+  REQUIRE(ss_count(leaker.pid(), "close-wait") == 10);
+
+  // Ages come from kernel jiffies stamps: a wrong HZ scales them (1000 assumed on a 250 Hz
+  // kernel reads a quarter). Pre-existing CLOSE_WAIT ages are lower bounds: 3 s at most.
+  ChildProcess snapshot(without_kernel_config({SOCKLEAK_BIN, "snapshot", "--close-wait", "2s", "--established-idle",
+                                               "2500ms", "--pid", std::to_string(leaker.pid()), "--pid",
+                                               std::to_string(holder.pid())}));
+  std::vector<Record> records;
+  while (auto line = snapshot.read_line(30s)) records.push_back(Record::parse(*line));
+  REQUIRE(snapshot.wait(30s) == 1);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected).count();
+  bool saw_close_wait = false;
+  bool saw_idle = false;
+  for (const Record& r : records) {
+    if (r["process"]["pid"] == leaker.pid() && r["socket"]["state"] == "CLOSE_WAIT") {
+      saw_close_wait = true;
+      CHECK(r["socket"]["count"] == 10);
+      const double age = r["socket"]["oldest_age_seconds"].get<double>();
+      CHECK(age >= 2.5);
+      CHECK(age <= elapsed - 0.4);
+    }
+    if (r["process"]["pid"] == holder.pid() && r["socket"]["state"] == "ESTABLISHED") {
+      saw_idle = true;
+      CHECK(r["socket"]["count"] == 10);
+    }
+  }
+  CHECK(saw_close_wait);
+  CHECK(saw_idle);
+}
+
+TEST_CASE("features runs with no kernel config file visible, measures HZ and says sockleak runs here",
+          "[no_kernel_config]") {
+  ChildProcess features(without_kernel_config({SOCKLEAK_BIN, "features", "--format", "json"}));
+  auto line = features.read_line(30s);
+  REQUIRE(line);
+  const Record page = Record::parse(*line);
+  CHECK(features.wait(30s) == 0);
+  CHECK(page["supported"] == true);
+  const uint32_t hz = page["tick_rate"]["hz"];
+  CHECK((hz == 100 || hz == 250 || hz == 300 || hz == 1000));
+}
