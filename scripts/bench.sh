@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On-demand benchmarks (not part of ctest): connection churn with sockleak on vs off
-# (interleaved rounds, median ratio), syscall overhead of the hooks, aggregator replay,
+# (interleaved rounds, median ratio; also on the fallback paths of kernels before 5.12),
+# syscall overhead of the hooks, aggregator replay,
 # and reconcile time at 10k and 100k sockets. Prints one summary table.
 #   scripts/bench.sh [--rounds N] [--seconds S]
 set -euo pipefail
@@ -79,18 +80,22 @@ churn_with() {
     on) start_monitor "${quiet[@]}"; churn; stop_monitor ;;
     leak) start_monitor "${leaking[@]}"; await_close_tracking; churn; stop_monitor ;;
     stacks) start_monitor "${quiet[@]}" --call-sites 1; churn; stop_monitor ;;
+    fallbacks) SOCKLEAK_DISABLE_FEATURES=$fallbacks start_monitor "${quiet[@]}"; churn; stop_monitor ;;
   esac
 }
-echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 (order rotates)" >&2
-configs=(off on leak stacks)
+# What a 5.10/5.11 kernel lacks: sockleak names sockets by address and finds them in files
+# by probe reads there.
+fallbacks=socket_cookie,sock_from_file
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks (order rotates)" >&2
+configs=(off on leak stacks fallbacks)
 for ((i = 0; i < rounds; i++)); do
   declare -A got=()
-  for ((k = 0; k < 4; k++)); do
-    c=${configs[$(((i + k) % 4))]}
+  for ((k = 0; k < ${#configs[@]}; k++)); do
+    c=${configs[$(((i + k) % ${#configs[@]}))]}
     got[$c]=$(churn_with "$c")
   done
-  echo "${got[off]} ${got[on]} ${got[leak]} ${got[stacks]}" >>"$work/churn"
-  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[stacks]}/s" >&2
+  echo "${got[off]} ${got[on]} ${got[leak]} ${got[stacks]} ${got[fallbacks]}" >>"$work/churn"
+  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[stacks]}/s, fallbacks ${got[fallbacks]}/s" >&2
 done
 churn_off=$(awk '{print $1}' "$work/churn" | median)
 churn_on=$(awk '{print $2}' "$work/churn" | median)
@@ -98,6 +103,7 @@ churn_leak=$(awk '{print $3}' "$work/churn" | median)
 churn_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/churn" | median)
 churn_ratio_leak=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
 churn_ratio_stacks=$(awk '{printf "%.3f\n", $4 / $1}' "$work/churn" | median)
+churn_ratio_fallbacks=$(awk '{printf "%.3f\n", $5 / $1}' "$work/churn" | median)
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
@@ -119,7 +125,7 @@ reconcile_ms() {
   hold=$!
   exec 9>"$work/hold_in"
   for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
-  ms=$("$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
+  ms=$(SOCKLEAK_DISABLE_FEATURES=${2:-} "$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
        awk '/reconcile:/ {print $(NF-1); exit}')
   exec 9>&-
   wait "$hold" 2>/dev/null || true
@@ -128,6 +134,7 @@ reconcile_ms() {
 echo "bench: reconcile at 10k and 100k sockets" >&2
 rec10k=$(reconcile_ms 10000)
 rec100k=$(reconcile_ms 100000)
+rec100k_fallbacks=$(reconcile_ms 100000 "$fallbacks")
 
 printf '\n%-52s %s\n' "benchmark" "result"
 printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
@@ -137,9 +144,11 @@ printf '%-52s %s\n' "churn conn/s, on with 100 lingering sockets (median)" "$chu
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
 printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering (close hook)" "$churn_ratio_leak"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
+printf '%-52s %s\n' "churn ratio on/off, 5.10 fallbacks ($fallbacks)" "$churn_ratio_fallbacks"
 printf '%-52s %s\n' "getppid ns/call off -> on (-> close hook attached)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "dup+close ns/call off -> on (-> close hook attached)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
+printf '%-52s %s\n' "reconcile at 100k sockets, 5.10 fallbacks, ms" "$rec100k_fallbacks"

@@ -78,6 +78,12 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->stack_tgid = settings.stack_tgid;
   skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
+  if (g_verbose) {
+    std::fprintf(stderr, "sockleak: kernel %s: socket identity %s, sockets in files by %s, syscall hooks %s\n",
+                 features_.release.c_str(), skel_->rodata->use_socket_cookies ? "cookie" : "address",
+                 skel_->rodata->use_sock_from_file ? "bpf_sock_from_file" : "probe reads",
+                 syscall_hooks ? "on" : "off");
+  }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   if (int err = sockleak_bpf__attach(skel_.get())) {
     unsupported(bpf_program__autoload(skel_->progs.on_sys_exit)

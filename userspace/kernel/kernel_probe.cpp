@@ -94,7 +94,16 @@ std::string try_probe(const Probe& probe, const btf* types, bool verbose) {
   std::string text(log.data());
   while (!text.empty() && text.back() == '\n') text.pop_back();
   if (verbose && !text.empty()) std::fprintf(stderr, "sockleak: probe %s: %s\n", probe.target, text.c_str());
-  if (const size_t nl = text.rfind('\n'); nl != std::string::npos) text = text.substr(nl + 1);
+  // The verdict is the last line before the verifier's statistics ("processed N insns").
+  for (;;) {
+    const size_t nl = text.rfind('\n');
+    std::string last = nl == std::string::npos ? text : text.substr(nl + 1);
+    if (last.rfind("processed ", 0) != 0 || nl == std::string::npos) {
+      text = last;
+      break;
+    }
+    text.resize(nl);
+  }
   if (!text.empty()) why += ": " + text;
   return why;
 }
@@ -110,9 +119,9 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   KernelFeatures k;
   k.probed = true;
   k.release = kernel_release();
-  auto set = [&k](Feature f, bool on, std::string why = "") {
+  auto set = [&k](Feature f, bool on, const std::string& why = "") {
     k.available[static_cast<size_t>(f)] = on;
-    k.detail[static_cast<size_t>(f)] = std::move(why);
+    k.detail[static_cast<size_t>(f)] = why;
   };
 
   k.btf_path = options.btf_path.empty() ? kSysfsBtf : options.btf_path;
@@ -141,8 +150,8 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
       set(probe.feature, false, "disabled by --disable-feature");
       continue;
     }
-    std::string why = try_probe(probe, types.get(), options.verbose);
-    set(probe.feature, why.empty(), std::move(why));
+    const std::string why = try_probe(probe, types.get(), options.verbose);
+    set(probe.feature, why.empty(), why);
   }
   // Cookies are asked for with the typed socket that bpf_sock_from_file() returns.
   if (k.has(Feature::kSocketCookie) && !k.has(Feature::kSockFromFile)) {
