@@ -3,6 +3,8 @@
 // the kernel tick rate are still right.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,4 +91,32 @@ TEST_CASE("features runs with no kernel config file visible, measures HZ and say
   CHECK(page["supported"] == true);
   const uint32_t hz = page["tick_rate"]["hz"];
   CHECK((hz == 100 || hz == 250 || hz == 300 || hz == 1000));
+}
+
+TEST_CASE("--btf takes the kernel's types from a file; a file without them is refused in one line, exit 77",
+          "[btf_file]") {
+  const std::string copy = "/tmp/sockleak-btf-test.vmlinux";
+  REQUIRE(std::system(("cp /sys/kernel/btf/vmlinux " + copy).c_str()) == 0);
+  ChildProcess from_file({SOCKLEAK_BIN, "features", "--format", "json", "--btf", copy});
+  auto line = from_file.read_line(30s);
+  REQUIRE(line);
+  const Record page = Record::parse(*line);
+  CHECK(from_file.wait(30s) == 0);
+  CHECK(page["kernel"]["btf"] == copy);
+  CHECK(page["supported"] == true);
+
+  // Not BTF at all: sockleak says which need is unmet and by which file, on one line.
+  const std::string garbage = "/tmp/sockleak-btf-test.garbage";
+  REQUIRE(std::system(("head -c 4096 /dev/urandom > " + garbage).c_str()) == 0);
+  ChildProcess refused({"/bin/sh", "-c", std::string(SOCKLEAK_BIN) + " snapshot --btf " + garbage + " 2>&1"});
+  std::vector<std::string> lines;
+  while (auto l = refused.read_line(30s)) lines.push_back(*l);
+  CHECK(refused.wait(30s) == 77);
+  REQUIRE(lines.size() == 1);
+  const std::string& message = lines.back();
+  CHECK(message.find("BTF") != std::string::npos);
+  CHECK(message.find(garbage) != std::string::npos);
+  CHECK(message.find("Linux 5.10") != std::string::npos);
+  std::remove(copy.c_str());
+  std::remove(garbage.c_str());
 }

@@ -58,9 +58,17 @@ void require_supported(const KernelFeatures& k) {
   const std::optional<Feature> missing = k.first_missing_required();
   if (!missing) return;
   const FeatureInfo& info = feature_info(*missing);
-  std::string message = "this kernel (" + k.release + ") lacks " + std::string(info.description) + ", first in Linux " +
-                        std::string(info.first_kernel) + ", needed for " + std::string(info.need);
-  if (const std::string& why = k.detail[static_cast<size_t>(*missing)]; !why.empty()) message += " [" + why + "]";
+  const std::string& why = k.detail[static_cast<size_t>(*missing)];
+  std::string message;
+  if (*missing == Feature::kBtf) {
+    // Either the kernel has none or the file given has none: the detail says which.
+    message = "no usable kernel BTF (" + why + "): typed tracepoints and iterators attach by the running kernel's " +
+              "BTF, which kernels built with CONFIG_DEBUG_INFO_BTF (Linux 5.4+) publish at /sys/kernel/btf/vmlinux";
+  } else {
+    message = "this kernel (" + k.release + ") lacks " + std::string(info.description) + ", first in Linux " +
+              std::string(info.first_kernel) + ", needed for " + std::string(info.need);
+    if (!why.empty()) message += " [" + why + "]";
+  }
   message += "; sockleak needs Linux 5.10 or newer with BTF (see `sockleak features`)";
   throw Error(message, kExitUnsupported);
 }

@@ -4,7 +4,6 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,23 +12,16 @@
 #include "core/error.h"
 #include "core/event_decoder.h"
 #include "kernel/kernel_probe.h"
+#include "kernel/libbpf_log.h"
 #include "kernel/unique_fd.h"
 #include "sockleak.skel.h"
 
 namespace sockleak {
 namespace {
 
-bool g_verbose = false;
-
-int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
-  std::fputs("sockleak: ", stderr);  // libbpf's own lines start with "libbpf: "
-  return std::vfprintf(stderr, format, args);
-}
-
 std::string errno_text(int err) {
   if (err < 0) err = -err;
-  std::string text = std::strerror(err);
+  std::string text = libbpf_error_text(err);
   if (err == EPERM || err == EACCES) {
     text += " (the kernel refused: missing CAP_BPF/CAP_PERFMON, lockdown, or the verifier; -v shows libbpf's log)";
   }
@@ -47,8 +39,7 @@ void BpfMonitor::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destr
 void BpfMonitor::RingDeleter::operator()(ring_buffer* ring) const { ring_buffer__free(ring); }
 
 BpfMonitor::BpfMonitor(const BpfSettings& settings) {
-  g_verbose = settings.verbose;
-  libbpf_set_print(print_libbpf);
+  route_libbpf_log(settings.verbose);
   features_ = settings.features.probed ? settings.features : probe_kernel({settings.btf_path, {}, settings.verbose});
   require_supported(features_);
   const bool syscall_hooks = settings.syscall_hooks && features_.has(Feature::kSyscallTracepoints);
@@ -78,7 +69,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->stack_tgid = settings.stack_tgid;
   skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
-  if (g_verbose) {
+  if (libbpf_verbose()) {
     std::fprintf(stderr, "sockleak: kernel %s: socket identity %s, sockets in files by %s, syscall hooks %s\n",
                  features_.release.c_str(), skel_->rodata->use_socket_cookies ? "cookie" : "address",
                  skel_->rodata->use_sock_from_file ? "bpf_sock_from_file" : "probe reads",
@@ -152,7 +143,7 @@ TickRate BpfMonitor::measure_tick_rate() {
     std::this_thread::sleep_for(std::chrono::milliseconds(30 * attempt));
     const TickEdge second = next_edge();
     if (auto rate = tick_rate_between(first, second); rate && rate->snapped) {
-      if (g_verbose) {
+      if (libbpf_verbose()) {
         std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (measured %.1f)\n", rate->hz, rate->measured_hz);
       }
       return *rate;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernel/libbpf_log.h"
 #include "kernel/unique_fd.h"
 
 namespace sockleak {
@@ -116,6 +117,7 @@ std::string kernel_release() {
 }  // namespace
 
 KernelFeatures probe_kernel(const ProbeOptions& options) {
+  route_libbpf_log(options.verbose);
   KernelFeatures k;
   k.probed = true;
   k.release = kernel_release();
@@ -125,11 +127,13 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   };
 
   k.btf_path = options.btf_path.empty() ? kSysfsBtf : options.btf_path;
-  std::unique_ptr<btf, BtfDeleter> types(options.btf_path.empty() ? btf__load_vmlinux_btf()
-                                                                  : btf__parse(options.btf_path.c_str(), nullptr));
+  std::unique_ptr<btf, BtfDeleter> types;
+  {
+    const QuietLibbpf quiet;  // a failure is reported below, in sockleak's words
+    types.reset(options.btf_path.empty() ? btf__load_vmlinux_btf() : btf__parse(options.btf_path.c_str(), nullptr));
+  }
   if (!types) {
-    const int err = errno;
-    const std::string why = k.btf_path + ": " + std::strerror(err);
+    const std::string why = k.btf_path + ": " + libbpf_error_text(errno);
     set(Feature::kBtf, false, why);
     for (const FeatureInfo& info : feature_table()) {
       if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");

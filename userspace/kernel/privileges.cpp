@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <filesystem>
 
 #include "core/error.h"
 
@@ -39,10 +38,6 @@ std::vector<std::string> check_privileges(bool call_sites) {
   if (!missing.empty()) {
     throw Error("missing capabilities:" + missing +
                     " (run as root, or grant them, e.g. AmbientCapabilities=CAP_BPF CAP_PERFMON)",
-                kExitUnsupported);
-  }
-  if (!std::filesystem::exists("/sys/kernel/btf/vmlinux")) {
-    throw Error("kernel BTF missing: /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF=y)",
                 kExitUnsupported);
   }
   std::vector<std::string> warnings;
