@@ -319,7 +319,7 @@ TEST_CASE("a listen address with unbalanced brackets is a usage error", "[option
   CHECK_THROWS_AS(sockleak::parse_listen_address(text), sockleak::Error);
 }
 
-TEST_CASE("--disable-feature takes optional features only, repeated or comma-separated", "[options]") {
+TEST_CASE("disabling a kernel feature takes optional features only, repeated or comma-separated", "[options]") {
   const ParseOutcome ok = parse({"snapshot", "--disable-feature", "socket_cookie,sock_from_file"});
   REQUIRE(ok.options);
   CHECK(ok.options->disabled_features ==
