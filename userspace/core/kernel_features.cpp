@@ -31,7 +31,7 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
      "finding the socket behind each open file in reconciles",
      "the file's inode mode and the socket's pointer back to its file, read with probe reads (also turns "
      "socket_cookie off: cookies need the typed socket)",
-     "about 6 probe reads per open file during a reconcile"},
+     "about a third more time per reconcile (100k sockets: 262 ms against 198 ms)"},
 }};
 
 }  // namespace
