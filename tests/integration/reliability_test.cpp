@@ -107,3 +107,24 @@ TEST_CASE("process names with invalid UTF-8 and control characters produce valid
   CHECK(name.find('\n') != std::string::npos);            // escaped in JSON, intact after parsing
   CHECK(name.find("\"x") != std::string::npos);
 }
+
+TEST_CASE("over a million fds on the host: the kernel's retry hint ends no reconcile, the leak is counted",
+          "[million_fds]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  // The fd hogs come first (lower pids, walked first): the iterator then visits a million
+  // objects with nothing to output, and the kernel asks the reader to retry (EAGAIN).
+  std::vector<std::unique_ptr<ChildProcess>> hogs;
+  size_t total = 0;
+  while (total < 1'050'000) {
+    hogs.push_back(scenario(server.port, "fds", 17000, {"--fd-tables", "6"}));
+    total += fds_of_process(hogs.back()->pid());
+  }
+  auto leaker = scenario(server.port, "plain", 40);
+  std::this_thread::sleep_for(1500ms);
+  ChildProcess snapshot({SOCKLEAK_BIN, "snapshot", "--close-wait", "1s", "--pid", std::to_string(leaker->pid())});
+  std::vector<Record> records;
+  while (auto line = snapshot.read_line(60s)) records.push_back(Record::parse(*line));
+  CHECK(snapshot.wait(60s) == 1);
+  CHECK(linger_counts(records, "CLOSE_WAIT") == std::map<pid_t, int>{{leaker->pid(), 40}});
+  CHECK(only(ss_counts("close-wait"), {leaker->pid()}) == std::map<pid_t, int>{{leaker->pid(), 40}});
+}

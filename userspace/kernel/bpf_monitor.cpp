@@ -169,7 +169,9 @@ std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what
     ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
     if (n == 0) break;
     if (n < 0) {
-      if (errno == EINTR) continue;
+      // EAGAIN: the kernel stops a read after visiting a million objects without output
+      // (kernel/bpf/bpf_iter.c) so that it can reschedule; the next read resumes there.
+      if (errno == EINTR || errno == EAGAIN) continue;
       throw Error(std::string("read ") + what + ": " + errno_text(errno));
     }
     bytes.insert(bytes.end(), chunk, chunk + n);
