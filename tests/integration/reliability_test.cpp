@@ -128,3 +128,22 @@ TEST_CASE("over a million fds on the host: the kernel's retry hint ends no recon
   CHECK(linger_counts(records, "CLOSE_WAIT") == std::map<pid_t, int>{{leaker->pid(), 40}});
   CHECK(only(ss_counts("close-wait"), {leaker->pid()}) == std::map<pid_t, int>{{leaker->pid(), 40}});
 }
+
+TEST_CASE("a leak that stopped growing has a zero rate and no EMFILE forecast in every record", "[flat_forecast]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  auto leaker = scenario(server.port, "plain", 12);
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s"});
+  int records = 0;
+  for (int i = 0; i < 16; ++i) {
+    auto [lingers, stats] = sockleak.next_cycle(10s);
+    for (const Record& r : lingers) {
+      if (r["process"]["pid"] != leaker->pid()) continue;
+      ++records;
+      CHECK(r["socket"]["count"] == 12);
+      CHECK(r["process"]["fd"]["exhaustion_eta_seconds"].is_null());
+      const Record& rate = r["socket"]["leak_rate_per_minute"];
+      CHECK((rate.is_null() || rate.get<double>() == 0.0));
+    }
+  }
+  CHECK(records >= 14);
+}

@@ -221,3 +221,19 @@ TEST_CASE("fd histories are per process", "[trend]") {
   CHECK(*trend.seconds_to_emfile(kServer, 200, 1200) == Approx(100.0));
   CHECK_FALSE(trend.seconds_to_emfile(kWorker, 100, 1200).has_value());
 }
+
+TEST_CASE("constant counts sampled at irregular real-clock instants are exactly not growing", "[trend]") {
+  // As a report loop samples: ~1 s apart with jitter, on a clock days past boot. The fit's
+  // rounding once gave 5e-13 per minute and an EMFILE forecast of 2.4e18 seconds.
+  TrendTracker trend;
+  const uint64_t origin = 372'811 * kSec + 123'456'789;
+  uint64_t t = origin;
+  for (int i = 0; i < 26; ++i) {
+    t += kSec + static_cast<uint64_t>((i * 7919) % 3'000'000);
+    trend.observe_lingering(kServer, TcpState::kCloseWait, t, 37);
+    trend.observe_fds(kServer, t, 45);
+  }
+  REQUIRE(trend.leak_rate_per_minute(kServer, TcpState::kCloseWait));
+  CHECK(*trend.leak_rate_per_minute(kServer, TcpState::kCloseWait) == 0.0);
+  CHECK_FALSE(trend.seconds_to_emfile(kServer, 45, 20000));
+}

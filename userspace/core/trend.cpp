@@ -1,5 +1,7 @@
 #include "core/trend.h"
 
+#include <cmath>
+
 namespace sockleak {
 
 void TrendTracker::add(Series& series, uint64_t now_ns, double value) {
@@ -34,19 +36,29 @@ void TrendTracker::prune(uint64_t now_ns) {
 
 std::optional<double> TrendTracker::slope_per_second(const Series& series) {
   if (series.size() < 2 || series.back().t_ns - series.front().t_ns < 1'000'000'000) return std::nullopt;
+  // Least squares on centred values: a constant series gives exactly 0 (the uncentred sums
+  // of large timestamps left rounding residue such as 5e-13 per minute).
+  const double n = static_cast<double>(series.size());
   const double t0 = static_cast<double>(series.front().t_ns);
-  double n = 0, sum_t = 0, sum_v = 0, sum_tt = 0, sum_tv = 0;
+  double mean_t = 0, mean_v = 0;
   for (const Sample& s : series) {
-    const double t = (static_cast<double>(s.t_ns) - t0) / 1e9;
-    n += 1;
-    sum_t += t;
-    sum_v += s.value;
-    sum_tt += t * t;
-    sum_tv += t * s.value;
+    mean_t += (static_cast<double>(s.t_ns) - t0) / 1e9;
+    mean_v += s.value;
   }
-  const double denominator = n * sum_tt - sum_t * sum_t;
-  if (denominator <= 0) return std::nullopt;
-  return (n * sum_tv - sum_t * sum_v) / denominator;
+  mean_t /= n;
+  mean_v /= n;
+  double sum_tt = 0, sum_tv = 0;
+  for (const Sample& s : series) {
+    const double dt = (static_cast<double>(s.t_ns) - t0) / 1e9 - mean_t;
+    sum_tt += dt * dt;
+    sum_tv += dt * (s.value - mean_v);
+  }
+  if (sum_tt <= 0) return std::nullopt;
+  const double slope = sum_tv / sum_tt;
+  // Counts are whole numbers: a fitted change of under half a unit across the samples is
+  // no change at all.
+  const double span = static_cast<double>(series.back().t_ns - series.front().t_ns) / 1e9;
+  return std::fabs(slope * span) < 0.5 ? 0.0 : slope;
 }
 
 std::optional<double> TrendTracker::leak_rate_per_minute(const ProcessKey& process, TcpState state) const {
