@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "sockleak_abi.h"
+#include "sl_ticks.h"
 
 #define SL_S_IFMT 00170000
 #define SL_S_IFSOCK 0140000
@@ -131,11 +132,8 @@ static __always_inline __u64 sl_idle_ms(const struct sock *sk)
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 sent = BPF_CORE_READ(tp, lsndtime);
 	__u32 rcvd = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
-	__u32 last = (__s32)(sent - rcvd) > 0 ? sent : rcvd;
 
-	if ((__s32)(now - last) <= 0)
-		return 0;
-	return sl_jiffies_to_ms(now - last);
+	return sl_jiffies_to_ms(sl_ticks_since_either(now, sent, rcvd));
 }
 
 /* Lower bound of the time a CLOSE_WAIT socket entered that state: the FIN was the
@@ -145,11 +143,8 @@ static __always_inline __u64 sl_close_wait_since_lower(const struct sock *sk, __
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 rcv = BPF_CORE_READ(tp, rcv_tstamp);
-	__u64 ago_ns;
+	__u64 ago_ns = sl_jiffies_to_ms(sl_ticks_since(now, rcv)) * 1000000ull;
 
-	if ((__s32)(now - rcv) <= 0)
-		return now_ns;
-	ago_ns = sl_jiffies_to_ms(now - rcv) * 1000000ull;
 	return ago_ns < now_ns ? now_ns - ago_ns : 0;
 }
 

@@ -113,3 +113,29 @@ TEST_CASE("a tick rate measured 2% high in a busy VM is still the kernel's 250 H
   REQUIRE(rate);
   CHECK(rate->hz == 250);
 }
+
+namespace {
+// jiffies_64 on a kernel at hz, uptime seconds after boot (INITIAL_JIFFIES = 2^32 - 300*HZ).
+uint64_t jiffies_at(uint32_t hz, double uptime) {
+  return (1ull << 32) - 300ull * hz + static_cast<uint64_t>(uptime * hz);
+}
+}  // namespace
+
+TEST_CASE("one reading of jiffies_64 against uptime names the rate, loaded CPU or not", "[tick_rate]") {
+  for (uint32_t hz : {100u, 250u, 300u, 1000u}) {
+    for (double uptime : {12.0, 45.0, 3786.0, 86400.0 * 40}) {
+      // The two clocks start a moment apart at boot.
+      const auto rate = sockleak::tick_rate_from_uptime(jiffies_at(hz, uptime - 1.5),
+                                                        static_cast<uint64_t>(uptime * 1e9));
+      REQUIRE(rate);
+      CHECK(rate->hz == hz);
+      CHECK(rate->from_uptime);
+    }
+  }
+}
+
+TEST_CASE("close to 300 s of uptime the rates cannot be told apart that way: ask for timed edges", "[tick_rate]") {
+  CHECK_FALSE(sockleak::tick_rate_from_uptime(jiffies_at(250, 305), 305'000'000'000ull));
+  // Nothing fits (a clock that is not what it should be): no guess either.
+  CHECK_FALSE(sockleak::tick_rate_from_uptime(jiffies_at(250, 900), 400'000'000'000ull));
+}

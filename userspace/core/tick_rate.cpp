@@ -13,7 +13,37 @@ constexpr std::array<uint32_t, 4> kConfigurable = {100, 250, 300, 1000};
 // 250 and 300 are 18% apart: a measurement within 6% of one is that one.
 constexpr double kSnapTolerance = 0.06;
 
+// The uptime jiffies_64 implies at the right HZ matches CLOCK_MONOTONIC to within the few
+// seconds between the two starting at boot; at a wrong HZ it is off by |uptime - 300 s| times
+// the rates' relative difference (a sixth, between 250 and 300).
+constexpr double kUptimeFit = 5.0;     // seconds
+constexpr double kUptimeMargin = 20.0; // seconds the runner-up must be off by
+
 }  // namespace
+
+std::optional<TickRate> tick_rate_from_uptime(uint64_t jiffies64, uint64_t monotonic_ns) {
+  const double uptime = static_cast<double>(monotonic_ns) / 1e9;
+  const double since_wrap = static_cast<double>(static_cast<int64_t>(jiffies64 - (1ull << 32)));
+  double best_error = 1e18, second_error = 1e18;
+  uint32_t best = 0;
+  for (uint32_t hz : kConfigurable) {
+    const double error = std::fabs(since_wrap / hz + 300.0 - uptime);
+    if (error < best_error) {
+      second_error = best_error;
+      best_error = error;
+      best = hz;
+    } else if (error < second_error) {
+      second_error = error;
+    }
+  }
+  if (best_error > kUptimeFit || second_error < kUptimeMargin || uptime <= 0) return std::nullopt;
+  TickRate rate;
+  rate.hz = best;
+  rate.measured_hz = (since_wrap + 300.0 * best) / uptime;
+  rate.snapped = true;
+  rate.from_uptime = true;
+  return rate;
+}
 
 std::optional<TickRate> tick_rate_between(const TickEdge& first, const TickEdge& second) {
   if (second.jiffies <= first.jiffies || second.at_ns <= first.at_ns) return std::nullopt;

@@ -136,11 +136,19 @@ TickRate BpfMonitor::measure_tick_rate() {
       before = now;
     }
   };
+  // One reading decides, unless uptime is near 300 s (see tick_rate_from_uptime).
+  const sl_clock_sample first_look = sample();
+  if (auto rate = tick_rate_from_uptime(first_look.jiffies, first_look.ktime_ns)) {
+    if (libbpf_verbose()) {
+      std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (from uptime: %.1f)\n", rate->hz, rate->measured_hz);
+    }
+    return *rate;
+  }
   // A preempted sampler widens an edge's window and the estimate is refused: try again,
-  // with a longer span each time.
-  for (int attempt = 1; attempt <= 4; ++attempt) {
+  // doubling the span (50 ms to 800 ms), which tolerates wider windows.
+  for (int span_ms = 50; span_ms <= 800; span_ms *= 2) {
     const TickEdge first = next_edge();
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 * attempt));
+    std::this_thread::sleep_for(std::chrono::milliseconds(span_ms));
     const TickEdge second = next_edge();
     if (auto rate = tick_rate_between(first, second); rate && rate->snapped) {
       if (libbpf_verbose()) {
@@ -149,7 +157,9 @@ TickRate BpfMonitor::measure_tick_rate() {
       return *rate;
     }
   }
-  throw Error("could not measure the kernel tick rate (HZ): clock samples too noisy", kExitUnsupported);
+  throw Error("could not measure the kernel tick rate (HZ): uptime is near 300 s and tick timings were too noisy; "
+              "start again in a minute",
+              kExitRuntime);
 }
 
 BpfMonitor::~BpfMonitor() = default;

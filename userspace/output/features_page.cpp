@@ -25,8 +25,8 @@ const char* path_name(Path p) {
 
 std::string tick_rate_text(const TickRate& rate) {
   char text[128];
-  std::snprintf(text, sizeof text, "%u Hz (measured %.1f Hz at start-up; no kernel config file read)", rate.hz,
-                rate.measured_hz);
+  std::snprintf(text, sizeof text, "%u Hz (%s %.1f Hz at start-up; no kernel config file read)", rate.hz,
+                rate.from_uptime ? "jiffies_64 against uptime:" : "tick edges timed:", rate.measured_hz);
   return text;
 }
 
@@ -84,7 +84,9 @@ nlohmann::ordered_json features_json(const FeaturesReport& r) {
                                 {"kernel", {{"release", k.release}, {"btf", k.btf_path}}},
                                 {"features", std::move(features)}};
   if (r.tick_rate) {
-    out["tick_rate"] = {{"hz", r.tick_rate->hz}, {"measured_hz", r.tick_rate->measured_hz}};
+    out["tick_rate"] = {{"hz", r.tick_rate->hz},
+                        {"measured_hz", r.tick_rate->measured_hz},
+                        {"method", r.tick_rate->from_uptime ? "uptime" : "tick_edges"}};
   } else {
     out["tick_rate"] = nullptr;
   }
