@@ -311,7 +311,8 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
  * still hold it), to be resolved by the next reconcile if it ever lingers. */
 static __always_inline void on_close(__u32 fd)
 {
-	struct sock *sk = sl_current_fd_sock(fd);
+	struct file *file = sl_current_fd_file(fd);
+	struct sock *sk = file ? sl_file_tcp_sock(file) : NULL;
 
 	if (!sk)
 		return;
@@ -331,6 +332,9 @@ static __always_inline void on_close(__u32 fd)
 			.tgid = tgid,
 			.proc_start = sl_task_start(sl_current_task()),
 			.fd_first = fd,
+			/* Userspace checks /proc/PID/fd for it: the process may hold the socket
+			 * through another fd (a dup the events never saw). */
+			.inode = (__u32)BPF_CORE_READ(file, f_inode, i_ino),
 		};
 		emit(&ev);
 	}

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_NO_STACK 0xffffffffu
@@ -41,6 +41,8 @@ struct sl_event {
 	__u32 new_state;  /* SL_EV_STATE */
 	__u32 fd_first;   /* SL_EV_FD_CLOSE fd, SL_EV_CLOSE_RANGE first */
 	__u32 fd_last;    /* SL_EV_CLOSE_RANGE last */
+	__u32 inode;      /* SL_EV_FD_CLOSE: the socket's inode (socket:[N] in /proc/PID/fd) */
+	__u32 _pad;
 };
 
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY index). */

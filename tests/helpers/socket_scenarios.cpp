@@ -10,7 +10,11 @@
 // --delay-ms D: in exit, close, close_range, dup2 and exec, wait D ms between sharing the
 // sockets and dropping them (so a monitor reports both holders first).
 // --close-after-ms T: T ms after READY, close() every socket fd this process opened and
-// print "CLOSED" (a burst of close syscalls). Runs until stdin closes, SIGTERM or
+// print "CLOSED" (a burst of close syscalls).
+// --dup-after-ms T: T ms after READY, dup() every socket fd this process opened, then close
+// the dup (--dup-mode close-dup, as Go's conn.File() and Python's socket.dup() leave it)
+// or the original (close-original), and print "DUPED": the process still holds every
+// socket, through one fd. Runs until stdin closes, SIGTERM or
 // --max-seconds; kills its descendants on the way out.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -289,6 +293,8 @@ int main(int argc, char** argv) {
   int count = 20;
   long long max_seconds = 120;
   long long close_after_ms = -1;
+  long long dup_after_ms = -1;
+  std::string dup_mode = "close-dup";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--addr") g_addr = argv[i + 1];
@@ -298,6 +304,8 @@ int main(int argc, char** argv) {
     else if (flag == "--max-seconds") max_seconds = std::atoll(argv[i + 1]);
     else if (flag == "--close-after-ms") close_after_ms = std::atoll(argv[i + 1]);
     else if (flag == "--delay-ms") g_delay_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--dup-after-ms") dup_after_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--dup-mode") dup_mode = argv[i + 1];
     else if (flag == "--fd-tables") g_fd_tables = std::atoi(argv[i + 1]);
     else if (flag == "--connect") g_connect = std::atoi(argv[i + 1]);
     else if (flag == "--comm") prctl(PR_SET_NAME, argv[i + 1]);
@@ -319,6 +327,21 @@ int main(int argc, char** argv) {
       for (int fd : g_opened) close(fd);
       close_after_ms = -1;
       std::puts("CLOSED");
+      std::fflush(stdout);
+    }
+    if (dup_after_ms >= 0 && waited * 100 >= dup_after_ms) {
+      for (int& fd : g_opened) {
+        const int copy = dup(fd);
+        if (copy < 0) _exit(1);
+        if (dup_mode == "close-dup") {
+          close(copy);
+        } else {
+          close(fd);
+          fd = copy;
+        }
+      }
+      dup_after_ms = -1;
+      std::puts("DUPED");
       std::fflush(stdout);
     }
     pollfd in{0, POLLIN, 0};

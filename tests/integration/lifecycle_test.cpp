@@ -167,6 +167,32 @@ TEST_CASE("close() of shared lingering sockets is tracked by events, and the clo
   CHECK(sockleak.wait_for([](const Record& r) { return r["type"] == "stats" && r["close_tracking"] == false; }, 5s));
 }
 
+TEST_CASE("a holder that closes a dup of a shared socket, or the original and keeps the dup, stays a holder",
+          "[dup_close]") {
+  for (const std::string mode : {"close-dup", "close-original"}) {
+    DYNAMIC_SECTION("mode " << mode) {
+      LoopbackServer server;
+      SockleakRun sockleak(run_args("1h"));  // no periodic reconcile to hide a wrong release
+      // Parent and forked child share 15 CLOSE_WAIT sockets; 4 s in, the parent dups each
+      // and closes one of the two fds.
+      Scenario scenario(server.port, "fork", 15, {"--dup-after-ms", "4000", "--dup-mode", mode});
+      REQUIRE(scenario.holders.size() == 2);
+      const std::map<pid_t, int> both = expected(scenario, 15);
+      REQUIRE(cycle_matching(sockleak, scenario.all(), both, 4s));
+      REQUIRE(expect_line_prefix(scenario.process, "DUPED").empty());
+      const auto after = std::chrono::steady_clock::now();
+      int cycles = 0;
+      while (std::chrono::steady_clock::now() - after < 3s) {
+        auto cycle = sockleak.next_cycle(10s);
+        ++cycles;
+        CHECK(only(linger_counts(cycle.first, "CLOSE_WAIT"), scenario.all()) == both);
+        check_against_ss(cycle, scenario.all());
+      }
+      CHECK(cycles >= 2);
+    }
+  }
+}
+
 TEST_CASE("a new process that reuses a pid never inherits the old process's sockets", "[pid_reuse]") {
   LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // only liveness (pid + start time) can fix it

@@ -497,6 +497,41 @@ TEST_CASE("a process holding a socket in two fds still holds it after closing on
   CHECK(report.totals.unowned == 1);
 }
 
+TEST_CASE("closing a dup the reconcile never saw keeps the holder once its fd table is checked",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker")});
+
+  sl_event closed = fd_close_event(7, kServer, 12);  // fd 12: a dup made after the reconcile
+  closed.inode = 4242;
+  table.apply(closed);
+  const std::vector<sockleak::HolderCheck> checks = table.take_holder_checks();
+  REQUIRE(checks.size() == 1);
+  CHECK(checks[0].process == kServer);
+  CHECK(checks[0].inode == 4242);
+  CHECK(table.take_holder_checks().empty());  // handed out once
+  table.confirm_holder(checks[0], 1);          // /proc/PID/fd still links socket:[4242] once
+
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 2);
+  CHECK(report.totals.close_wait == 1);
+  CHECK_FALSE(table.needs_reconcile(everyone_alive));
+}
+
+TEST_CASE("a checked close that left no fd on the socket drops the holder", "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker")});
+  sl_event closed = fd_close_event(7, kWorker, 9);
+  closed.inode = 4242;
+  table.apply(closed);
+  for (const sockleak::HolderCheck& check : table.take_holder_checks()) table.confirm_holder(check, 0);
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kServer);
+}
+
 TEST_CASE("an fd close from a reused pid does not remove the original holder", "[socket_table]") {
   const ProcessKey reused_pid{kWorker.pid, 99'000};
   SocketTable table;

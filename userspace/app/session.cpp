@@ -62,6 +62,8 @@ Session::Session(Options options)
 }
 
 void Session::reconcile() {
+  // Events from before the fd tables are read must not be applied on top of them.
+  drain_events(std::chrono::milliseconds(0));
   lost_at_reconcile_ = bpf_.counters().events_lost;
   const uint64_t start = monotonic_ns();
   const std::vector<sl_sock_row> rows = bpf_.read_holders();
@@ -147,7 +149,19 @@ std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCo
   return symbols_.frames(ProcessKey{}, stack);  // addresses only; retried at the next report
 }
 
+void Session::check_closed_holders() {
+  std::map<ProcessKey, std::optional<std::map<uint32_t, uint32_t>>> tables;  // one read per process
+  for (const HolderCheck& check : table_.take_holder_checks()) {
+    auto [it, fresh] = tables.try_emplace(check.process);
+    if (fresh) it->second = procs_.socket_fds(check.process);
+    if (!it->second) continue;  // unreadable: the close stands (as before checks existed)
+    auto fds = it->second->find(check.inode);
+    table_.confirm_holder(check, fds == it->second->end() ? 0 : fds->second);
+  }
+}
+
 std::vector<ReportRow> Session::collect(bool reconcile_due) {
+  check_closed_holders();
   const KernelCounters counters = bpf_.counters();
   // A due reconcile runs first: it adds held ESTABLISHED sockets to the map for this scan.
   if (reconcile_due) reconcile();

@@ -45,6 +45,9 @@ class Session {
 
  private:
   void reconcile();
+  // fd closes of reported sockets, checked against the processes' fd tables: a holder that
+  // closed one fd may hold the socket through another.
+  void check_closed_holders();
   // Attaches close tracking while lingering sockets are reported (their holders can
   // change), detaches it when none are: it costs every syscall on the host.
   void watch_closes(bool needed);

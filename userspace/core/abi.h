@@ -3,7 +3,7 @@
 
 #include "sockleak_abi.h"
 
-static_assert(sizeof(sl_event) == 48, "sl_event layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_event) == 56, "sl_event layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_capturer) == 32, "sl_capturer layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_sock_row) == 152, "sl_sock_row layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_sock_entry) == 72, "sl_sock_entry layout changed: bump SL_ABI_VERSION");

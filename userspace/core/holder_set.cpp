@@ -56,6 +56,22 @@ void HolderSet::release(const ProcessKey& process) {
   if (rest_ && rest_->empty()) rest_.reset();
 }
 
+void HolderSet::set_fds(const ProcessKey& process, uint32_t fds) {
+  Holder* h = find(process);
+  if (fds == 0) {
+    if (h) {
+      h->fds = 1;
+      release(process);  // removes it and keeps the set compact
+    }
+    return;
+  }
+  if (!h) {
+    add(process);
+    h = find(process);
+  }
+  h->fds = fds;
+}
+
 std::vector<HolderSet::Holder> HolderSet::list() const {
   std::vector<Holder> all;
   if (empty()) return all;

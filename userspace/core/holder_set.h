@@ -28,6 +28,7 @@ class HolderSet {
   static HolderSet of(const ProcessKey& process);
   void add(const ProcessKey& process);       // one more fd
   void release(const ProcessKey& process);   // one fd fewer; drops the holder at zero
+  void set_fds(const ProcessKey& process, uint32_t fds);  // exactly fds (0 drops the holder)
   bool empty() const { return first_.fds == 0; }
   std::vector<Holder> list() const;           // sorted by process
   bool operator==(const HolderSet& other) const { return list() == other.list(); }

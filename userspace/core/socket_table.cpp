@@ -91,6 +91,7 @@ void SocketTable::apply(const sl_event& event) {
     }
     case SL_EV_FD_CLOSE: {
       if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.release(actor);
+      if (event.inode != 0) holder_checks_.push_back({event.cookie, actor, event.inode});
       auto it = lingering_.find(event.cookie);
       if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
       break;
@@ -139,6 +140,16 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
   names_ = std::move(names);
   reconcile_requested_ = false;
   ++counters_.reconciles;
+}
+
+void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
+  auto held = holders_.find(check.cookie);
+  if (held == holders_.end()) return;
+  held->second.set_fds(check.process, fds_open);
+  if (fds_open == 0) return;
+  // Still held: the close did not make the owner unknown either.
+  auto it = lingering_.find(check.cookie);
+  if (it != lingering_.end() && it->second.owner.pid == 0) it->second.owner = check.process;
 }
 
 HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {

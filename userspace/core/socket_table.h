@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/abi.h"
@@ -104,6 +105,15 @@ struct LingerReport {
   AgeHistogram established_ages;
 };
 
+// A process closed an fd of a reported socket. It may still hold the socket through
+// another fd the events never saw (a dup: Go's conn.File(), Python's socket.dup()), so the
+// monitor checks its fd table for the socket's inode before the next report.
+struct HolderCheck {
+  uint64_t cookie = 0;
+  ProcessKey process;
+  uint32_t inode = 0;
+};
+
 struct TableCounters {
   uint64_t events = 0;
   uint64_t reconciles = 0;
@@ -138,6 +148,11 @@ class SocketTable {
   // closed, a holder that has exited; or when the last reconcile found sockets the
   // kernel map could not hold (only reconciles see those).
   bool needs_reconcile(const AliveFn& alive) const;
+  // fd closes since the last call, to check against the fd tables.
+  std::vector<HolderCheck> take_holder_checks() { return std::exchange(holder_checks_, {}); }
+  // What the fd table said: the process holds the socket through fds_open fds (0: gone).
+  // Only sockets whose holders a reconcile established are corrected.
+  void confirm_holder(const HolderCheck& check, uint32_t fds_open);
   void request_reconcile() { reconcile_requested_ = true; }
 
   LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
@@ -152,6 +167,7 @@ class SocketTable {
   std::unordered_map<uint64_t, HolderSet> holders_;
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
   std::map<ProcessKey, std::string> names_;
+  std::vector<HolderCheck> holder_checks_;
   bool reconcile_requested_ = false;
   size_t untracked_ = 0;  // untracked sockets seen by the last reconcile
   TableCounters counters_;

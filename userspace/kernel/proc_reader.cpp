@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <string_view>
 #include <sstream>
 
 #include "output/json_records.h"
@@ -80,6 +82,27 @@ bool ProcReader::alive(const ProcessKey& key) const {
   const auto ticks = start_ticks(key.pid);
   if (!ticks || ticks_per_second_ <= 0) return false;
   return *ticks == key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
+}
+
+std::optional<std::map<uint32_t, uint32_t>> ProcReader::socket_fds(const ProcessKey& key) const {
+  const std::string path = root_ + "/" + std::to_string(key.pid) + "/fd";
+  DIR* dir = opendir(path.c_str());
+  if (!dir) return std::nullopt;
+  std::map<uint32_t, uint32_t> inodes;
+  constexpr std::string_view kPrefix = "socket:[";
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    char target[64];
+    const ssize_t n = readlinkat(dirfd(dir), e->d_name, target, sizeof target - 1);
+    if (n <= 0) continue;
+    const std::string_view link(target, static_cast<size_t>(n));
+    if (link.substr(0, kPrefix.size()) != kPrefix) continue;
+    ++inodes[static_cast<uint32_t>(std::strtoul(target + kPrefix.size(), nullptr, 10))];
+  }
+  closedir(dir);
+  // Read after the table: a pid reused meanwhile is a different process.
+  if (!alive(key)) return std::map<uint32_t, uint32_t>{};
+  return inodes;
 }
 
 ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& name_hint) const {

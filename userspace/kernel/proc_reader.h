@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,9 @@ class ProcReader {
   std::optional<ProcessKey> key_of(uint32_t pid) const;
   // name_hint is used when the process is gone or /proc is unreadable.
   ProcessDetails details(const ProcessKey& key, const std::string& name_hint) const;
+  // Socket inodes in the process's fd table, each with how many fds refer to it; nullopt
+  // when the table cannot be read (gone, or no permission).
+  std::optional<std::map<uint32_t, uint32_t>> socket_fds(const ProcessKey& key) const;
 
  private:
   std::optional<uint64_t> start_ticks(uint32_t pid) const;
