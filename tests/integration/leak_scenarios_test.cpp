@@ -163,3 +163,12 @@ TEST_CASE("without CAP_BPF and CAP_PERFMON sockleak exits 77 and names what is m
   CHECK(output.find("CAP_BPF") != std::string::npos);
   CHECK(output.find("CAP_PERFMON") != std::string::npos);
 }
+
+TEST_CASE("a stdout that cannot be written (full disk) is a runtime failure: exit 3 and a message", "[full_stdout]") {
+  ChildProcess full({"/bin/sh", "-c", std::string(SOCKLEAK_BIN) + " run --interval 200ms 2>&1 >/dev/full"});
+  std::string output;
+  while (auto line = full.read_line(10s)) output += *line + "\n";
+  CHECK(full.wait(10s) == 3);
+  CHECK(output.find("write stdout") != std::string::npos);
+  CHECK(output.find("No space left on device") != std::string::npos);
+}

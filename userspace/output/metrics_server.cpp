@@ -18,7 +18,7 @@ MetricsServer::MetricsServer(const ListenAddress& address) : server_(std::make_u
   if (!server_->bind_to_port(address.host.c_str(), address.port)) {
     throw Error("--metrics-addr " + address.host + ":" + std::to_string(address.port) +
                     ": cannot listen (address in use, or not an address of this host)",
-                kExitUsage);
+                kExitRuntime);  // often passing (a previous instance still exiting): a service manager may retry
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }

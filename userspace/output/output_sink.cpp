@@ -27,9 +27,14 @@ OutputSink::~OutputSink() {
 bool OutputSink::write(const std::string& text) {
   if (closed_) return false;
   if (std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fflush(file_) == 0) return true;
-  if (path_) throw Error("write " + *path_ + ": " + std::strerror(errno));
-  closed_ = true;  // EPIPE: the reader of stdout is gone
-  return false;
+  const int err = errno;
+  std::clearerr(file_);
+  if (!path_ && err == EPIPE) {
+    closed_ = true;  // the reader of stdout is gone: a clean end
+    return false;
+  }
+  // A full disk (/dev/full: ENOSPC), EIO, a bad fd: records are being lost.
+  throw Error("write " + (path_ ? *path_ : std::string("stdout")) + ": " + std::strerror(err));
 }
 
 void OutputSink::reopen(std::optional<std::string> path) {

@@ -1,5 +1,6 @@
 // OutputSink: where records go — stdout, or a file appended to and reopened on SIGHUP
-// (logrotate). A closed stdout (log shipper gone) is reported, not fatal.
+// (logrotate). A closed stdout pipe (log shipper gone) ends the run cleanly; any other
+// write failure (full disk, I/O error) is a runtime failure.
 #pragma once
 
 #include <cstdio>
@@ -16,7 +17,7 @@ class OutputSink {
   OutputSink(const OutputSink&) = delete;
   OutputSink& operator=(const OutputSink&) = delete;
 
-  // False once stdout's reader is gone; throws Error when a file write fails.
+  // False once stdout's reader is gone (EPIPE); throws Error on any other write failure.
   bool write(const std::string& text);
   // Reopens the file (same or new path); stdout stays stdout.
   void reopen(std::optional<std::string> path);
