@@ -81,7 +81,7 @@ struct {
 
 /* Written by userspace through the mmap'ed .bss before each scan. */
 struct sl_scan_config scan_config = {};
-/* Entries the last scan visited: the number of tracked sockets. */
+/* Entries the last scan visited: the number of tracked sockets (each once, retries too). */
 __u64 scan_visited = 0;
 
 static __always_inline void count(__u32 which)
@@ -419,10 +419,12 @@ static __always_inline bool lingers(__u32 state, __u64 since_ns, __u64 idle_ms, 
 	return false;
 }
 
+/* A full seq buffer is no loss: the kernel drops this object's partial output and runs the
+ * program for the same object again at the next read (so everything a program does per
+ * object must be idempotent, or keyed by meta->seq_num). */
 static __always_inline void write_row(struct seq_file *seq, struct sl_sock_row *row)
 {
-	if (bpf_seq_write(seq, row, sizeof(*row)))
-		count(SL_CNT_ROWS_LOST);
+	bpf_seq_write(seq, row, sizeof(*row));
 }
 
 /* Every report interval: the tracked sockets that linger past the thresholds. */
@@ -434,7 +436,8 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 
 	if (!key || !entry)
 		return 0;
-	scan_visited++;
+	/* seq_num: this object's place in the walk, the same when the kernel retries it. */
+	scan_visited = ctx->meta->seq_num + 1;
 	const struct sock *sk = (const struct sock *)entry->sk;
 	__u64 cookie = *key;
 

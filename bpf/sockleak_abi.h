@@ -50,7 +50,7 @@ enum sl_counter {
 	SL_CNT_EVENTS_SENT = 0,
 	SL_CNT_EVENTS_LOST,     /* ring buffer full */
 	SL_CNT_SOCKETS_FULL,    /* socket map full: socket not tracked */
-	SL_CNT_ROWS_LOST,       /* iterator seq buffer overflow */
+	SL_CNT_ROWS_LOST,       /* iterator rows the kernel could not deliver (none: full buffers are retried) */
 	SL_CNT_STALE_ENTRIES,   /* map entries whose socket was gone, removed by a scan */
 	SL_CNT_STACKS_LOST,     /* call-site stack not captured (stack map full or collision) */
 	SL_CNT_MAX,

@@ -249,7 +249,7 @@ StatsSnapshot Session::stats(bool final) const {
   s.events_lost = k.events_lost;
   s.events_malformed = malformed_;
   s.sockets_tracked = bpf_.tracked_sockets();
-  s.sockets_untracked = k.sockets_full;
+  s.sockets_untracked = table_.untracked();
   s.sockets_stale = k.stale_entries;
   s.call_sites_lost = k.stacks_lost;
   s.rows_lost = k.rows_lost;

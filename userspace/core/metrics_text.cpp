@@ -113,8 +113,9 @@ std::string render_metrics(const MetricsInput& in) {
   e.family("sockleak_reconcile_corrections_total", "counter",
            "Holder facts the event stream had wrong or missed, corrected by a reconcile.");
   e.sample("sockleak_reconcile_corrections_total", "", static_cast<double>(s.reconcile_corrections));
-  e.family("sockleak_untracked_sockets_total", "counter", "Sockets not tracked because the kernel map was full.");
-  e.sample("sockleak_untracked_sockets_total", "", static_cast<double>(s.sockets_untracked));
+  e.family("sockleak_untracked_sockets", "gauge",
+           "Held sockets without a kernel map entry (map full) at the last reconcile; still reported.");
+  e.sample("sockleak_untracked_sockets", "", static_cast<double>(s.sockets_untracked));
   e.family("sockleak_tracked_sockets", "gauge", "TCP sockets in the kernel socket map.");
   e.sample("sockleak_tracked_sockets", "", static_cast<double>(s.sockets_tracked));
   e.family("sockleak_socket_map_fill_ratio", "gauge", "Kernel socket map entries over its capacity.");

@@ -43,7 +43,7 @@ struct StatsSnapshot {
   uint64_t events_lost = 0;        // ring buffer full (BPF per-CPU counter)
   uint64_t events_malformed = 0;   // wrong size or kind
   uint64_t sockets_tracked = 0;    // entries in the kernel socket map
-  uint64_t sockets_untracked = 0;  // not tracked because the map was full
+  uint64_t sockets_untracked = 0;  // held sockets without a map entry (map full), as of the last reconcile
   uint64_t sockets_stale = 0;      // map entries outliving their socket, removed
   uint64_t rows_lost = 0;          // iterator output overflow
   uint64_t call_sites_lost = 0;    // --call-sites stacks not captured (stack map full)

@@ -159,6 +159,8 @@ class SocketTable {
 
   const TableCounters& counters() const { return counters_; }
   size_t lingering() const { return lingering_.size(); }
+  // Held sockets the last reconcile found without a kernel map entry (map full), each once.
+  size_t untracked() const { return untracked_; }
 
  private:
   HolderSet holders_of(const LingeringSocket& socket) const;
