@@ -21,10 +21,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define SL_E2BIG 7 /* map full */
 
+/* x86-64 syscall numbers... */
 #define SL_NR_CLOSE 3
 #define SL_NR_ACCEPT 43
 #define SL_NR_ACCEPT4 288
 #define SL_NR_CLOSE_RANGE 436
+/* ...and those of 32-bit (ia32) callers, which mean other calls there: ia32's read is 3,
+ * x86-64's lstat is 6. */
+#define SL_NR32_CLOSE 6
+#define SL_NR32_ACCEPT4 364
+/* thread_info.status flag of a task inside an ia32 syscall (arch/x86 TS_COMPAT). */
+#define SL_TS_COMPAT 0x0002
 
 /* Wake userspace only once this much is pending; it also polls on a timer. */
 #define SL_WAKEUP_BYTES (64 * 1024)
@@ -342,24 +349,36 @@ static __always_inline void on_close(__u32 fd)
 		entry->owner_tgid = 0;
 }
 
+/* Whether the current syscall came from a 32-bit (ia32) caller: its number and arguments
+ * follow the ia32 table and registers (ebx, ecx, ...). */
+static __always_inline bool in_ia32_syscall(void)
+{
+	return BPF_CORE_READ(sl_current_task(), thread_info.status) & SL_TS_COMPAT;
+}
+
 /* Attached by userspace only while it reports lingering sockets: the hook puts every
  * syscall on the host through the tracepoint path, which short connections should not pay. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
-	/* Every syscall on the host passes here: compare the id before anything else. */
-	if (id == SL_NR_CLOSE) {
-		on_close((__u32)regs->di);
-	} else if (id == SL_NR_CLOSE_RANGE) {
+	/* Every syscall on the host passes here: compare the id before anything else; only the
+	 * few candidates pay for the ia32 check. */
+	if (id != SL_NR_CLOSE && id != SL_NR32_CLOSE && id != SL_NR_CLOSE_RANGE)
+		return 0;
+	bool ia32 = in_ia32_syscall();
+
+	if (id == SL_NR_CLOSE_RANGE) {
 		struct sl_event ev = {
 			.ts_ns = bpf_ktime_get_ns(),
 			.kind = SL_EV_CLOSE_RANGE,
 			.tgid = bpf_get_current_pid_tgid() >> 32,
 			.proc_start = sl_task_start(sl_current_task()),
-			.fd_first = (__u32)regs->di,
-			.fd_last = (__u32)regs->si,
+			.fd_first = (__u32)(ia32 ? regs->bx : regs->di),
+			.fd_last = (__u32)(ia32 ? regs->cx : regs->si),
 		};
 		emit(&ev);
+	} else if (ia32 == (id == SL_NR32_CLOSE)) {
+		on_close((__u32)(ia32 ? regs->bx : regs->di));
 	}
 	return 0;
 }
@@ -374,7 +393,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	/* Direct BTF load (no helper call): this runs on every syscall exit. */
 	long id = regs->orig_ax;
 
-	if (id != SL_NR_ACCEPT && id != SL_NR_ACCEPT4)
+	if (id != SL_NR_ACCEPT && id != SL_NR_ACCEPT4 && id != SL_NR32_ACCEPT4)
+		return 0;
+	/* ia32 numbers mean other calls on x86-64 and the other way round (43 is ia32's
+	 * times()); ia32 accept through socketcall() is not followed. */
+	if (in_ia32_syscall() != (id == SL_NR32_ACCEPT4))
 		return 0;
 	struct sock *sk = sl_current_fd_sock((__u32)ret);
 

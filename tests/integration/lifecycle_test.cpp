@@ -193,6 +193,35 @@ TEST_CASE("a holder that closes a dup of a shared socket, or the original and ke
   }
 }
 
+TEST_CASE("a 32-bit process: its read() is not taken for close(), its close() through int 0x80 is seen",
+          "[ia32]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only events move holders
+  ChildProcess holder({IA32_HOLDER_BIN, server.port});
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 2; ++i) pids.push_back(std::stoi(expect_line_prefix(holder, "HOLDER ")));
+  expect_line_prefix(holder, "READY");
+  const pid_t child = pids[0];
+  const pid_t parent = pids[1];
+  auto both = cycle_matching(sockleak, pids, {{child, 10}, {parent, 10}}, 4s);
+  REQUIRE(both);
+  CHECK(both->second["close_tracking"] == true);
+  const int reconciles = both->second["reconcile"]["runs"].get<int>();
+
+  // ia32 read is syscall 3, x86-64's close; edi holds the fd, where x86-64 passes it.
+  expect_line_prefix(holder, "READ");
+  for (int i = 0; i < 2; ++i) {
+    auto cycle = sockleak.next_cycle(10s);
+    CHECK(only(linger_counts(cycle.first, "CLOSE_WAIT"), pids) == std::map<pid_t, int>{{child, 10}, {parent, 10}});
+  }
+  // ia32 close is syscall 6, x86-64's lstat: the parent drops out by events alone.
+  expect_line_prefix(holder, "CLOSED");
+  auto after = cycle_matching(sockleak, pids, {{child, 10}}, 4s);
+  REQUIRE(after);
+  check_against_ss(*after, pids);
+  CHECK(after->second["reconcile"]["runs"].get<int>() == reconciles);
+}
+
 TEST_CASE("a new process that reuses a pid never inherits the old process's sockets", "[pid_reuse]") {
   LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // only liveness (pid + start time) can fix it
