@@ -78,6 +78,24 @@ const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
 const volatile __u32 stack_tgid = 0;
 
+/* fd tables of processes whose leader exited alone (pthread_exit): the kernel's task_file
+ * walk then visits the shared table once per thread. Key: files_struct address; value:
+ * the reconcile generation and the thread that reads the table for it. */
+struct sl_table_reader {
+	__u64 generation;
+	__u32 tid;
+	__u32 _pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct sl_table_reader);
+} table_readers SEC(".maps");
+
+/* Bumped by userspace before every reconcile. */
+__u64 reconcile_generation = 0;
+
 /* One element: what the sample_clock iterator walks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -503,6 +521,24 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	return 0;
 }
 
+/* Whether this task's fd table is read through this task. The kernel skips threads that
+ * share their leader's table; a leader that exited alone has none, and then every thread
+ * sharing a table would report it again: only the first thread seen in this reconcile does. */
+static __always_inline bool first_reader_of_table(struct task_struct *task)
+{
+	if (task->pid == task->tgid || BPF_CORE_READ(task, group_leader, files))
+		return true;
+	__u64 files = (__u64)BPF_CORE_READ(task, files);
+	struct sl_table_reader *reader = bpf_map_lookup_elem(&table_readers, &files);
+
+	if (reader && reader->generation == reconcile_generation)
+		return reader->tid == (__u32)task->pid;
+	struct sl_table_reader mine = {.generation = reconcile_generation, .tid = task->pid};
+
+	bpf_map_update_elem(&table_readers, &files, &mine, BPF_ANY);
+	return true;
+}
+
 /* At start and every reconcile interval: every process's TCP fds in ESTABLISHED
  * or CLOSE_WAIT, in every network namespace. Seeds sockets that existed before
  * sockleak started (their age is then a lower bound). */
@@ -514,6 +550,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	struct sock *sk;
 
 	if (!task || !file)
+		return 0;
+	if (!first_reader_of_table(task))
 		return 0;
 	if (use_sock_from_file) {
 		struct socket *sock = bpf_sock_from_file(file);

@@ -6,6 +6,8 @@
 // with --fd-tables T, T-1 more threads each unshare their fd table and open --count
 // eventfds in it (one process past RLIMIT_NOFILE, which limits each table), and with
 // --connect N the main table also holds N connections.
+// Scenario "leader_exit": the main thread connects, starts 3 more threads and exits on its
+// own (pthread_exit: the process lives on, its leader a zombie without an fd table).
 // --comm NAME renames the process (prctl), any bytes allowed.
 // --delay-ms D: in exit, close, close_range, dup2 and exec, wait D ms between sharing the
 // sockets and dropping them (so a monitor reports both holders first).
@@ -21,6 +23,7 @@
 #include <linux/close_range.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -209,6 +212,10 @@ void run(const std::string& scenario, int count) {
     open_eventfds(count);
     connect_all(g_connect);
     say("HOLDER", self);
+  } else if (scenario == "leader_exit") {
+    connect_all(count);
+    say("HOLDER", self);
+    for (int i = 0; i < 3; ++i) std::thread([] { for (;;) pause(); }).detach();
   } else if (scenario == "plain") {
     connect_all(count);
     say("HOLDER", self);
@@ -322,6 +329,7 @@ int main(int argc, char** argv) {
   run(scenario, count);
   std::puts("READY");
   std::fflush(stdout);
+  auto serve = [=]() mutable {
   for (long long waited = 0; waited < max_seconds * 10; ++waited) {
     if (close_after_ms >= 0 && waited * 100 >= close_after_ms) {
       for (int fd : g_opened) close(fd);
@@ -355,5 +363,15 @@ int main(int argc, char** argv) {
   for (pid_t child : g_children) kill(child, SIGKILL);
   while (wait(nullptr) > 0) {
   }
+  };
+  if (scenario == "leader_exit") {
+    // The rest runs on a thread; the leader leaves. exit() ends every thread at the end.
+    std::thread([serve]() mutable {
+      serve();
+      std::exit(0);
+    }).detach();
+    pthread_exit(nullptr);
+  }
+  serve();
   return 0;
 }

@@ -222,6 +222,27 @@ TEST_CASE("a 32-bit process: its read() is not taken for close(), its close() th
   CHECK(after->second["reconcile"]["runs"].get<int>() == reconciles);
 }
 
+TEST_CASE("a process whose leader thread exited alone: its sockets once each, its fds counted, its closes seen",
+          "[leader_exit]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: the close must be seen by events
+  Scenario scenario(server.port, "leader_exit", 12, {"--close-after-ms", "5000"});
+  const pid_t pid = scenario.holders.at(0);
+  auto cycle = cycle_matching(sockleak, {pid}, {{pid, 12}}, 4s);
+  REQUIRE(cycle);
+  // `ss -p` cannot name this process (it reads the leader's empty fd table): host totals.
+  CHECK(cycle->second["sockets"]["lingering"]["close_wait"].get<int>() == ss_total("close-wait"));
+  for (const Record& r : cycle->first) {
+    if (r["process"]["pid"] != pid) continue;
+    CHECK(r["process"]["fd"]["open"].get<int>() >= 12);  // the threads' table, not the leader's empty one
+  }
+  const int reconciles = cycle->second["reconcile"]["runs"].get<int>();
+  expect_line_prefix(scenario.process, "CLOSED");
+  auto after = cycle_matching(sockleak, {pid}, {}, 4s);
+  REQUIRE(after);
+  CHECK(after->second["reconcile"]["runs"].get<int>() == reconciles);
+}
+
 TEST_CASE("a new process that reuses a pid never inherits the old process's sockets", "[pid_reuse]") {
   LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // only liveness (pid + start time) can fix it

@@ -110,7 +110,7 @@ TEST_CASE("an alert resolves only after resolve_after consecutive evaluations be
   CHECK(t.rule == "close_wait_count");
   CHECK(t.process == kServer);
   CHECK(t.threshold == 10.0);
-  CHECK(t.value == 15.0);  // the last value seen while firing
+  CHECK(t.value == 3.0);  // the value now, not the last one seen while firing
   CHECK_THAT(t.summary, Catch::StartsWith("resolved: "));
   CHECK(engine.firing_by_rule().at("close_wait_count") == 0);
 
@@ -118,14 +118,25 @@ TEST_CASE("an alert resolves only after resolve_after consecutive evaluations be
   CHECK(engine.evaluate({holding(kServer, 3)}, rules).empty());
 }
 
-TEST_CASE("a resolved alert carries the latest value seen while it fired", "[alerts]") {
+TEST_CASE("a resolved alert carries the current value and says it in its summary", "[alerts]") {
   AlertEngine engine;
   const AlertRules rules = close_wait_rules(10, 1);
   REQUIRE(engine.evaluate({holding(kServer, 11)}, rules).size() == 1);
   REQUIRE(engine.evaluate({holding(kServer, 40)}, rules).empty());
-  const auto resolved = engine.evaluate({holding(kServer, 0)}, rules);
+  const auto resolved = engine.evaluate({holding(kServer, 2)}, rules);
   REQUIRE(resolved.size() == 1);
-  CHECK(resolved.front().value == 40.0);
+  CHECK(resolved.front().value == 2.0);
+  CHECK_THAT(resolved.front().summary, Catch::Contains("holds 2 CLOSE_WAIT"));
+}
+
+TEST_CASE("a resolved alert of a process no longer reported has a CLOSE_WAIT count of 0", "[alerts]") {
+  AlertEngine engine;
+  const AlertRules rules = close_wait_rules(10, 1);
+  REQUIRE(engine.evaluate({holding(kServer, 11)}, rules).size() == 1);
+  const auto resolved = engine.evaluate({}, rules);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved.front().value == 0.0);
+  CHECK_THAT(resolved.front().summary, Catch::Contains("no longer holds"));
 }
 
 TEST_CASE("a dip below followed by a rise resets the resolve count", "[alerts]") {

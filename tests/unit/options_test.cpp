@@ -343,3 +343,28 @@ TEST_CASE("features takes --btf, --format and --disable-feature; a missing BTF f
   CHECK_FALSE(missing.options);
   CHECK(missing.exit_code == sockleak::kExitUsage);
 }
+
+TEST_CASE("explain takes only what it honours: no filters that could hide its process, no format or output",
+          "[options]") {
+  for (const std::string flag : {"--comm", "--min-count", "--format", "--output", "--pid"}) {
+    const ParseOutcome parsed = parse({"explain", "1234", flag, "1"});
+    CHECK_FALSE(parsed.options);
+    CHECK(parsed.exit_code == sockleak::kExitUsage);
+  }
+  const ParseOutcome ok = parse({"explain", "1234", "--close-wait", "5s"});
+  REQUIRE(ok.options);
+  CHECK(ok.options->filter.pids == std::set<uint32_t>{1234});
+  CHECK(ok.options->filter.comms.empty());
+  CHECK(ok.options->filter.min_count == 1);
+}
+
+TEST_CASE("call sites under a one-shot command are refused with the reason", "[options]") {
+  for (const std::string command : {"snapshot", "explain"}) {
+    const ParseOutcome parsed =
+        command == "explain" ? parse({"explain", "1234", "--call-sites", "1"}) : parse({"snapshot", "--call-sites", "1"});
+    CHECK_FALSE(parsed.options);
+    CHECK(parsed.exit_code == sockleak::kExitUsage);
+    CHECK(parsed.output.find("sockleak run --call-sites") != std::string::npos);
+  }
+  CHECK(parse({"run", "--call-sites", "1"}).options);
+}

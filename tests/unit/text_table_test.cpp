@@ -87,6 +87,18 @@ TEST_CASE("a text report row shows pid name state count oldest age fds and top p
   CHECK_THAT(row, Catch::EndsWith("10.0.0.7:8080 (2) +1 more"));
 }
 
+TEST_CASE("a text report row shows the leak rate, the time to EMFILE and the cause", "[text]") {
+  ReportRow r = nginx_close_wait();
+  r.forecast.leak_rate_per_minute = 12.0;
+  r.forecast.seconds_to_emfile = 5400;
+  const auto lines = lines_of(text_report({r}, HostTotals{3, 0, 0}, kTime));
+  REQUIRE(lines.size() == 3);
+  CHECK_THAT(lines[1], Catch::Contains("RATE/MIN") && Catch::Contains("EMFILE") && Catch::Contains("CAUSE"));
+  CHECK_THAT(lines[2], Catch::Contains(" +12.0 ") && Catch::Contains(" 90m ") && Catch::Contains(" peer_closed "));
+  r.forecast = {};
+  CHECK_THAT(lines_of(text_report({r}, HostTotals{3, 0, 0}, kTime))[2], Catch::Contains(" - "));
+}
+
 TEST_CASE("a text report row shows unknowns as question marks and no peers as a dash", "[text]") {
   ReportRow r = nginx_close_wait();
   r.process.fd_open.reset();

@@ -75,22 +75,30 @@ void add_kernel(CLI::App& cmd, RawOptions& raw) {
       ->check(CLI::IsMember(optional));
 }
 
-void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
+// Options a command honours, and no others: explain is one page about one process (no
+// filters that could hide it, no output format or file); call sites exist only for sockets
+// created while sockleak runs, so only `run` takes --call-sites.
+enum class Flags { kRun, kSnapshot, kExplain };
+
+void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
+  const bool streaming = flags == Flags::kRun;
   cmd.add_option("--close-wait", raw.close_wait,
                  "Report CLOSE_WAIT sockets older than this (e.g. 500ms, 30s, 5m)")
       ->capture_default_str();
   cmd.add_option("--established-idle", raw.established_idle,
                  "Report ESTABLISHED sockets with no data sent or received for this long")
       ->capture_default_str();
-  cmd.add_option("--pid", raw.pids, "Only report these process IDs (repeatable)");
-  cmd.add_option("--comm", raw.comms, "Only report processes with this name (repeatable)");
-  cmd.add_option("--min-count", raw.min_count,
-                 "Only report a (process, state) with at least this many lingering sockets")
-      ->capture_default_str();
-  cmd.add_option("--format", raw.format, "Output format: json (NDJSON) or text")
-      ->check(CLI::IsMember({"json", "text"}))
-      ->capture_default_str();
-  cmd.add_option("--output", raw.output, "Append records to this file instead of stdout (reopened on SIGHUP)");
+  if (flags != Flags::kExplain) {
+    cmd.add_option("--pid", raw.pids, "Only report these process IDs (repeatable)");
+    cmd.add_option("--comm", raw.comms, "Only report processes with this name (repeatable)");
+    cmd.add_option("--min-count", raw.min_count,
+                   "Only report a (process, state) with at least this many lingering sockets")
+        ->capture_default_str();
+    cmd.add_option("--format", raw.format, "Output format: json (NDJSON) or text")
+        ->check(CLI::IsMember({"json", "text"}))
+        ->capture_default_str();
+    cmd.add_option("--output", raw.output, "Append records to this file instead of stdout (reopened on SIGHUP)");
+  }
   cmd.add_option("--config", raw.config, "JSON file with the long flag names as keys; flags override it");
   cmd.add_flag("-v,--verbose", raw.verbose, "Log libbpf and progress details to stderr");
   cmd.add_option("--ring-buffer-kib", raw.ring_buffer_kib,
@@ -99,11 +107,17 @@ void add_common(CLI::App& cmd, RawOptions& raw, bool streaming) {
   cmd.add_option("--max-sockets", raw.max_sockets,
                  "Kernel socket map capacity (64..4194304); sockets beyond it are found by reconciles only")
       ->capture_default_str();
-  cmd.add_option("--call-sites", raw.call_sites,
-                 "Capture the user stack at connect()/accept() and report the top call sites of lingering "
-                 "sockets: 0 off, 1 every socket, N one socket in N (costs ~1-2us per connect/accept; with one "
-                 "--pid only that process)")
-      ->capture_default_str();
+  if (streaming) {
+    cmd.add_option("--call-sites", raw.call_sites,
+                   "Capture the user stack at connect()/accept() and report the top call sites of lingering "
+                   "sockets: 0 off, 1 every socket, N one socket in N (costs ~1-2us per connect/accept; with one "
+                   "--pid only that process)")
+        ->capture_default_str();
+  } else {
+    // Refused with the reason rather than "unknown option".
+    cmd.add_option("--call-sites", raw.call_sites, "Not here: call sites exist only for sockets created while `run` "
+                                                   "watches (use sockleak run --call-sites N)");
+  }
   cmd.add_flag("--no-syscall-hooks", raw.no_syscall_hooks,
                "Never attach the close() hook (it runs only while sockets linger, ~25ns per syscall "
                "host-wide) nor the accept() call-site hook; holder changes of shared lingering sockets "
@@ -167,6 +181,8 @@ void apply_config(CLI::App& cmd, const CLI::App& run, const std::string& path) {
   for (const auto& [key, value] : doc.items()) {
     const std::string where = "--config " + path + ": key \"" + key + "\"";
     const bool reserved = key == "config" || key == "help";
+    // A shared file's call-sites key is for `run`; one-shot commands refuse only the flag.
+    if (key == "call-sites" && &cmd != &run) continue;
     CLI::Option* opt = reserved ? nullptr : cmd.get_option_no_throw("--" + key);
     if (!opt && !reserved && &cmd != &run && run.get_option_no_throw("--" + key)) continue;
     if (!opt) usage(where + ": unknown key (use the long flag names, e.g. \"close-wait\")");
@@ -277,9 +293,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   CLI::App* snapshot = app.add_subcommand("snapshot", "Report once from the kernel's current state");
   CLI::App* explain = app.add_subcommand(
       "explain", "One page about one process: lingering sockets by peer and cause, fd headroom, what to fix");
-  add_common(*run, run_raw, true);
-  add_common(*snapshot, snap_raw, false);
-  add_common(*explain, explain_raw, false);
+  add_common(*run, run_raw, Flags::kRun);
+  add_common(*snapshot, snap_raw, Flags::kSnapshot);
+  add_common(*explain, explain_raw, Flags::kExplain);
   CLI::App* features = app.add_subcommand(
       "features", "What this kernel offers, which path sockleak takes for each need, and what it costs; "
                   "exit 0 when sockleak can run here, 77 when not");
@@ -319,6 +335,10 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
                                                     : explain_raw;
   try {
     if (!raw.config.empty()) apply_config(cmd, *run, raw.config);
+    if (command != Command::kRun && raw.call_sites != 0) {
+      usage("--call-sites: only sockets created while sockleak runs have call sites, and a one-shot command "
+            "sees only sockets that already exist; use `sockleak run --call-sites N`");
+    }
     Options options = to_options(raw, command);
     if (command == Command::kExplain) options.filter.pids = {options.explain_pid};
     return {options, kExitOk, ""};

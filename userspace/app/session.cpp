@@ -272,6 +272,8 @@ void Session::reload(Options next) {
   warn_fixed(next.max_sockets != options_.max_sockets, "--max-sockets");
   warn_fixed(next.syscall_hooks != options_.syscall_hooks, "--no-syscall-hooks");
   warn_fixed(next.call_sites != options_.call_sites, "--call-sites");
+  warn_fixed(next.btf_path != options_.btf_path, "--btf");
+  warn_fixed(next.disabled_features != options_.disabled_features, "--disable-feature");
   warn_fixed(next.metrics_addr.has_value() != options_.metrics_addr.has_value() ||
                  (next.metrics_addr && (next.metrics_addr->host != options_.metrics_addr->host ||
                                         next.metrics_addr->port != options_.metrics_addr->port)),
@@ -280,6 +282,8 @@ void Session::reload(Options next) {
   next.max_sockets = options_.max_sockets;
   next.syscall_hooks = options_.syscall_hooks;
   next.call_sites = options_.call_sites;
+  next.btf_path = options_.btf_path;
+  next.disabled_features = options_.disabled_features;
   next.metrics_addr = options_.metrics_addr;
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);

@@ -6,10 +6,11 @@
 namespace sockleak {
 namespace {
 
-struct Breach {
+struct Reading {
   std::string rule;
-  double value;
+  std::optional<double> value;  // nullopt: not measurable now (no fd limit, fds not growing)
   double threshold;
+  bool breached;
   std::string summary;
 };
 
@@ -19,27 +20,30 @@ std::string fixed(double v, const char* format) {
   return buf;
 }
 
-std::vector<Breach> breaches(const ProcessObservation& o, const AlertRules& rules) {
-  std::vector<Breach> out;
+// Every rule as it reads for one process now, breached or not: firing alerts take the
+// breached ones, resolved alerts the current value.
+std::vector<Reading> readings(const ProcessObservation& o, const AlertRules& rules) {
+  std::vector<Reading> out;
   const std::string who = o.name + " (pid " + std::to_string(o.process.pid) + ")";
-  if (rules.close_wait_count > 0 && o.close_wait >= rules.close_wait_count) {
-    out.push_back({"close_wait_count", static_cast<double>(o.close_wait), static_cast<double>(rules.close_wait_count),
-                   who + " holds " + std::to_string(o.close_wait) + " CLOSE_WAIT sockets (threshold " +
-                       std::to_string(rules.close_wait_count) + ")"});
-  }
+  out.push_back({"close_wait_count", static_cast<double>(o.close_wait), static_cast<double>(rules.close_wait_count),
+                 rules.close_wait_count > 0 && o.close_wait >= rules.close_wait_count,
+                 who + " holds " + std::to_string(o.close_wait) + " CLOSE_WAIT sockets (threshold " +
+                     std::to_string(rules.close_wait_count) + ")"});
   if (o.fd_open && o.fd_limit && *o.fd_limit > 0) {
     const double ratio = static_cast<double>(*o.fd_open) / static_cast<double>(*o.fd_limit);
-    if (ratio >= rules.fd_ratio) {
-      out.push_back({"fd_ratio", ratio, rules.fd_ratio,
-                     who + " uses " + std::to_string(*o.fd_open) + " of " + std::to_string(*o.fd_limit) +
-                         " file descriptors (" + fixed(ratio * 100, "%.0f") + "%)"});
-    }
+    out.push_back({"fd_ratio", ratio, rules.fd_ratio, ratio >= rules.fd_ratio,
+                   who + " uses " + std::to_string(*o.fd_open) + " of " + std::to_string(*o.fd_limit) +
+                       " file descriptors (" + fixed(ratio * 100, "%.0f") + "%)"});
+  } else {
+    out.push_back({"fd_ratio", std::nullopt, rules.fd_ratio, false, who + ": file descriptor use unknown"});
   }
   const double within = to_seconds(rules.emfile_within);
-  if (o.seconds_to_emfile && *o.seconds_to_emfile <= within) {
-    out.push_back({"emfile_soon", *o.seconds_to_emfile, within,
+  if (o.seconds_to_emfile) {
+    out.push_back({"emfile_soon", *o.seconds_to_emfile, within, *o.seconds_to_emfile <= within,
                    who + " will run out of file descriptors in about " + fixed(*o.seconds_to_emfile / 60, "%.1f") +
                        " minutes at its current growth"});
+  } else {
+    out.push_back({"emfile_soon", std::nullopt, within, false, who + "'s file descriptors are not growing"});
   }
   return out;
 }
@@ -54,15 +58,19 @@ std::vector<AlertTransition> AlertEngine::evaluate(const std::vector<ProcessObse
                                                    const AlertRules& rules) {
   std::vector<AlertTransition> transitions;
   std::set<std::string> breached;
+  std::map<std::string, Reading> now;  // by alert id, for resolved alerts' current values
   for (const ProcessObservation& o : observed) {
-    for (const Breach& b : breaches(o, rules)) {
-      const std::string id = alert_id(b.rule, o.process);
-      breached.insert(id);
-      AlertTransition t{id, b.rule, true, o.process, o.name, b.value, b.threshold, b.summary};
-      auto [it, fresh] = active_.try_emplace(id, Active{t, 0});
-      it->second.last = t;
-      it->second.below = 0;
-      if (fresh) transitions.push_back(t);
+    for (Reading& r : readings(o, rules)) {
+      const std::string id = alert_id(r.rule, o.process);
+      if (r.breached) {
+        breached.insert(id);
+        AlertTransition t{id, r.rule, true, o.process, o.name, r.value, r.threshold, r.summary};
+        auto [it, fresh] = active_.try_emplace(id, Active{t, 0});
+        it->second.last = t;
+        it->second.below = 0;
+        if (fresh) transitions.push_back(t);
+      }
+      now.emplace(id, std::move(r));
     }
   }
   const uint32_t needed = rules.resolve_after == 0 ? 1 : rules.resolve_after;
@@ -73,7 +81,15 @@ std::vector<AlertTransition> AlertEngine::evaluate(const std::vector<ProcessObse
     }
     AlertTransition resolved = it->second.last;
     resolved.firing = false;
-    resolved.summary = "resolved: " + resolved.summary;
+    // The value now. A process no longer observed holds no lingering socket.
+    if (auto reading = now.find(it->first); reading != now.end()) {
+      resolved.value = reading->second.value;
+      resolved.summary = "resolved: " + reading->second.summary;
+    } else {
+      resolved.value = resolved.rule == "close_wait_count" ? std::optional<double>(0.0) : std::nullopt;
+      resolved.summary = "resolved: " + resolved.name + " (pid " + std::to_string(resolved.process.pid) +
+                         ") no longer holds lingering sockets";
+    }
     transitions.push_back(resolved);
     it = active_.erase(it);
   }

@@ -36,7 +36,7 @@ struct AlertTransition {
   bool firing = true;
   ProcessKey process;
   std::string name;
-  double value = 0;
+  std::optional<double> value;  // at this transition; resolved: the value now (null: unknown)
   double threshold = 0;
   std::string summary;
 };

@@ -195,6 +195,7 @@ std::vector<sl_sock_row> BpfMonitor::scan_lingering() {
 }
 
 std::vector<sl_sock_row> BpfMonitor::read_holders() {
+  ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
   return decode_rows(run_iterator(holders_link_.get(), "iter/task_file reconcile"));
 }
 

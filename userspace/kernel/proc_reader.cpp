@@ -84,8 +84,28 @@ bool ProcReader::alive(const ProcessKey& key) const {
   return *ticks == key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
 }
 
+std::string ProcReader::fd_dir(uint32_t pid) const {
+  const std::string process = root_ + "/" + std::to_string(pid);
+  if (count_dir_entries(process + "/fd").value_or(1) > 0) return process + "/fd";
+  // Empty: the leader may have exited on its own (pthread_exit) and lost its fd table while
+  // its threads go on; their table is the process's.
+  DIR* tasks = opendir((process + "/task").c_str());
+  if (!tasks) return process + "/fd";
+  std::string found = process + "/fd";
+  while (dirent* e = readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string dir = process + "/task/" + e->d_name + "/fd";
+    if (count_dir_entries(dir).value_or(0) > 0) {
+      found = dir;
+      break;
+    }
+  }
+  closedir(tasks);
+  return found;
+}
+
 std::optional<std::map<uint32_t, uint32_t>> ProcReader::socket_fds(const ProcessKey& key) const {
-  const std::string path = root_ + "/" + std::to_string(key.pid) + "/fd";
+  const std::string path = fd_dir(key.pid);
   DIR* dir = opendir(path.c_str());
   if (!dir) return std::nullopt;
   std::map<uint32_t, uint32_t> inodes;
@@ -116,7 +136,7 @@ ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& nam
   std::ifstream comm(dir + "/comm");
   std::string name;
   if (std::getline(comm, name)) d.name = name;
-  d.fd_open = count_dir_entries(dir + "/fd");
+  d.fd_open = count_dir_entries(fd_dir(key.pid));
   d.fd_limit = nofile_soft_limit(dir + "/limits");
   return d;
 }

@@ -27,6 +27,8 @@ class ProcReader {
 
  private:
   std::optional<uint64_t> start_ticks(uint32_t pid) const;
+  // /proc/PID/fd, or a thread's fd directory when the leader's is empty (leader exited).
+  std::string fd_dir(uint32_t pid) const;
   std::string root_;
   int64_t ticks_per_second_;
   int64_t boot_realtime_ns_;  // CLOCK_REALTIME at boot, to place start times on the wall clock

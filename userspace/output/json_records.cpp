@@ -67,7 +67,7 @@ nlohmann::ordered_json alert_record(const AlertTransition& alert, const ProcessD
   record["alert"] = {{"id", alert.id},
                      {"rule", alert.rule},
                      {"status", alert.firing ? "firing" : "resolved"},
-                     {"value", alert.value},
+                     {"value", optional_number(alert.value)},
                      {"threshold", alert.threshold},
                      {"summary", alert.summary}};
   record["process"] = process_object(alert.process.pid, process);
