@@ -20,6 +20,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define SL_E2BIG 7 /* map full */
+#define SL_EEXIST 17
 
 /* x86-64 syscall numbers... */
 #define SL_NR_CLOSE 3
@@ -301,14 +302,25 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 				.state = TCP_CLOSE_WAIT,
 				.stack_id = SL_NO_STACK,
 			};
-			track(cookie, &fresh);
+			/* A reconcile on another CPU may have added it as ESTABLISHED between the
+			 * lookup and here (it read the state before this transition): the entry is
+			 * then this socket's, and it entered CLOSE_WAIT now. */
+			if (track(cookie, &fresh) == -SL_EEXIST) {
+				struct sl_sock_entry *raced = bpf_map_lookup_elem(&sockets, &cookie);
+
+				if (raced) {
+					raced->state = TCP_CLOSE_WAIT;
+					raced->since_ns = fresh.since_ns;
+					raced->since_lower = 0;
+				}
+			}
 		}
 		return 0;
 	}
 
 	__u64 now = bpf_ktime_get_ns();
 
-	if (entry->flags & SL_SOCK_ANNOUNCED) {
+	if (entry->announced) {
 		struct sl_event ev = {
 			.ts_ns = now,
 			.cookie = cookie,
@@ -327,7 +339,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	}
 	entry->state = newstate;
 	entry->since_ns = now;
-	entry->flags &= ~SL_SOCK_SINCE_LOWER;
+	entry->since_lower = 0;
 	return 0;
 }
 
@@ -349,7 +361,7 @@ static __always_inline void on_close(__u32 fd)
 		return;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (entry->flags & SL_SOCK_ANNOUNCED) {
+	if (entry->announced) {
 		struct sl_event ev = {
 			.ts_ns = bpf_ktime_get_ns(),
 			.cookie = cookie,
@@ -445,6 +457,15 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		entry->owner_tgid = tgid;
 		entry->proc_start = entry->capturer.start;
 		entry->stack_id = stack_id;
+		/* The state hook may have deleted this entry meanwhile (another thread closed the
+		 * socket): the writes then went to an unlinked element, still valid memory under
+		 * RCU, so no live entry is hurt, but the deleter read stack_id before this write
+		 * and did not release the reference. Seen here, it is released here. A delete
+		 * between this check and the deleter's earlier read of stack_id still keeps one
+		 * stack until sockleak exits: bounded by the stack map (16,384; failed captures
+		 * are counted in call_sites.lost); closing it needs compare-and-swap (5.12+). */
+		if (bpf_map_lookup_elem(&sockets, &cookie) != entry)
+			release_stack(stack_id);
 		return 0;
 	}
 	track_call_site(cookie, sk, state, tgid, stack_id);
@@ -500,6 +521,14 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 idle = sl_idle_ms(sk);
 
+	/* The entry missed a transition (no path is known since the state hook takes over a
+	 * reconcile's concurrent insert; kept as a guard): the socket is in `state` since some
+	 * time before now, so its age from now is a lower bound. Never skipped for good. */
+	if (state != entry->state && state != TCP_SYN_SENT) {
+		entry->state = state;
+		entry->since_ns = now;
+		entry->since_lower = 1;
+	}
 	if (state != entry->state || !lingers(state, entry->since_ns, idle, now))
 		return 0;
 
@@ -511,12 +540,12 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		.tgid = entry->owner_tgid,
 		.fd = ~0u,
 		.state = state,
-		.flags = (entry->flags & SL_SOCK_SINCE_LOWER) ? SL_ROW_SINCE_LOWER : 0,
+		.flags = entry->since_lower ? SL_ROW_SINCE_LOWER : 0,
 		.stack_id = entry->stack_id,
 		.capturer = entry->capturer,
 	};
 	sl_fill_endpoints(&row, sk);
-	entry->flags |= SL_SOCK_ANNOUNCED;
+	entry->announced = 1;
 	write_row(ctx->meta->seq, &row);
 	return 0;
 }
@@ -589,7 +618,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.proc_start = start,
 			.owner_tgid = tgid,
 			.state = state,
-			.flags = SL_SOCK_SINCE_LOWER | SL_SOCK_ANNOUNCED,
+			.announced = 1,
+			.since_lower = 1,
 			.stack_id = SL_NO_STACK,
 		};
 		track(cookie, &seed);
@@ -601,11 +631,11 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	struct sl_capturer capturer = {};
 
 	if (entry) {
-		entry->flags |= SL_SOCK_ANNOUNCED;
+		entry->announced = 1;
 		since = entry->since_ns;
 		stack_id = entry->stack_id;
 		capturer = entry->capturer;
-		if (!(entry->flags & SL_SOCK_SINCE_LOWER))
+		if (!entry->since_lower)
 			flags &= ~SL_ROW_SINCE_LOWER;
 	} else {
 		flags |= SL_ROW_UNTRACKED;

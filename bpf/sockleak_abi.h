@@ -56,9 +56,6 @@ enum sl_counter {
 	SL_CNT_MAX,
 };
 
-/* sl_sock_entry.flags */
-#define SL_SOCK_ANNOUNCED (1u << 0)     /* userspace knows it: send its changes */
-#define SL_SOCK_SINCE_LOWER (1u << 1)   /* since_ns is a lower bound (pre-existing) */
 
 /* The process whose user stack was captured as a call site, and its executable: names
  * come from its mappings, or from a holder's running the same executable file. Also the
@@ -78,7 +75,11 @@ struct sl_sock_entry {
 	__u64 proc_start; /* owner process start (boottime ns) */
 	__u32 owner_tgid; /* 0 = unknown (closed by owner, or never learned) */
 	__u32 state;      /* TCP state (TCP_ESTABLISHED = 1 ...) */
-	__u32 flags;      /* SL_SOCK_* */
+	/* Separate bytes, not bits of one word: the state hook (softirq) and the iterators
+	 * write them concurrently, and before 5.12 BPF has no atomic OR/AND to share a word. */
+	__u8 announced;   /* userspace knows it: send its changes */
+	__u8 since_lower; /* since_ns is a lower bound (pre-existing, or state seen late) */
+	__u16 _pad;
 	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
 	struct sl_capturer capturer; /* who captured stack_id (zero without a stack) */
 };

@@ -1,13 +1,15 @@
 // Test helper: opens --count keep-alive HTTP connections to --addr:--port, sends one
 // request on each and reads the response. --mode close closes them (well-behaved);
 // --mode leak keeps every socket open (the bug sockleak finds). Prints "READY <n>"
-// when done, then waits until stdin closes, SIGTERM, or --max-seconds.
+// when done, then waits until stdin closes (a pipe or terminal; /dev/null is not watched),
+// SIGTERM, or --max-seconds.
 // --read no sends the request but never reads the response (an undrained body).
 // --interval-ms T spaces connections T ms apart (a slow leak); --nofile N sets
 // RLIMIT_NOFILE (to watch a process approach EMFILE).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -101,8 +103,13 @@ int main(int argc, char** argv) {
   }
   std::printf("READY %d\n", count);
   std::fflush(stdout);
+  // Stdin that closes ends the wait (tests hold a pipe); /dev/null or a file, as a shell
+  // gives a background job, is not watched: only --max-seconds or a signal end it.
+  struct stat in_stat {};
+  const bool watch_stdin =
+      fstat(0, &in_stat) == 0 && (S_ISFIFO(in_stat.st_mode) || S_ISSOCK(in_stat.st_mode) || isatty(0));
   for (long long waited = 0; !g_stop && waited < max_seconds * 10; ++waited) {
-    pollfd in{0, POLLIN, 0};
+    pollfd in{watch_stdin ? 0 : -1, POLLIN, 0};
     if (poll(&in, 1, 100) > 0) {
       char c;
       if (read(0, &c, 1) <= 0) break;

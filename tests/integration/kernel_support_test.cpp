@@ -120,3 +120,43 @@ TEST_CASE("--btf takes the kernel's types from a file; a file without them is re
   std::remove(copy.c_str());
   std::remove(garbage.c_str());
 }
+
+TEST_CASE("in a time namespace with a boot-time offset, processes keep their identity and start time",
+          "[time_namespace]") {
+  LoopbackServer server({"--idle-close-ms", "1"});
+  ChildProcess leaker = leaking_client(server.port, "leak", 10);
+  expect_line_prefix(leaker, "READY ");
+  std::this_thread::sleep_for(1500ms);
+  const std::vector<std::string> snapshot = {SOCKLEAK_BIN, "snapshot", "--close-wait", "1s", "--pid",
+                                             std::to_string(leaker.pid())};
+  auto record_of = [](std::vector<std::string> argv) {
+    ChildProcess run(std::move(argv));
+    auto line = run.read_line(30s);
+    REQUIRE(line);
+    CHECK(run.wait(30s) == 1);
+    return Record::parse(*line);
+  };
+  const Record host = record_of(snapshot);
+  std::vector<std::string> shifted = {"/usr/bin/unshare", "--time", "--boottime", "86400"};
+  shifted.insert(shifted.end(), snapshot.begin(), snapshot.end());
+  const Record inside = record_of(shifted);
+  CHECK(inside["socket"]["count"] == 10);
+  CHECK(inside["process"]["start_time"] == host["process"]["start_time"]);
+
+  // A monitor in that namespace must not take every holder for a new process (a reconcile
+  // at every report): reconciles stay those the thresholds need.
+  std::vector<std::string> run = {"/usr/bin/unshare", "--time", "--boottime", "86400", SOCKLEAK_BIN, "run",
+                                  "--close-wait", "1s", "--interval", "1s", "--reconcile-interval", "1h",
+                                  "--established-idle", "1h", "--duration", "30s"};
+  ChildProcess monitor(run);
+  int reports = 0;
+  int reconciles = 0;
+  while (auto line = monitor.read_line(10s)) {
+    const Record r = Record::parse(*line);
+    if (r["type"] != "stats") continue;
+    reconciles = r["reconcile"]["runs"].get<int>();
+    if (++reports == 6) break;
+  }
+  CHECK(reports == 6);
+  CHECK(reconciles <= 2);
+}

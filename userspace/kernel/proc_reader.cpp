@@ -50,12 +50,26 @@ std::optional<uint64_t> nofile_soft_limit(const std::string& limits_path) {
   return std::nullopt;
 }
 
+// The boot-time offset of sockleak's time namespace (0 outside one, or before 5.6). /proc
+// shows start times shifted by it, CLOCK_BOOTTIME reads shifted by it; the kernel's own
+// start times (BPF) are not.
+int64_t boottime_offset_ns(const std::string& root) {
+  std::ifstream in(root + "/self/timens_offsets");
+  std::string clock;
+  int64_t seconds = 0, nanoseconds = 0;
+  while (in >> clock >> seconds >> nanoseconds) {
+    if (clock == "boottime") return seconds * 1'000'000'000 + nanoseconds;
+  }
+  return 0;
+}
+
 }  // namespace
 
 ProcReader::ProcReader(std::string proc_root)
     : root_(std::move(proc_root)),
       ticks_per_second_(sysconf(_SC_CLK_TCK)),
-      boot_realtime_ns_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME)) {}
+      boottime_offset_ns_(boottime_offset_ns(root_)),
+      boot_realtime_ns_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME) + boottime_offset_ns_) {}
 
 std::optional<uint64_t> ProcReader::start_ticks(uint32_t pid) const {
   std::ifstream in(root_ + "/" + std::to_string(pid) + "/stat");
@@ -67,7 +81,11 @@ std::optional<uint64_t> ProcReader::start_ticks(uint32_t pid) const {
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
   for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i == 22) return std::stoull(field);
+    if (i != 22) continue;
+    // In kernel terms (host boot time), as BPF reports start times.
+    const auto offset = boottime_offset_ns_ / (1'000'000'000 / ticks_per_second_);
+    const auto ticks = static_cast<int64_t>(std::stoull(field)) - offset;
+    return ticks >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(ticks)) : std::nullopt;
   }
   return std::nullopt;
 }

@@ -31,6 +31,7 @@ class ProcReader {
   std::string fd_dir(uint32_t pid) const;
   std::string root_;
   int64_t ticks_per_second_;
+  int64_t boottime_offset_ns_;  // of sockleak's time namespace
   int64_t boot_realtime_ns_;  // CLOCK_REALTIME at boot, to place start times on the wall clock
 };
 
