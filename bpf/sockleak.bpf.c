@@ -21,6 +21,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define SL_E2BIG 7 /* map full */
 #define SL_EEXIST 17
+/* A state mismatch older than this is a missed transition, not one in flight. */
+#define SL_HEAL_AFTER_NS 1000000000ull
 
 /* x86-64 syscall numbers... */
 #define SL_NR_CLOSE 3
@@ -452,19 +454,20 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (stack_id == SL_NO_STACK)
 		return 0;
 	if (entry) {
-		/* The capturer first: a concurrent scan must not see a stack without it. */
-		current_capturer(&entry->capturer);
-		entry->owner_tgid = tgid;
-		entry->proc_start = entry->capturer.start;
-		entry->stack_id = stack_id;
-		/* The state hook may have deleted this entry meanwhile (another thread closed the
-		 * socket): the writes then went to an unlinked element, still valid memory under
-		 * RCU, so no live entry is hurt, but the deleter read stack_id before this write
-		 * and did not release the reference. Seen here, it is released here. A delete
-		 * between this check and the deleter's earlier read of stack_id still keeps one
-		 * stack until sockleak exits: bounded by the stack map (16,384; failed captures
-		 * are counted in call_sites.lost); closing it needs compare-and-swap (5.12+). */
-		if (bpf_map_lookup_elem(&sockets, &cookie) != entry)
+		/* Replace the entry, never write into it: the state hook may delete it meanwhile
+		 * (another thread closed the socket), and a freed element can be reused at once
+		 * (6.1+) for another socket's entry. BPF_EXIST fails if it is gone, and the stack
+		 * reference goes back. A delete that read the old element's (empty) stack id just
+		 * before this replace still keeps one stack until sockleak exits: bounded by the
+		 * stack map (16,384; failed captures are counted in call_sites.lost); closing it
+		 * needs compare-and-swap (5.12+). */
+		struct sl_sock_entry next = *entry;
+
+		current_capturer(&next.capturer);
+		next.owner_tgid = tgid;
+		next.proc_start = next.capturer.start;
+		next.stack_id = stack_id;
+		if (bpf_map_update_elem(&sockets, &cookie, &next, BPF_EXIST))
 			release_stack(stack_id);
 		return 0;
 	}
@@ -523,8 +526,10 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 
 	/* The entry missed a transition (no path is known since the state hook takes over a
 	 * reconcile's concurrent insert; kept as a guard): the socket is in `state` since some
-	 * time before now, so its age from now is a lower bound. Never skipped for good. */
-	if (state != entry->state && state != TCP_SYN_SENT) {
+	 * time before now, so its age from now is a lower bound. Never skipped for good. A
+	 * fresh entry is left alone: the hook runs before the kernel stores the new state, so
+	 * a scan may briefly read the old one. */
+	if (state != entry->state && state != TCP_SYN_SENT && now - entry->since_ns > SL_HEAL_AFTER_NS) {
 		entry->state = state;
 		entry->since_ns = now;
 		entry->since_lower = 1;
@@ -550,12 +555,13 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	return 0;
 }
 
-/* Whether this task's fd table is read through this task. The kernel skips threads that
- * share their leader's table; a leader that exited alone has none, and then every thread
- * sharing a table would report it again: only the first thread seen in this reconcile does. */
+/* Whether this task's fd table is read through this task: each table once per reconcile. */
 static __always_inline bool first_reader_of_table(struct task_struct *task)
 {
-	if (task->pid == task->tgid || BPF_CORE_READ(task, group_leader, files))
+	/* The kernel already skips threads sharing their leader's table. Any other thread's
+	 * table (the leader exited alone, or threads that unshared theirs, maybe shared again
+	 * by threads they started) is read through one thread per reconcile. */
+	if (task->pid == task->tgid)
 		return true;
 	__u64 files = (__u64)BPF_CORE_READ(task, files);
 	struct sl_table_reader *reader = bpf_map_lookup_elem(&table_readers, &files);

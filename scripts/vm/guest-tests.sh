@@ -93,7 +93,13 @@ run_item() {
     echo "# $*"
     echo "# kernel $(uname -r), timeout ${item_timeout}s"
   } >"$log"
-  timeout --kill-after=10 "$item_timeout" "$@" >>"$log" 2>&1 </dev/null || rc=$?
+  # In the background, so that a TERM/INT to this script (the host run's timeout, ^C) is
+  # passed on: timeout puts the item in a process group of its own, which the signal to
+  # ours would not reach, and the item (a root sockleak, helpers) would outlive the run.
+  timeout --kill-after=10 "$item_timeout" "$@" >>"$log" 2>&1 </dev/null &
+  item_pid=$!
+  wait "$item_pid" || rc=$?
+  item_pid=
   secs=$(awk -v us=$(($(now_us) - start)) 'BEGIN { printf "%.1f", us / 1e6 }')
   case $rc in
     0) status=PASS ;;
@@ -111,8 +117,18 @@ run_item() {
   fi
 }
 
+item_pid=''
+stop_item() {
+  if [[ -n $item_pid ]]; then
+    kill -TERM "$item_pid" 2>/dev/null || true
+    wait "$item_pid" 2>/dev/null || true
+  fi
+  exit 143
+}
+
 main() {
   (($# >= 1 && $# <= 2)) || usage
+  trap stop_item TERM INT
   build_dir=$(cd "$1" && pwd) || usage
 
   local bpf_bin="$build_dir/tests/bpf/bpf_tests"

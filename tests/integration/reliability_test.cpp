@@ -164,7 +164,6 @@ TEST_CASE("scans longer than the kernel's iterator buffer count each socket once
   int settled = 0;
   for (int i = 0; i < 12 && settled < 3; ++i) {
     auto [lingers, stats] = sockleak.next_cycle(10s);
-    CHECK(stats["reconcile"]["rows_lost"] == 0);
     if (only(linger_counts(lingers, "CLOSE_WAIT"), {leaker->pid()}) != std::map<pid_t, int>{{leaker->pid(), 600}}) {
       continue;
     }

@@ -86,7 +86,9 @@ std::string try_probe(const Probe& probe, const btf* types, bool verbose) {
   UniqueFd fd(bpf_prog_load(BPF_PROG_TYPE_TRACING, "sl_probe", "GPL", probe.insns.data(), probe.insns.size(), &opts));
   if (fd.valid()) return "";
   const int err = errno;
-  if (err == EPERM || err == EACCES) {
+  // EPERM: tracing programs refused outright. EACCES is also the verifier's word for a
+  // program it rejects, so only the plain state-tracepoint probe reads it as privileges.
+  if (err == EPERM || (err == EACCES && probe.feature == Feature::kStateTracepoint && probe.insns.size() == 2)) {
     throw Error(std::string("load a probe program (") + probe.target + "): " + std::strerror(err) +
                     " — the kernel refused tracing programs: missing CAP_BPF/CAP_PERFMON, or lockdown",
                 kExitUnsupported);
@@ -127,13 +129,28 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   };
 
   k.btf_path = options.btf_path.empty() ? kSysfsBtf : options.btf_path;
+  // Attach points are the running kernel's type ids: always from its own BTF. A --btf
+  // file serves CO-RE field offsets only; it must parse.
   std::unique_ptr<btf, BtfDeleter> types;
+  std::unique_ptr<btf, BtfDeleter> supplied;
   {
     const QuietLibbpf quiet;  // a failure is reported below, in sockleak's words
-    types.reset(options.btf_path.empty() ? btf__load_vmlinux_btf() : btf__parse(options.btf_path.c_str(), nullptr));
+    types.reset(btf__load_vmlinux_btf());
+    if (!options.btf_path.empty()) supplied.reset(btf__parse(options.btf_path.c_str(), nullptr));
+  }
+  if (!options.btf_path.empty() && !supplied) {
+    const std::string why = options.btf_path + ": " + libbpf_error_text(errno);
+    set(Feature::kBtf, false, why);
+    for (const FeatureInfo& info : feature_table()) {
+      if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");
+    }
+    return k;
   }
   if (!types) {
-    const std::string why = k.btf_path + ": " + libbpf_error_text(errno);
+    const std::string why = std::string(kSysfsBtf) + ": " + libbpf_error_text(errno) +
+                            (options.btf_path.empty() ? ""
+                                                      : " (the running kernel's own BTF is still needed: libbpf "
+                                                        "attaches by its type ids; mount sysfs, read-only is enough)");
     set(Feature::kBtf, false, why);
     for (const FeatureInfo& info : feature_table()) {
       if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");
@@ -141,12 +158,6 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     return k;
   }
   set(Feature::kBtf, true);
-  if (!options.btf_path.empty() && !std::filesystem::exists(kSysfsBtf)) {
-    // libbpf finds attach points only in the running kernel's own BTF.
-    set(Feature::kBtf, false,
-        std::string("types from ") + options.btf_path + ", but " + kSysfsBtf +
-            " is not visible: libbpf resolves attach points only there (mount sysfs, read-only is enough)");
-  }
   const bool ring_buffer = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
   set(Feature::kRingBuffer, ring_buffer, ring_buffer ? "" : "BPF_MAP_TYPE_RINGBUF refused");
   for (const Probe& probe : probes()) {

@@ -99,7 +99,9 @@ std::optional<ProcessKey> ProcReader::key_of(uint32_t pid) const {
 bool ProcReader::alive(const ProcessKey& key) const {
   const auto ticks = start_ticks(key.pid);
   if (!ticks || ticks_per_second_ <= 0) return false;
-  return *ticks == key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
+  // One tick either way: a time namespace's boot-time offset need not be whole ticks.
+  const uint64_t kernel = key.start_ns / (1'000'000'000 / static_cast<uint64_t>(ticks_per_second_));
+  return *ticks + 1 >= kernel && *ticks <= kernel + 1;
 }
 
 std::string ProcReader::fd_dir(uint32_t pid) const {
