@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -138,24 +137,18 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     types.reset(btf__load_vmlinux_btf());
     if (!options.btf_path.empty()) supplied.reset(btf__parse(options.btf_path.c_str(), nullptr));
   }
-  if (!options.btf_path.empty() && !supplied) {
-    const std::string why = options.btf_path + ": " + libbpf_error_text(errno);
+  // Without usable BTF nothing else can be probed: every feature is recorded as such.
+  auto without_btf = [&](const std::string& why) {
+    for (const FeatureInfo& info : feature_table()) set(info.feature, false, "not probed: no BTF");
     set(Feature::kBtf, false, why);
-    for (const FeatureInfo& info : feature_table()) {
-      if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");
-    }
     return k;
-  }
+  };
+  if (!options.btf_path.empty() && !supplied) return without_btf(options.btf_path + ": " + libbpf_error_text(errno));
   if (!types) {
-    const std::string why = std::string(kSysfsBtf) + ": " + libbpf_error_text(errno) +
-                            (options.btf_path.empty() ? ""
-                                                      : " (the running kernel's own BTF is still needed: libbpf "
-                                                        "attaches by its type ids; mount sysfs, read-only is enough)");
-    set(Feature::kBtf, false, why);
-    for (const FeatureInfo& info : feature_table()) {
-      if (info.feature != Feature::kBtf) set(info.feature, false, "not probed: no BTF");
-    }
-    return k;
+    return without_btf(std::string(kSysfsBtf) + ": " + libbpf_error_text(errno) +
+                       (options.btf_path.empty() ? ""
+                                                 : " (the running kernel's own BTF is still needed: libbpf attaches "
+                                                   "by its type ids; mount sysfs, read-only is enough)"));
   }
   set(Feature::kBtf, true);
   const bool ring_buffer = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
