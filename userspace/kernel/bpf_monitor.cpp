@@ -88,12 +88,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
     track_closes(false);
   }
 
-  union bpf_iter_link_info map_info = {};
-  map_info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel_->maps.sockets));
-  DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, map_opts);
-  map_opts.link_info = &map_info;
-  map_opts.link_info_len = sizeof map_info;
-  scan_link_.reset(bpf_program__attach_iter(skel_->progs.scan_sockets, &map_opts));
+  scan_link_ = attach_map_iterator(skel_->progs.scan_sockets, skel_->maps.sockets);
   if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
   holders_link_.reset(bpf_program__attach_iter(skel_->progs.reconcile_holders, nullptr));
   if (!holders_link_) unsupported("attach iter/task_file", errno);
@@ -107,15 +102,24 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
 
   tick_rate_ = measure_tick_rate();
   skel_->bss->jiffies_hz = tick_rate_.hz;
+  if (libbpf_verbose()) {
+    std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f)\n", tick_rate_.hz,
+                 tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz);
+  }
 }
 
-TickRate BpfMonitor::measure_tick_rate() {
+std::unique_ptr<bpf_link, BpfMonitor::LinkDeleter> BpfMonitor::attach_map_iterator(bpf_program* program,
+                                                                                   bpf_map* map) {
   union bpf_iter_link_info info = {};
-  info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel_->maps.clock_tick));
+  info.map.map_fd = static_cast<__u32>(bpf_map__fd(map));
   DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
   opts.link_info = &info;
   opts.link_info_len = sizeof info;
-  std::unique_ptr<bpf_link, LinkDeleter> link(bpf_program__attach_iter(skel_->progs.sample_clock, &opts));
+  return std::unique_ptr<bpf_link, LinkDeleter>(bpf_program__attach_iter(program, &opts));
+}
+
+TickRate BpfMonitor::measure_tick_rate() {
+  const auto link = attach_map_iterator(skel_->progs.sample_clock, skel_->maps.clock_tick);
   if (!link) unsupported("attach iter/bpf_map_elem clock sample", errno);
   auto sample = [&] {
     const std::vector<std::byte> bytes = run_iterator(link.get(), "iter/bpf_map_elem clock sample");
@@ -138,24 +142,14 @@ TickRate BpfMonitor::measure_tick_rate() {
   };
   // One reading decides, unless uptime is near 300 s (see tick_rate_from_uptime).
   const sl_clock_sample first_look = sample();
-  if (auto rate = tick_rate_from_uptime(first_look.jiffies, first_look.ktime_ns)) {
-    if (libbpf_verbose()) {
-      std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (from uptime: %.1f)\n", rate->hz, rate->measured_hz);
-    }
-    return *rate;
-  }
+  if (auto rate = tick_rate_from_uptime(first_look.jiffies, first_look.ktime_ns)) return *rate;
   // A preempted sampler widens an edge's window and the estimate is refused: try again,
   // doubling the span (50 ms to 800 ms), which tolerates wider windows.
   for (int span_ms = 50; span_ms <= 800; span_ms *= 2) {
     const TickEdge first = next_edge();
     std::this_thread::sleep_for(std::chrono::milliseconds(span_ms));
     const TickEdge second = next_edge();
-    if (auto rate = tick_rate_between(first, second); rate && rate->snapped) {
-      if (libbpf_verbose()) {
-        std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (measured %.1f)\n", rate->hz, rate->measured_hz);
-      }
-      return *rate;
-    }
+    if (auto rate = tick_rate_between(first, second); rate && rate->snapped) return *rate;
   }
   throw Error("could not measure the kernel tick rate (HZ): uptime is near 300 s and tick timings were too noisy; "
               "start again in a minute",

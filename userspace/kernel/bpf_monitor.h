@@ -18,6 +18,8 @@
 
 struct sockleak_bpf;
 struct bpf_link;
+struct bpf_map;
+struct bpf_program;
 struct ring_buffer;
 
 namespace sockleak {
@@ -87,6 +89,8 @@ class BpfMonitor {
   struct RingDeleter { void operator()(ring_buffer* ring) const; };
   static int on_event(void* ctx, void* data, size_t size);
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
+  // An iter/bpf_map_elem program attached to walk one map (null with errno on failure).
+  static std::unique_ptr<bpf_link, LinkDeleter> attach_map_iterator(bpf_program* program, bpf_map* map);
   TickRate measure_tick_rate();
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;

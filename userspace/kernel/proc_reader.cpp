@@ -21,6 +21,21 @@ int64_t clock_ns(clockid_t clock) {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// Whether a directory has an entry other than . and .., reading no further than the first.
+bool has_entries(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') {
+      found = true;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
 std::optional<uint64_t> count_dir_entries(const std::string& path) {
   DIR* dir = opendir(path.c_str());
   if (!dir) return std::nullopt;
@@ -106,7 +121,8 @@ bool ProcReader::alive(const ProcessKey& key) const {
 
 std::string ProcReader::fd_dir(uint32_t pid) const {
   const std::string process = root_ + "/" + std::to_string(pid);
-  if (count_dir_entries(process + "/fd").value_or(1) > 0) return process + "/fd";
+  // Checked by its first entry only: the caller reads the whole table next.
+  if (has_entries(process + "/fd")) return process + "/fd";
   // Empty: the leader may have exited on its own (pthread_exit) and lost its fd table while
   // its threads go on; their table is the process's.
   DIR* tasks = opendir((process + "/task").c_str());
@@ -115,7 +131,7 @@ std::string ProcReader::fd_dir(uint32_t pid) const {
   while (dirent* e = readdir(tasks)) {
     if (e->d_name[0] == '.') continue;
     const std::string dir = process + "/task/" + e->d_name + "/fd";
-    if (count_dir_entries(dir).value_or(0) > 0) {
+    if (has_entries(dir)) {
       found = dir;
       break;
     }
