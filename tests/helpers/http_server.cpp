@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -35,6 +36,12 @@ struct Conn {
   std::string buf;
   bool peer_closed = false;  // kept open on purpose (--ignore-peer-close)
 };
+
+// Bytes the peer sent that this server has not read yet.
+int unread_bytes(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
+}
 
 }  // namespace
 
@@ -127,8 +134,13 @@ int main(int argc, char** argv) {
       }
     }
     const long long now = now_ms();
-    for (Conn& c : conns) {
-      if (c.fd >= 0 && !c.peer_closed && idle_close_ms > 0 && now - c.last_ms >= idle_close_ms) {
+    // A connection is idle only once poll() has seen it (those accepted above have not) and
+    // nothing it sent is unread: closing with a request still queued would reset it (the
+    // client sees ECONNRESET, not a FIN).
+    for (size_t i = 0; i + 1 < fds.size(); ++i) {
+      Conn& c = conns[i];
+      if (c.fd >= 0 && !c.peer_closed && idle_close_ms > 0 && now - c.last_ms >= idle_close_ms &&
+          unread_bytes(c.fd) == 0) {
         close(c.fd);
         c.fd = -1;
       }
