@@ -549,6 +549,12 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		.stack_id = entry->stack_id,
 		.capturer = entry->capturer,
 	};
+	/* No struct socket: still in its listener's accept queue (accept() grafts one; sockets
+	 * a process closed are orphans in neither ESTABLISHED nor CLOSE_WAIT). */
+	if (!BPF_CORE_READ(sk, sk_socket)) {
+		row.flags |= SL_ROW_UNACCEPTED;
+		row.listener = entry->listener;
+	}
 	sl_fill_endpoints(&row, sk);
 	entry->announced = 1;
 	write_row(ctx->meta->seq, &row);
@@ -572,6 +578,99 @@ static __always_inline bool first_reader_of_table(struct task_struct *task)
 
 	bpf_map_update_elem(&table_readers, &files, &mine, BPF_ANY);
 	return true;
+}
+
+/* A child in a listener's accept queue: the handshake completed and no process accepted it
+ * (a server that stopped calling accept()). Seeded like a held socket found by a reconcile
+ * (its age a lower bound) and tagged with its listener, whose holders it is reported under.
+ * The tag written into an existing entry is read only while the socket has no struct
+ * socket, so an entry freed and reused meanwhile for an accepted socket never uses it.
+ *
+ * A global function: the verifier checks it once, not once per child of an unrolled walk
+ * (whose pending branches would exceed its limit long before SL_MAX_QUEUED). So it takes
+ * plain numbers: the socket's address (read with probe reads) and its identity, which the
+ * caller assigned through a BTF pointer. */
+__noinline int sl_seed_queued(__u64 child, __u64 id, __u64 listener)
+{
+	const struct sock *sk = (const struct sock *)child;
+	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (!child || !id || (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
+		return 0;
+	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &id);
+
+	if (entry) {
+		entry->listener = listener;
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	struct sl_sock_entry seed = {
+		.sk = child,
+		.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
+		.state = state,
+		.since_lower = 1,
+		.stack_id = SL_NO_STACK,
+		.listener = listener,
+	};
+	track(id, &seed);
+	return 0;
+}
+
+/* Every child queued on a listener, up to SL_MAX_QUEUED (longer queues are counted). The
+ * walk runs under RCU without the queue's lock: request socks and sockets are freed only
+ * after a grace period (SLAB_TYPESAFE_BY_RCU), so a concurrent accept() can at worst make
+ * it miss or revisit a child, never read something that is not a socket. One branch per
+ * child: a NULL child gets identity 0 (the cookie helper checks) and is skipped there; so
+ * is one whose two reads differ (accepted meanwhile) at its next scan, as stale. */
+static __always_inline void seed_accept_queue(struct sock *listener, __u64 listener_id)
+{
+	struct request_sock *req;
+
+	if (use_socket_cookies) {
+		/* Cookies are assigned through BTF pointers: reach the queue by one. */
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock(listener);
+
+		req = tp ? tp->inet_conn.icsk_accept_queue.rskq_accept_head : NULL;
+	} else {
+		req = BPF_CORE_READ((struct inet_connection_sock *)listener, icsk_accept_queue.rskq_accept_head);
+	}
+	for (__u32 i = 0; i < SL_MAX_QUEUED; i++) {
+		if (!req)
+			return;
+		/* The child twice: as a BTF pointer for its cookie, as a number for the callee. */
+		__u64 child = (__u64)BPF_CORE_READ(req, sk);
+		__u64 id = use_socket_cookies ? sl_sock_id(req->sk) : child;
+
+		sl_seed_queued(child, id, listener_id);
+		req = use_socket_cookies ? req->dl_next : BPF_CORE_READ(req, dl_next);
+	}
+	if (req)
+		count(SL_CNT_QUEUE_TRUNCATED);
+}
+
+/* A listening socket in a process's fd table: a row naming the holder and the listen
+ * address, and its accept queue seeded, so sockets never accepted are reported under the
+ * process that stopped accepting them. */
+static __always_inline void report_listener(struct bpf_iter__task_file *ctx, struct task_struct *task,
+					    struct sock *sk)
+{
+	__u64 id = sl_sock_id(sk);
+
+	seed_accept_queue(sk, id);
+	struct sl_sock_row row = {
+		.cookie = id,
+		.proc_start = sl_task_start(task),
+		.tgid = BPF_CORE_READ(task, tgid),
+		.fd = ctx->fd,
+		.state = TCP_LISTEN,
+		.flags = SL_ROW_HOLDER | SL_ROW_LISTENER,
+		.stack_id = SL_NO_STACK,
+	};
+	sl_fill_endpoints(&row, sk);
+	row.rx_queue = BPF_CORE_READ(sk, sk_ack_backlog);
+	row.tx_queue = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
+	write_row(ctx->meta->seq, &row);
 }
 
 /* At start and every reconcile interval: every process's TCP fds in ESTABLISHED
@@ -603,6 +702,10 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	 * plain address on the other. */
 	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
+	if (state == TCP_LISTEN) {
+		report_listener(ctx, task, sk);
+		return 0;
+	}
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 3
+#define SL_ABI_VERSION 4
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_NO_STACK 0xffffffffu
@@ -53,6 +53,7 @@ enum sl_counter {
 	SL_CNT_ROWS_LOST,       /* iterator rows the kernel could not deliver (none: full buffers are retried) */
 	SL_CNT_STALE_ENTRIES,   /* map entries whose socket was gone, removed by a scan */
 	SL_CNT_STACKS_LOST,     /* call-site stack not captured (stack map full or collision) */
+	SL_CNT_QUEUE_TRUNCATED, /* accept queues longer than a reconcile walks (SL_MAX_QUEUED) */
 	SL_CNT_MAX,
 };
 
@@ -82,12 +83,22 @@ struct sl_sock_entry {
 	__u16 _pad;
 	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
 	struct sl_capturer capturer; /* who captured stack_id (zero without a stack) */
+	__u64 listener;   /* identity of the listener whose accept queue a reconcile found it in */
 };
+
+/* Longest accept queue a reconcile walks per listener (somaxconn's default since 5.4). */
+#define SL_MAX_QUEUED 4096
 
 /* sl_sock_row.flags */
 #define SL_ROW_SINCE_LOWER (1u << 0)    /* since_ns is a lower bound */
 #define SL_ROW_HOLDER (1u << 1)         /* tgid holds the socket in fd (task_file) */
 #define SL_ROW_UNTRACKED (1u << 2)      /* not in the socket map (it was full): scans miss it */
+/* A listening socket held in fd (reconcile): cookie is its identity, the local endpoint its
+ * listen address, rx_queue its accept queue length and tx_queue the queue's limit. */
+#define SL_ROW_LISTENER (1u << 3)
+/* In a listener's accept queue: the handshake completed, no process accepted it (scan).
+ * listener names that listener when a reconcile walked its queue, else 0. */
+#define SL_ROW_UNACCEPTED (1u << 4)
 
 /* One socket as seen by an iterator; written with bpf_seq_write. */
 struct sl_sock_row {
@@ -111,6 +122,7 @@ struct sl_sock_row {
 	char comm[SL_COMM_LEN];       /* holder process name (leader); empty in scans */
 	__u32 stack_id;               /* call site that created the socket, or SL_NO_STACK */
 	struct sl_capturer capturer;  /* who captured stack_id (zero without a stack) */
+	__u64 listener;               /* SL_ROW_UNACCEPTED: its listener's identity, 0 if not known yet */
 };
 
 /* One reading of the kernel's tick counter and monotonic clock, taken together. */

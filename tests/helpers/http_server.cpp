@@ -2,6 +2,7 @@
 // longer than --idle-close-ms (0 = never), so its clients see a FIN and go CLOSE_WAIT.
 // --ignore-peer-close keeps sockets whose peer closed (a server-side CLOSE_WAIT leak).
 // --bind :: listens dual-stack (IPv4 peers appear as v4-mapped IPv6).
+// --no-accept listens and never calls accept(): connections wait in the accept queue.
 // Prints "PORT <n>" once listening. Exits after --max-seconds or on SIGTERM.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,10 +51,15 @@ int main(int argc, char** argv) {
   long long idle_close_ms = 1000;
   long long max_seconds = 60;
   bool ignore_peer_close = false;
+  bool accepting = true;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--ignore-peer-close") {
       ignore_peer_close = true;
+      continue;
+    }
+    if (flag == "--no-accept") {
+      accepting = false;
       continue;
     }
     if (i + 1 >= argc) { std::fprintf(stderr, "missing value for %s\n", argv[i]); return 2; }
@@ -103,7 +109,7 @@ int main(int argc, char** argv) {
   static const char kResponse[] =
       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
   while (!g_stop && now_ms() < deadline) {
-    std::vector<pollfd> fds{{lfd, POLLIN, 0}};
+    std::vector<pollfd> fds{{accepting ? lfd : -1, POLLIN, 0}};
     for (const Conn& c : conns) fds.push_back({c.peer_closed ? -1 : c.fd, POLLIN, 0});
     poll(fds.data(), fds.size(), 50);
     if (fds[0].revents & POLLIN) {

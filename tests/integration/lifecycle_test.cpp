@@ -2,7 +2,10 @@
 // accept leaks, shared sockets (fork, dup, SCM_RIGHTS), holders that go away without
 // close(), PID reuse, IPv6 and v4-mapped addresses, network namespaces, sockets that
 // existed before sockleak, and lost events. Ground truth is `ss -tanpH`.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +14,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -421,4 +425,92 @@ TEST_CASE("10,000 CLOSE_WAIT sockets across 20 processes are counted exactly by 
   CHECK(only(linger_counts(records, "CLOSE_WAIT"), pids) == want);
   WARN("scale: snapshot of 10000 CLOSE_WAIT sockets in " << elapsed.count() << " ms, max RSS "
                                                           << usage.ru_maxrss / 1024 << " MiB");
+}
+
+namespace {
+
+// count connections to 127.0.0.1:port; closed at once unless kept (then returned, open).
+std::vector<int> connect_loopback(const std::string& port, int count, bool keep) {
+  std::vector<int> kept;
+  for (int i = 0; i < count; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(fd >= 0);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    if (keep) {
+      kept.push_back(fd);
+    } else {
+      close(fd);
+    }
+  }
+  return kept;
+}
+
+// Sockets in state whose local port is port: queued ones have no process, so ss shows them
+// only by address.
+int ss_on_port(const std::string& state, const std::string& port) {
+  std::istringstream out(run_command({"/usr/bin/env", "ss", "-tanH", "state", state, "sport", "=", ":" + port}));
+  int lines = 0;
+  for (std::string line; std::getline(out, line);) lines += !line.empty();
+  return lines;
+}
+
+// The never-accepted records of pid in state: count, and each names the listen address.
+int never_accepted(const std::vector<Record>& records, pid_t pid, const std::string& state,
+                   const std::string& address, const std::string& port) {
+  int count = 0;
+  for (const Record& r : records) {
+    if (!is_linger(r, pid, state) || r["socket"]["cause"] != "never_accepted") continue;
+    CHECK(r["socket"]["listen"]["address"] == address);
+    CHECK(std::to_string(r["socket"]["listen"]["port"].get<int>()) == port);
+    count += r["socket"]["count"].get<int>();
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("connections a server never accepted are reported under it with its listen address, older ones too",
+          "[never_accepted]") {
+  for (const std::string bind : {"127.0.0.1", "::"}) {
+    DYNAMIC_SECTION("listening on " << bind) {
+      LoopbackServer server({"--no-accept"}, nullptr, bind);
+      const pid_t spid = server.process.pid();
+      // Before sockleak starts: 20 peers close (CLOSE_WAIT in the queue), 5 stay (idle ESTABLISHED).
+      struct Fds {
+        std::vector<int> fds;
+        ~Fds() {
+          for (int fd : fds) close(fd);
+        }
+      } open_peers{connect_loopback(server.port, 5, true)};
+      connect_loopback(server.port, 20, false);
+      std::this_thread::sleep_for(1500ms);
+      REQUIRE(ss_on_port("close-wait", server.port) == 20);
+
+      ChildProcess snapshot({SOCKLEAK_BIN, "snapshot", "--close-wait", "1s", "--established-idle", "1s", "--pid",
+                             std::to_string(spid)});
+      std::vector<Record> snapped;
+      while (auto line = snapshot.read_line(30s)) snapped.push_back(Record::parse(*line));
+      CHECK(snapshot.wait(30s) == 1);
+      CHECK(never_accepted(snapped, spid, "CLOSE_WAIT", bind, server.port) == 20);
+      CHECK(never_accepted(snapped, spid, "ESTABLISHED", bind, server.port) == 5);
+
+      // While it runs: 20 more reach CLOSE_WAIT in the queue.
+      SockleakRun sockleak({"run", "--close-wait", "1s", "--established-idle", "1s", "--interval", "1s",
+                            "--reconcile-interval", "1h", "--duration", "60s"});
+      connect_loopback(server.port, 20, false);
+      std::optional<std::pair<std::vector<Record>, Record>> cycle;
+      for (int i = 0; i < 10 && !cycle; ++i) {
+        auto c = sockleak.next_cycle(10s);
+        if (never_accepted(c.first, spid, "CLOSE_WAIT", bind, server.port) == 40) cycle = c;
+      }
+      REQUIRE(cycle);
+      CHECK(ss_on_port("close-wait", server.port) == 40);
+      CHECK(never_accepted(cycle->first, spid, "ESTABLISHED", bind, server.port) == 5);
+      CHECK(ss_on_port("established", server.port) == 5);
+    }
+  }
 }

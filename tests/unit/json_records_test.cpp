@@ -161,6 +161,7 @@ TEST_CASE("a stats record carries every counter", "[json]") {
   s.sockets_tracked = 44;
   s.sockets_untracked = 5;
   s.rows_lost = 6;
+  s.queues_truncated = 2;
   s.reconciles = 7;
   s.reconcile_corrections = 8;
   s.lingering.close_wait = 9;
@@ -187,6 +188,7 @@ TEST_CASE("a stats record carries every counter", "[json]") {
   CHECK(r["reconcile"]["runs"] == 7);
   CHECK(r["reconcile"]["corrections"] == 8);
   CHECK(r["reconcile"]["rows_lost"] == 6);
+  CHECK(r["reconcile"]["accept_queues_truncated"] == 2);
   CHECK(r["close_tracking"] == true);
   CHECK(r["uptime_seconds"].get<double>() == Approx(12.5));
   CHECK(r["final"] == true);
@@ -199,4 +201,15 @@ TEST_CASE("rfc3339 prints UTC with milliseconds", "[json]") {
   CHECK(sockleak::rfc3339(t) == "2024-02-29T13:45:06.789Z");
   CHECK(sockleak::rfc3339(system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
   CHECK(sockleak::rfc3339(system_clock::time_point(1s) + 5ms) == "1970-01-01T00:00:01.005Z");
+}
+
+TEST_CASE("sockets never accepted carry their cause and the listen address; held ones a null listen",
+          "[json]") {
+  CHECK(sockleak::linger_record(close_wait_row(), context())["socket"]["listen"].is_null());
+  ReportRow queued = close_wait_row();
+  queued.group.listen = ipv4(0, 0, 0, 0, 8080);
+  const auto r = sockleak::linger_record(queued, context());
+  CHECK(r["socket"]["cause"] == "never_accepted");
+  CHECK(r["socket"]["listen"]["address"] == "0.0.0.0");
+  CHECK(r["socket"]["listen"]["port"] == 8080);
 }

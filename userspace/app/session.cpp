@@ -96,18 +96,21 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
   std::vector<ReportRow> rows;
   std::set<ProcessKey> fds_seen;
   std::map<ProcessKey, ProcessDetails> details;  // /proc read once per process, not per state
+  std::map<std::pair<ProcessKey, TcpState>, uint32_t> lingering;
   for (const LingerGroup& group : report.groups) {
     auto [known, fresh] = details.try_emplace(group.process);
     if (fresh) known->second = procs_.details(group.process, group.name);
     ReportRow row{group, known->second, {}, {}};
     row.group.name = row.process.name;
     if (!options_.filter.accepts(row.group)) continue;
-    trends_.observe_lingering(group.process, group.state, now_ns, group.count);
+    lingering[{group.process, group.state}] += group.count;
     if (row.process.fd_open && fds_seen.insert(group.process).second) {
       trends_.observe_fds(group.process, now_ns, *row.process.fd_open);
     }
     rows.push_back(std::move(row));
   }
+  // Held and never-accepted sockets of one state are one trend.
+  for (const auto& [key, count] : lingering) trends_.observe_lingering(key.first, key.second, now_ns, count);
   trends_.prune(now_ns);
   for (ReportRow& row : rows) {
     row.forecast.leak_rate_per_minute = trends_.leak_rate_per_minute(row.group.process, row.group.state);
@@ -206,7 +209,7 @@ void Session::raise_alerts(const std::vector<ReportRow>& rows) {
     o.fd_open = row.process.fd_open;
     o.fd_limit = row.process.fd_limit;
     o.seconds_to_emfile = row.forecast.seconds_to_emfile;
-    if (row.group.state == TcpState::kCloseWait) o.close_wait = row.group.count;
+    if (row.group.state == TcpState::kCloseWait) o.close_wait += row.group.count;
     details[row.group.process] = row.process;
   }
   std::vector<ProcessObservation> observed;
@@ -253,6 +256,7 @@ StatsSnapshot Session::stats(bool final) const {
   s.sockets_stale = k.stale_entries;
   s.call_sites_lost = k.stacks_lost;
   s.rows_lost = k.rows_lost;
+  s.queues_truncated = k.queues_truncated;
   s.reconciles = table_.counters().reconciles;
   s.reconcile_corrections = table_.counters().reconcile_corrections;
   s.close_tracking = bpf_.tracking_closes();

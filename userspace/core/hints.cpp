@@ -12,6 +12,7 @@ const PeerCount* dominant_peer(const LingerGroup& g) {
 }  // namespace
 
 LingerCause linger_cause(const LingerGroup& g) {
+  if (g.listen) return LingerCause::kNeverAccepted;
   if (g.state == TcpState::kCloseWait) return LingerCause::kPeerClosed;
   return g.unread_count * 2 > g.count ? LingerCause::kUndrained : LingerCause::kIdle;
 }
@@ -21,6 +22,7 @@ std::string_view cause_name(LingerCause cause) {
     case LingerCause::kPeerClosed: return "peer_closed";
     case LingerCause::kUndrained: return "undrained";
     case LingerCause::kIdle: return "idle";
+    case LingerCause::kNeverAccepted: return "never_accepted";
   }
   return "idle";
 }
@@ -39,6 +41,9 @@ std::string linger_hint(const LingerGroup& g) {
              "so keep-alive connections cannot be reused";
     case LingerCause::kIdle:
       break;
+    case LingerCause::kNeverAccepted:
+      return "connections to " + g.listen->to_string() +
+             " wait in the accept queue: the kernel completed them but the process stopped calling accept()";
   }
   if (peer) {
     return "idle connections to " + peer->peer.to_string() +
@@ -64,6 +69,13 @@ std::string_view cause_advice(LingerCause cause) {
              "per request (each with its own pool), or a pool far larger than the load. Fix: share one "
              "client; bound idle connections and their lifetime (Go: Transport.MaxIdleConnsPerHost, "
              "IdleConnTimeout; close idle connections when done).";
+    case LingerCause::kNeverAccepted:
+      return "The kernel completed these connections on a socket this process listens on, but nothing ever "
+             "accepted them: they wait in the listen socket's accept queue (ss shows them with no process). "
+             "Typical code: an accept loop that stopped (it returned on an error such as EMFILE, or it is "
+             "blocked in a handler), a worker pool that is exhausted, or a listen socket inherited by a "
+             "process that never accepts (a fork or exec without CLOEXEC). Fix: keep accepting on every "
+             "error, accept before dispatching to workers, close listen sockets a process does not serve.";
   }
   return "";
 }

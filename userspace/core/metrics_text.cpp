@@ -116,6 +116,9 @@ std::string render_metrics(const MetricsInput& in) {
   e.family("sockleak_untracked_sockets", "gauge",
            "Held sockets without a kernel map entry (map full) at the last reconcile; still reported.");
   e.sample("sockleak_untracked_sockets", "", static_cast<double>(s.sockets_untracked));
+  e.family("sockleak_accept_queues_truncated_total", "counter",
+           "Accept queues a reconcile walked only in part (longer than 4096): sockets past that were not seeded.");
+  e.sample("sockleak_accept_queues_truncated_total", "", static_cast<double>(s.queues_truncated));
   e.family("sockleak_tracked_sockets", "gauge", "TCP sockets in the kernel socket map.");
   e.sample("sockleak_tracked_sockets", "", static_cast<double>(s.sockets_tracked));
   e.family("sockleak_socket_map_fill_ratio", "gauge", "Kernel socket map entries over its capacity.");

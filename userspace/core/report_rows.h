@@ -46,6 +46,7 @@ struct StatsSnapshot {
   uint64_t sockets_untracked = 0;  // held sockets without a map entry (map full), as of the last reconcile
   uint64_t sockets_stale = 0;      // map entries outliving their socket, removed
   uint64_t rows_lost = 0;          // iterator output overflow
+  uint64_t queues_truncated = 0;   // accept queue walks that stopped at SL_MAX_QUEUED children
   uint64_t call_sites_lost = 0;    // --call-sites stacks not captured (stack map full)
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;

@@ -19,6 +19,15 @@ std::string comm_of(const sl_sock_row& row) {
   return std::string(row.comm, strnlen(row.comm, sizeof row.comm));
 }
 
+// Listeners of one port in one namespace and address family.
+uint64_t port_key(uint32_t netns, const Endpoint& e) {
+  return static_cast<uint64_t>(netns) << 32 | static_cast<uint64_t>(e.family) << 16 | e.port;
+}
+
+bool is_wildcard(const Endpoint& e) {
+  return std::all_of(e.address.begin(), e.address.end(), [](uint8_t b) { return b == 0; });
+}
+
 struct GroupBuilder {
   LingerGroup group;
   std::map<Endpoint, PeerCount> peers;
@@ -44,6 +53,8 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.capturer = ProcessKey{row.capturer.tgid, row.capturer.tgid ? row.capturer.start : 0};
   s.capturer_exe = ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout};
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
+  s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
+  s.listener = s.unaccepted ? row.listener : 0;
   return s;
 }
 
@@ -105,18 +116,35 @@ void SocketTable::apply(const sl_event& event) {
 }
 
 void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns) {
-  lingering_.clear();
+  std::unordered_map<uint64_t, LingeringSocket> next;
+  next.reserve(rows.size());
   for (const sl_sock_row& row : rows) {
-    lingering_.insert_or_assign(row.cookie, LingeringSocket::from_row(row, now_ns));
+    LingeringSocket socket = LingeringSocket::from_row(row, now_ns);
+    // Accepted since the last scan: only the fd tables say by whom.
+    auto before = lingering_.find(row.cookie);
+    if (before != lingering_.end() && before->second.unaccepted && !socket.unaccepted) {
+      reconcile_requested_ = true;
+    }
+    next.insert_or_assign(row.cookie, std::move(socket));
   }
+  lingering_ = std::move(next);
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns) {
   std::unordered_map<uint64_t, HolderSet> truth;
   std::map<ProcessKey, std::string> names;
   untracked_ = 0;
+  std::unordered_map<uint64_t, Listener> listeners;
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
+    if (row.flags & SL_ROW_LISTENER) {
+      Listener& l = listeners[row.cookie];
+      l.local = endpoint(row.family, row.local_addr, row.local_port);
+      l.netns = row.netns;
+      l.holders.add({row.tgid, row.proc_start});
+      names.insert_or_assign(ProcessKey{row.tgid, row.proc_start}, comm_of(row));
+      continue;
+    }
     if ((row.flags & SL_ROW_UNTRACKED) &&
         lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, now_ns)).second) {
       ++untracked_;
@@ -138,6 +166,9 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
   }
   holders_ = std::move(truth);
   names_ = std::move(names);
+  listeners_ = std::move(listeners);
+  listeners_by_port_.clear();
+  for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
   reconcile_requested_ = false;
   ++counters_.reconciles;
 }
@@ -152,7 +183,35 @@ void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
   if (it != lingering_.end() && it->second.owner.pid == 0) it->second.owner = check.process;
 }
 
+const SocketTable::Listener* SocketTable::listener_of(const LingeringSocket& socket) const {
+  if (auto tagged = listeners_.find(socket.listener); socket.listener && tagged != listeners_.end()) {
+    return &tagged->second;
+  }
+  const Listener* exact = nullptr;
+  const Listener* wildcard = nullptr;
+  int exact_count = 0;
+  int wildcard_count = 0;
+  auto [first, last] = listeners_by_port_.equal_range(port_key(socket.netns, socket.local));
+  for (auto it = first; it != last; ++it) {
+    const Listener& l = listeners_.at(it->second);
+    if (l.local.address == socket.local.address) {
+      exact = &l;
+      ++exact_count;
+    } else if (is_wildcard(l.local)) {
+      wildcard = &l;
+      ++wildcard_count;
+    }
+  }
+  // The kernel prefers a listener bound to the address over one bound to any address.
+  if (exact_count > 0) return exact_count == 1 ? exact : nullptr;
+  return wildcard_count == 1 ? wildcard : nullptr;
+}
+
 HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {
+  if (socket.unaccepted) {
+    const Listener* listener = listener_of(socket);
+    return listener ? listener->holders : HolderSet{};
+  }
   auto held = holders_.find(socket.cookie);
   if (held != holders_.end() && !held->second.empty()) return held->second;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
@@ -165,7 +224,9 @@ bool SocketTable::needs_reconcile(const AliveFn& alive) const {
     // Report holders read from the fd tables, not just the connect/accept owner: a fork,
     // dup2 or exec since then is invisible to events.
     const HolderSet holders = holders_of(socket);
-    if ((holders.empty() || !holders_.contains(cookie)) && !orphans_.contains(cookie)) return true;
+    // Unaccepted sockets are held by their listener's holders: known once it is.
+    const bool read = socket.unaccepted ? !holders.empty() : holders_.contains(cookie);
+    if ((holders.empty() || !read) && !orphans_.contains(cookie)) return true;
     for (const HolderSet::Holder& h : holders.list()) {
       if (!alive(h.process)) return true;
     }
@@ -175,7 +236,8 @@ bool SocketTable::needs_reconcile(const AliveFn& alive) const {
 
 LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {
   LingerReport report;
-  std::map<std::pair<ProcessKey, TcpState>, GroupBuilder> groups;
+  // Sockets a process holds and those queued on its listeners are separate groups.
+  std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
   for (const auto& [cookie, socket] : lingering_) {
     const Nanos age = socket.age(now_ns);
     const bool close_wait = socket.state == TcpState::kCloseWait;
@@ -184,12 +246,15 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
     (close_wait ? report.close_wait_ages : report.established_ages).add(to_seconds(age));
     const HolderSet holders = holders_of(socket);
     if (holders.empty()) ++report.totals.unowned;
+    std::optional<Endpoint> listen;
+    if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
     for (const HolderSet::Holder& h : holders.list()) {
       const ProcessKey& process = h.process;
-      GroupBuilder& b = groups[{process, socket.state}];
+      GroupBuilder& b = groups[{process, socket.state, listen}];
       LingerGroup& g = b.group;
       g.process = process;
       g.state = socket.state;
+      g.listen = listen;
       ++g.count;
       if (age > g.oldest) {
         g.oldest = age;

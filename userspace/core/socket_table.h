@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -47,6 +48,8 @@ struct LingeringSocket {
   ProcessKey capturer;         // whose stack stack_id is (pid 0 without one)
   ExeId capturer_exe;          // the executable it ran at capture
   ProcessKey owner;            // pid 0: unknown
+  bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
+  uint64_t listener = 0;       // that listener's identity, once a reconcile walked its queue
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
@@ -80,13 +83,16 @@ struct LingerGroup {
   };
   std::vector<CallSiteCount> call_sites;  // most sockets first, at most kTopCallSites
   std::vector<uint32_t> netns;       // distinct network namespaces, ascending
+  // Sockets no process accepted, reported under the processes holding their listener:
+  // the address that listener is bound to. Unset for sockets the process holds.
+  std::optional<Endpoint> listen;
 };
 
 // Each lingering socket counted once, however many processes hold it.
 struct HostTotals {
   uint32_t close_wait = 0;
   uint32_t established = 0;
-  uint32_t unowned = 0;  // held by no process (e.g. never accepted)
+  uint32_t unowned = 0;  // held by no process, and no listener's holders to report them under
 };
 
 // Ages of the lingering sockets of one state (each socket once), in fixed buckets.
@@ -163,11 +169,24 @@ class SocketTable {
   size_t untracked() const { return untracked_; }
 
  private:
+  // A listening socket in the fd tables at the last reconcile.
+  struct Listener {
+    Endpoint local;  // the address it is bound to (0.0.0.0 / :: for any)
+    uint32_t netns = 0;
+    HolderSet holders;
+  };
   HolderSet holders_of(const LingeringSocket& socket) const;
+  // The listener whose queue an unaccepted socket waits in: the one a reconcile found it
+  // queued on, else the one bound to its local address or to its family's wildcard in its
+  // namespace. Several alike (SO_REUSEPORT) cannot be told apart until a reconcile walks
+  // their queues: nullptr until then.
+  const Listener* listener_of(const LingeringSocket& socket) const;
 
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
   std::unordered_map<uint64_t, HolderSet> holders_;
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
+  std::unordered_map<uint64_t, Listener> listeners_;  // by identity
+  std::unordered_multimap<uint64_t, uint64_t> listeners_by_port_;  // (netns, family, port) -> identity
   std::map<ProcessKey, std::string> names_;
   std::vector<HolderCheck> holder_checks_;
   bool reconcile_requested_ = false;

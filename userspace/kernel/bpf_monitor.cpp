@@ -233,7 +233,7 @@ KernelCounters BpfMonitor::counters() const {
     return total;
   };
   return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST),
-          sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST)};
+          sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST), sum(SL_CNT_QUEUE_TRUNCATED)};
 }
 
 uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }

@@ -31,6 +31,7 @@ struct KernelCounters {
   uint64_t rows_lost = 0;       // iterator output overflow
   uint64_t stale_entries = 0;   // map entries whose socket was gone, removed by scans
   uint64_t stacks_lost = 0;     // call sites not captured (stack map full or collision)
+  uint64_t queues_truncated = 0;  // accept queues walked only to SL_MAX_QUEUED
 };
 
 struct BpfSettings {

@@ -48,8 +48,9 @@ std::string explain_page(uint32_t pid, const ProcessDetails& process, const std:
     const LingerGroup& g = r.group;
     const LingerCause cause = linger_cause(g);
     // append() chains: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string here.
-    page.append("\n").append(state_name(g.state)).append(": ").append(std::to_string(g.count));
-    page.append(" sockets, oldest ").append(g.oldest_is_lower_bound ? "more than " : "");
+    page.append("\n").append(state_name(g.state)).append(": ").append(std::to_string(g.count)).append(" sockets");
+    if (g.listen) page.append(" never accepted on ").append(g.listen->to_string());
+    page.append(", oldest ").append(g.oldest_is_lower_bound ? "more than " : "");
     page.append(format("%.1f", to_seconds(g.oldest))).append("s");
     if (r.forecast.leak_rate_per_minute) {
       page.append(", ").append(format("%+.1f", *r.forecast.leak_rate_per_minute)).append("/min");

@@ -47,6 +47,8 @@ nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& 
       {"leak_rate_per_minute", optional_number(row.forecast.leak_rate_per_minute)},
       {"unread", {{"count", g.unread_count}, {"bytes", g.unread_bytes}}},
       {"cause", cause_name(linger_cause(g))},
+      {"listen", g.listen ? nlohmann::ordered_json{{"address", g.listen->address_string()}, {"port", g.listen->port}}
+                          : nlohmann::ordered_json(nullptr)},
   };
   nlohmann::ordered_json peers = nlohmann::ordered_json::array();
   for (const PeerCount& p : g.top_peers) {
@@ -88,7 +90,8 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
                          {"unowned", s.lingering.unowned}}}};
   record["reconcile"] = {{"runs", s.reconciles},
                          {"corrections", s.reconcile_corrections},
-                         {"rows_lost", s.rows_lost}};
+                         {"rows_lost", s.rows_lost},
+                         {"accept_queues_truncated", s.queues_truncated}};
   record["call_sites"] = {{"lost", s.call_sites_lost}};
   record["close_tracking"] = s.close_tracking;
   record["uptime_seconds"] = s.uptime_seconds;

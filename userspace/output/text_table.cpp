@@ -63,7 +63,7 @@ std::string text_report(const std::vector<ReportRow>& rows, const HostTotals& to
                 timestamp.c_str(), totals.close_wait, totals.established, totals.unowned);
   out += line;
   if (rows.empty()) return out;
-  std::snprintf(line, sizeof line, "  %-8s %-16s %-12s %6s %10s %12s %8s %7s %-12s %s\n", "PID", "PROCESS",
+  std::snprintf(line, sizeof line, "  %-8s %-16s %-12s %6s %10s %12s %8s %7s %-14s %s\n", "PID", "PROCESS",
                 "STATE", "COUNT", "OLDEST", "FDS/LIMIT", "RATE/MIN", "EMFILE", "CAUSE", "TOP PEER");
   out += line;
   for (const ReportRow& r : rows) {
@@ -71,7 +71,7 @@ std::string text_report(const std::vector<ReportRow>& rows, const HostTotals& to
     char oldest[32];
     std::snprintf(oldest, sizeof oldest, "%s%.1fs", g.oldest_is_lower_bound ? ">" : "",
                   to_seconds(g.oldest));
-    std::snprintf(line, sizeof line, "  %-8u %-16s %-12s %6u %10s %12s %8s %7s %-12s %s\n", g.process.pid,
+    std::snprintf(line, sizeof line, "  %-8u %-16s %-12s %6u %10s %12s %8s %7s %-14s %s\n", g.process.pid,
                   printable(r.process.name).c_str(), std::string(state_name(g.state)).c_str(), g.count,
                   oldest, fd_usage(r.process).c_str(), rate_text(r.forecast.leak_rate_per_minute).c_str(),
                   eta_text(r.forecast.seconds_to_emfile).c_str(),
