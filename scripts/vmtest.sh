@@ -116,10 +116,20 @@ follow() {
   tail -n +1 -s 0.5 -f --pid="$pid" "$file" | sed -u 's/^/    /'
 }
 
+# Ends pid and every process under it, children first stopped so none is re-parented and
+# left running (an apt-get or dpkg holding its lock, a qemu).
+kill_tree() {
+  local pid=$1 child
+  kill -STOP "$pid" 2>/dev/null || true
+  for child in $(pgrep -P "$pid" 2>/dev/null); do kill_tree "$child"; done
+  kill -TERM "$pid" 2>/dev/null || true
+  kill -CONT "$pid" 2>/dev/null || true
+}
+
 cleanup() {
   local rc=$?
   if [[ -n $child_pid ]]; then
-    kill -TERM "$child_pid" 2>/dev/null || true
+    kill_tree "$child_pid"
     wait "$child_pid" 2>/dev/null || true
   fi
   if [[ -n $follower_pid ]]; then kill -TERM "$follower_pid" 2>/dev/null || true; fi
@@ -621,17 +631,19 @@ main() {
   fi
   [[ $(id -u) -eq 0 ]] || die "needs root (qemu shares the whole root file system, unshare, apt)" 77
   check_build
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   if [[ " ${kernels[*]} " != " host " ]]; then
-    ensure_host_packages
+    # In the background so that INT/TERM end apt-get and dpkg too, not just this script.
+    run_checked ensure_host_packages
+    ((last_rc == 0)) || die "could not install ${HOST_PACKAGES[*]}" 3
     mkdir -p "$cache_dir/kernels"
     # One run at a time per cache: two fetches of a kernel would trip over each other.
     exec {lock_fd}>"$cache_dir/lock"
     flock -w 3600 "$lock_fd" || die "another vmtest.sh holds $cache_dir/lock"
   fi
   run_dir=$(mktemp -d /tmp/sockleak-vmtest.XXXXXX)
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
   log "build dir $build_dir; kernels: ${kernels[*]}"
   for k in "${kernels[@]}"; do
     run_kernel "$k"

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@ using namespace std::chrono_literals;
 using sockleak::test::ChildProcess;
 using sockleak::test::expect_line_prefix;
 using sockleak::test::LoopbackServer;
+using sockleak::test::make_temp_dir;
 using sockleak::test::Record;
 using sockleak::test::ss_count;
 
@@ -95,7 +97,9 @@ TEST_CASE("features runs with no kernel config file visible, measures HZ and say
 
 TEST_CASE("--btf takes the kernel's types from a file; a file without them is refused in one line, exit 77",
           "[btf_file]") {
-  const std::string copy = "/tmp/sockleak-btf-test.vmlinux";
+  // Private names: parallel runs (a sanitizer build next to this one) must not share them.
+  const std::string dir = make_temp_dir();
+  const std::string copy = dir + "/vmlinux";
   REQUIRE(std::system(("cp /sys/kernel/btf/vmlinux " + copy).c_str()) == 0);
   ChildProcess from_file({SOCKLEAK_BIN, "features", "--format", "json", "--btf", copy});
   auto line = from_file.read_line(30s);
@@ -106,7 +110,7 @@ TEST_CASE("--btf takes the kernel's types from a file; a file without them is re
   CHECK(page["supported"] == true);
 
   // Not BTF at all: sockleak says which need is unmet and by which file, on one line.
-  const std::string garbage = "/tmp/sockleak-btf-test.garbage";
+  const std::string garbage = dir + "/garbage";
   REQUIRE(std::system(("head -c 4096 /dev/urandom > " + garbage).c_str()) == 0);
   ChildProcess refused({"/bin/sh", "-c", std::string(SOCKLEAK_BIN) + " snapshot --btf " + garbage + " 2>&1"});
   std::vector<std::string> lines;
@@ -117,8 +121,7 @@ TEST_CASE("--btf takes the kernel's types from a file; a file without them is re
   CHECK(message.find("BTF") != std::string::npos);
   CHECK(message.find(garbage) != std::string::npos);
   CHECK(message.find("Linux 5.10") != std::string::npos);
-  std::remove(copy.c_str());
-  std::remove(garbage.c_str());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("in a time namespace with a boot-time offset, processes keep their identity and start time",

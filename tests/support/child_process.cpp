@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -99,6 +100,12 @@ std::string run_command(const std::vector<std::string>& argv) {
   while (auto line = child.read_line(std::chrono::seconds(30))) out += *line + "\n";
   child.wait(std::chrono::seconds(30));
   return out;
+}
+
+std::string make_temp_dir() {
+  std::string path = "/tmp/sockleak-test-XXXXXX";
+  if (!mkdtemp(path.data())) throw std::runtime_error("mkdtemp failed");
+  return path;
 }
 
 }  // namespace sockleak::test

@@ -38,4 +38,7 @@ class ChildProcess {
 // Runs argv to completion and returns its stdout.
 std::string run_command(const std::vector<std::string>& argv);
 
+// A new private directory under /tmp (mkdtemp); the caller removes it.
+std::string make_temp_dir();
+
 }  // namespace sockleak::test

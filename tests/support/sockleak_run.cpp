@@ -52,10 +52,11 @@ std::string expect_line_prefix(ChildProcess& child, const std::string& prefix) {
 namespace {
 
 std::vector<std::string> ss_lines(const std::string& state, const std::string& netns,
-                                  const std::string& flags = "-tanpH") {
+                                  const std::string& flags = "-tanpH", const std::vector<std::string>& filter = {}) {
   std::vector<std::string> argv{"/usr/bin/env"};
   if (!netns.empty()) argv.insert(argv.end(), {"ip", "netns", "exec", netns});
   argv.insert(argv.end(), {"ss", flags, "state", state});
+  argv.insert(argv.end(), filter.begin(), filter.end());
   std::istringstream out(run_command(argv));
   std::vector<std::string> lines;
   for (std::string line; std::getline(out, line);) {
@@ -102,6 +103,10 @@ std::map<pid_t, int> proc_fd_counts(const std::string& state) {
 
 int ss_total(const std::string& state, const std::string& netns) {
   return static_cast<int>(ss_lines(state, netns).size());
+}
+
+int ss_on_port(const std::string& state, const std::string& side, const std::string& port) {
+  return static_cast<int>(ss_lines(state, "", "-tanH", {side, "=", ":" + port}).size());
 }
 
 int ss_count(pid_t pid, const std::string& state) {

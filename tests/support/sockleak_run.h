@@ -51,6 +51,9 @@ std::map<pid_t, int> ss_counts(const std::string& state, const std::string& netn
 std::map<pid_t, int> proc_fd_counts(const std::string& state);
 // Sockets in that state on the whole host (or netns), each counted once.
 int ss_total(const std::string& state, const std::string& netns = "");
+// Sockets in state whose local (side "sport") or remote ("dport") port is port: ground truth
+// for sockets ss cannot name a process for (never accepted, held by a leaderless process).
+int ss_on_port(const std::string& state, const std::string& side, const std::string& port);
 // Per-process counts from linger records of one state ("CLOSE_WAIT", "ESTABLISHED").
 std::map<pid_t, int> linger_counts(const std::vector<Record>& records, const std::string& state);
 // Keeps only the given pids.
