@@ -404,3 +404,52 @@ TEST_CASE("call sites in a stripped binary keep addresses and the module's build
   const std::string named = run_command({"/usr/bin/env", "addr2line", "-f", "-e", LEAK_SITE_BIN, address});
   CHECK(named.rfind("leaky_fetch", 0) == 0);
 }
+
+namespace {
+
+// A connection to 127.0.0.1:port that has sent `first` (maybe nothing) and then stalls.
+int stalled_client(int port, const std::string& first) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  if (!first.empty()) REQUIRE(send(fd, first.data(), first.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(first.size()));
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("200 slow or idle clients on /metrics neither delay a scrape nor stay connected", "[metrics_slow_clients]") {
+  const int port = free_port();
+  SockleakRun sockleak({"run", "--interval", "1s", "--duration", "60s", "--metrics-addr", std::to_string(port)});
+  struct Fds {
+    std::vector<int> fds;
+    ~Fds() {
+      for (int fd : fds) close(fd);
+    }
+  } stalled;
+  for (int i = 0; i < 100; ++i) stalled.fds.push_back(stalled_client(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+  for (int i = 0; i < 100; ++i) stalled.fds.push_back(stalled_client(port, ""));
+  std::this_thread::sleep_for(200ms);  // all accepted and waiting
+  for (int scrape = 0; scrape < 5; ++scrape) {
+    const auto start = std::chrono::steady_clock::now();
+    httplib::Client http("127.0.0.1", port);
+    http.set_read_timeout(10, 0);
+    auto res = http.Get("/metrics");
+    const auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body.find("sockleak_build_info") != std::string::npos);
+    CHECK(took < 100ms);
+  }
+  // A header not sent within 5 s ends the connection: each stalled client sees EOF.
+  std::this_thread::sleep_for(6s);
+  int closed = 0;
+  for (int fd : stalled.fds) {
+    char byte;
+    if (recv(fd, &byte, 1, MSG_DONTWAIT) == 0) ++closed;
+  }
+  CHECK(closed == 200);
+}
