@@ -114,6 +114,35 @@ static __always_inline __u64 sl_read_sock_id(const struct sock *sk)
 	return (__u64)sk;
 }
 
+/* sockleak's pid namespace, from its first clock sample (written through the mmap'ed .bss
+ * before anything attaches). Level 0 is the host's: every process, by its global id. */
+__u32 pidns_level = 0;
+__u32 pidns_inum = 0;
+
+/* The level-th entry of a struct pid's numbers[] (a flexible array: CO-RE finds its start). */
+static __always_inline const struct upid *sl_upid(const struct pid *pid, __u32 level)
+{
+	return (const struct upid *)((const char *)pid + bpf_core_field_offset(struct pid, numbers)) + level;
+}
+
+/* The process id of task as sockleak's pid namespace sees it; 0 where it cannot be seen (a
+ * process of an ancestor or sibling namespace: a sidecar sees only its pod's). */
+static __always_inline __u32 sl_task_tgid(struct task_struct *task)
+{
+	if (!pidns_level)
+		return BPF_CORE_READ(task, tgid);
+	const struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	__u32 level = pidns_level;
+
+	if (!pid || BPF_CORE_READ(pid, level) < level)
+		return 0;
+	const struct upid *upid = sl_upid(pid, level);
+
+	if (BPF_CORE_READ(upid, ns, ns.inum) != pidns_inum)
+		return 0;
+	return BPF_CORE_READ(upid, nr);
+}
+
 static __always_inline __u64 sl_task_start(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, group_leader, start_boottime);
@@ -123,6 +152,14 @@ static __always_inline __u64 sl_task_start(struct task_struct *task)
 static __always_inline struct task_struct *sl_current_task(void)
 {
 	return (struct task_struct *)bpf_get_current_task();
+}
+
+/* The running process's id as sockleak's pid namespace sees it (0: not visible). */
+static __always_inline __u32 sl_current_tgid(void)
+{
+	if (!pidns_level)
+		return bpf_get_current_pid_tgid() >> 32;
+	return sl_task_tgid(sl_current_task());
 }
 
 /* Kernel ticks to milliseconds; a tick count the kernel keeps in 32 bits. */

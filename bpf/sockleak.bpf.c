@@ -208,7 +208,7 @@ static __always_inline void process_executable(struct task_struct *task, struct 
 	/* Randomized at every exec, kept by fork: the same file mapped at other addresses
 	 * (re-exec, fork+exec) must not lend its names. */
 	out->layout = BPF_CORE_READ(mm, start_code) ^ BPF_CORE_READ(mm, mmap_base);
-	out->tgid = BPF_CORE_READ(task, tgid);
+	out->tgid = sl_task_tgid(task);
 	out->start = sl_task_start(task);
 	out->exe_ino = BPF_CORE_READ(exe, i_ino);
 	out->exe_dev = BPF_CORE_READ(exe, i_sb, s_dev);
@@ -245,7 +245,7 @@ static __always_inline void on_connect(void *ctx, const struct sock *sk)
 {
 	if (!sk->sk_lock.owned)
 		return;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = sl_current_tgid();
 	__u32 stack_id = call_site(ctx, tgid);
 
 	if (stack_id != SL_NO_STACK)
@@ -361,7 +361,7 @@ static __always_inline void on_close(__u32 fd)
 
 	if (!entry)
 		return;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = sl_current_tgid();
 
 	if (entry->announced) {
 		struct sl_event ev = {
@@ -403,7 +403,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		struct sl_event ev = {
 			.ts_ns = bpf_ktime_get_ns(),
 			.kind = SL_EV_CLOSE_RANGE,
-			.tgid = bpf_get_current_pid_tgid() >> 32,
+			.tgid = sl_current_tgid(),
 			.proc_start = sl_task_start(sl_current_task()),
 			.fd_first = (__u32)(ia32 ? regs->bx : regs->di),
 			.fd_last = (__u32)(ia32 ? regs->cx : regs->si),
@@ -448,7 +448,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if (entry && entry->stack_id != SL_NO_STACK)
 		return 0;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = sl_current_tgid();
 	__u32 stack_id = call_site(ctx, tgid);
 
 	if (stack_id == SL_NO_STACK)
@@ -660,7 +660,7 @@ static __always_inline void report_listener(struct bpf_iter__task_file *ctx, str
 	struct sl_sock_row row = {
 		.cookie = id,
 		.proc_start = sl_task_start(task),
-		.tgid = BPF_CORE_READ(task, tgid),
+		.tgid = sl_task_tgid(task),
 		.fd = ctx->fd,
 		.state = TCP_LISTEN,
 		.flags = SL_ROW_HOLDER | SL_ROW_LISTENER,
@@ -712,7 +712,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	/* Cookies need a BTF pointer: userspace enables them only with bpf_sock_from_file. */
 	__u64 cookie = sl_sock_id(sk);
 	__u64 start = sl_task_start(task);
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = sl_task_tgid(task);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
 	__u64 since;
@@ -780,6 +780,14 @@ int sample_clock(struct bpf_iter__bpf_map_elem *ctx)
 		.jiffies = bpf_jiffies64(),
 		.ktime_ns = bpf_ktime_get_ns(),
 	};
+	/* The reader is sockleak: its pid namespace is the one its reports speak in. */
+	const struct pid *pid = BPF_CORE_READ(sl_current_task(), thread_pid);
+
+	__u32 level = BPF_CORE_READ(pid, level);
+	const struct upid *own = sl_upid(pid, level);
+
+	sample.pidns_level = level;
+	sample.pidns_inum = BPF_CORE_READ(own, ns, ns.inum);
 	bpf_seq_write(ctx->meta->seq, &sample, sizeof(sample));
 	return 0;
 }

@@ -125,10 +125,13 @@ struct sl_sock_row {
 	__u64 listener;               /* SL_ROW_UNACCEPTED: its listener's identity, 0 if not known yet */
 };
 
-/* One reading of the kernel's tick counter and monotonic clock, taken together. */
+/* One reading of the kernel's tick counter and monotonic clock, taken together, and the
+ * pid namespace of the process that read it (sockleak). */
 struct sl_clock_sample {
-	__u64 jiffies;   /* jiffies_64 */
-	__u64 ktime_ns;  /* CLOCK_MONOTONIC */
+	__u64 jiffies;      /* jiffies_64 */
+	__u64 ktime_ns;     /* CLOCK_MONOTONIC */
+	__u32 pidns_level;  /* 0: the initial (host) pid namespace */
+	__u32 pidns_inum;   /* its inode number (ls -l /proc/self/ns/pid) */
 };
 
 /* Filter thresholds the iterators apply; written by userspace into .bss. */

@@ -55,6 +55,7 @@ Session::Session(Options options)
       host_(hostname()) {
   if (options_.metrics_addr) metrics_ = std::make_unique<MetricsServer>(*options_.metrics_addr);
   bpf_.set_scan_thresholds(options_.thresholds);
+  table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
   // Seed sockets that existed before we started, so the first scan sees them.
   reconcile();

@@ -101,6 +101,7 @@ void SocketTable::apply(const sl_event& event) {
       break;
     }
     case SL_EV_FD_CLOSE: {
+      if (event.tgid == 0) break;  // a process sockleak's pid namespace cannot see
       if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.release(actor);
       if (event.inode != 0) holder_checks_.push_back({event.cookie, actor, event.inode});
       auto it = lingering_.find(event.cookie);
@@ -108,7 +109,7 @@ void SocketTable::apply(const sl_event& event) {
       break;
     }
     case SL_EV_CLOSE_RANGE:
-      reconcile_requested_ = true;
+      if (event.tgid != 0) reconcile_requested_ = true;
       break;
     default:
       break;
@@ -242,9 +243,10 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
     const Nanos age = socket.age(now_ns);
     const bool close_wait = socket.state == TcpState::kCloseWait;
     if (age < (close_wait ? thresholds.close_wait : thresholds.established_idle)) continue;
+    const HolderSet holders = holders_of(socket);
+    if (holders.empty() && visible_only_) continue;
     ++(close_wait ? report.totals.close_wait : report.totals.established);
     (close_wait ? report.close_wait_ages : report.established_ages).add(to_seconds(age));
-    const HolderSet holders = holders_of(socket);
     if (holders.empty()) ++report.totals.unowned;
     std::optional<Endpoint> listen;
     if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;

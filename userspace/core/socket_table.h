@@ -160,6 +160,10 @@ class SocketTable {
   // Only sockets whose holders a reconcile established are corrected.
   void confirm_holder(const HolderCheck& check, uint32_t fds_open);
   void request_reconcile() { reconcile_requested_ = true; }
+  // Inside a pid namespace (a sidecar) the kernel's iterators see only its processes: a
+  // socket none of them holds belongs to a process out of sight. Such sockets are then
+  // neither reported nor counted (on the host, they count as unowned).
+  void set_visible_only(bool visible_only) { visible_only_ = visible_only; }
 
   LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
 
@@ -190,6 +194,7 @@ class SocketTable {
   std::map<ProcessKey, std::string> names_;
   std::vector<HolderCheck> holder_checks_;
   bool reconcile_requested_ = false;
+  bool visible_only_ = false;
   size_t untracked_ = 0;  // untracked sockets seen by the last reconcile
   TableCounters counters_;
 };

@@ -76,6 +76,22 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
                  syscall_hooks ? "on" : "off");
   }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
+  // Before anything attaches: the clock-sample iterator tells the tick rate and the pid
+  // namespace whose pids every hook and iterator must speak in.
+  {
+    const auto clock_link = attach_map_iterator(skel_->progs.sample_clock, skel_->maps.clock_tick);
+    if (!clock_link) unsupported("attach iter/bpf_map_elem clock sample", errno);
+    const sl_clock_sample self = sample_clock(clock_link.get());
+    pidns_level_ = self.pidns_level;
+    skel_->bss->pidns_level = self.pidns_level;
+    skel_->bss->pidns_inum = self.pidns_inum;
+    tick_rate_ = measure_tick_rate(clock_link.get());
+    skel_->bss->jiffies_hz = tick_rate_.hz;
+  }
+  if (libbpf_verbose()) {
+    std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f); pid namespace level %u\n", tick_rate_.hz,
+                 tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
+  }
   if (int err = sockleak_bpf__attach(skel_.get())) {
     unsupported(bpf_program__autoload(skel_->progs.on_sys_exit)
                     ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_exit"
@@ -100,12 +116,6 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfMonitor::on_event, this, nullptr));
   if (!ring_) unsupported("open ring buffer", errno);
 
-  tick_rate_ = measure_tick_rate();
-  skel_->bss->jiffies_hz = tick_rate_.hz;
-  if (libbpf_verbose()) {
-    std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f)\n", tick_rate_.hz,
-                 tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz);
-  }
 }
 
 std::unique_ptr<bpf_link, BpfMonitor::LinkDeleter> BpfMonitor::attach_map_iterator(bpf_program* program,
@@ -118,16 +128,16 @@ std::unique_ptr<bpf_link, BpfMonitor::LinkDeleter> BpfMonitor::attach_map_iterat
   return std::unique_ptr<bpf_link, LinkDeleter>(bpf_program__attach_iter(program, &opts));
 }
 
-TickRate BpfMonitor::measure_tick_rate() {
-  const auto link = attach_map_iterator(skel_->progs.sample_clock, skel_->maps.clock_tick);
-  if (!link) unsupported("attach iter/bpf_map_elem clock sample", errno);
-  auto sample = [&] {
-    const std::vector<std::byte> bytes = run_iterator(link.get(), "iter/bpf_map_elem clock sample");
-    sl_clock_sample s{};
-    if (bytes.size() != sizeof s) throw Error("clock sample: " + std::to_string(bytes.size()) + " bytes");
-    std::memcpy(&s, bytes.data(), sizeof s);
-    return s;
-  };
+sl_clock_sample BpfMonitor::sample_clock(bpf_link* link) {
+  const std::vector<std::byte> bytes = run_iterator(link, "iter/bpf_map_elem clock sample");
+  sl_clock_sample s{};
+  if (bytes.size() != sizeof s) throw Error("clock sample: " + std::to_string(bytes.size()) + " bytes");
+  std::memcpy(&s, bytes.data(), sizeof s);
+  return s;
+}
+
+TickRate BpfMonitor::measure_tick_rate(bpf_link* link) {
+  auto sample = [&] { return sample_clock(link); };
   // The next change of the tick counter, bracketed by the readings around it. A tick is at
   // most 1/24 s apart; give up after 200 ms (a stalled clock).
   auto next_edge = [&] {

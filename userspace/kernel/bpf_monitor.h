@@ -75,6 +75,9 @@ class BpfMonitor {
   const KernelFeatures& features() const { return features_; }
   // HZ as measured at start-up; idle times and CLOSE_WAIT lower bounds are in its ticks.
   const TickRate& tick_rate() const { return tick_rate_; }
+  // sockleak's pid namespace: level 0 is the host's. Pids in rows and events are as this
+  // namespace sees them; processes it cannot see have pid 0.
+  uint32_t pid_namespace_level() const { return pidns_level_; }
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last scan
@@ -92,7 +95,9 @@ class BpfMonitor {
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
   // An iter/bpf_map_elem program attached to walk one map (null with errno on failure).
   static std::unique_ptr<bpf_link, LinkDeleter> attach_map_iterator(bpf_program* program, bpf_map* map);
-  TickRate measure_tick_rate();
+  // One reading of the clock-sample iterator.
+  sl_clock_sample sample_clock(bpf_link* link);
+  TickRate measure_tick_rate(bpf_link* link);
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
@@ -102,6 +107,7 @@ class BpfMonitor {
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   KernelFeatures features_;
   TickRate tick_rate_;
+  uint32_t pidns_level_ = 0;
   const EventBytes* sink_ = nullptr;
 };
 
