@@ -1,14 +1,24 @@
 // Root integration tests for sockleak where containers put it: in a pid namespace of its
-// own (a sidecar sharing its pod's processes). Ground truth is `ss -tanp` run in the same
-// namespace, which names processes by the pids that namespace gives them.
+// own (a sidecar sharing its pod's processes), and as the image in real podman containers,
+// sidecar and DaemonSet style, paging a real Alertmanager. Ground truth is `ss -tanp` run in
+// the namespace concerned.
+#include <signal.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.h"
+#include "podman.h"
 #include "sockleak_run.h"
 
 using namespace std::chrono_literals;
@@ -77,4 +87,234 @@ TEST_CASE("in a pid namespace, pids are the namespace's, /proc is read by them, 
   }
   // On the host, both leakers, by host pids.
   CHECK(ss_count(outsider.pid(), "close-wait") == 7);
+}
+
+namespace {
+
+// The application: a loopback server and a client leaking `count` CLOSE_WAIT sockets to it,
+// in its own network namespace; pid 1 is a shell that outlives the client (as a pod's pause
+// container outlives its applications), so the client can stop alone.
+std::vector<std::string> leaking_app(int count) {
+  const std::string script =
+      "/usr/bin/sl_http_server --idle-close-ms 100 --max-seconds 300 > /tmp/port & sleep 0.5; "
+      "port=$(/usr/bin/busybox awk '/^PORT/ {print $2}' /tmp/port); "
+      "/usr/bin/sl_http_client --port $port --mode leak --max-seconds 300 --count " +
+      std::to_string(count) + " < /dev/null > /dev/null & wait";
+  return {"--network=none", Podman::app_image(), "/usr/bin/busybox", "sh", "-c", script};
+}
+
+// `ss` in the network namespace of host pid `in`: CLOSE_WAIT sockets per host pid.
+std::map<pid_t, int> close_wait_in_netns_of(int in) {
+  std::istringstream out(run_command({"/usr/bin/nsenter", "-t", std::to_string(in), "-n", "ss", "-tanpH", "state",
+                                      "close-wait"}));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  return counts_from_ss(lines);
+}
+
+// The pid a host process has in its own (innermost) pid namespace: NSpid's last field.
+pid_t innermost_pid(pid_t host_pid) {
+  std::ifstream status("/proc/" + std::to_string(host_pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("NSpid:", 0) == 0) return std::stoi(line.substr(line.find_last_of(" \t") + 1));
+  }
+  return 0;
+}
+
+// Polls until `ready` holds (every 250 ms) or `within` passes.
+template <typename Ready>
+bool eventually(std::chrono::seconds within, Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return ready();
+}
+
+// Alertmanager's active alerts as amtool prints them (JSON), in the network namespace of
+// host pid `in`.
+nlohmann::json active_alerts(int in, int port) {
+  const std::string out = run_command({"/usr/bin/nsenter", "-t", std::to_string(in), "-n", "amtool",
+                                       "--alertmanager.url=http://127.0.0.1:" + std::to_string(port), "alert",
+                                       "query", "-o", "json"});
+  try {
+    return nlohmann::json::parse(out);
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json::array();
+  }
+}
+
+struct RemoveContainer {
+  std::string name;
+  ~RemoveContainer() {
+    try {
+      Podman::run({"rm", "-f", "-t", "0", "--ignore", name});
+    } catch (...) {
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a sidecar container reports its pod's leaker by its pod pid with its container, and pages Alertmanager",
+          "[sidecar]") {
+  LoopbackServer server({"--idle-close-ms", "100"});
+  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
+  expect_line_prefix(outsider, "READY ");
+  const std::string tag = std::to_string(getpid());
+  Container app("sockleak-test-app-" + tag, leaking_app(12));
+  const int app_pid = app.host_pid();
+  std::map<pid_t, int> truth;
+  REQUIRE(eventually(10s, [&] {
+    truth = close_wait_in_netns_of(app_pid);
+    return truth.size() == 1 && truth.begin()->second == 12;
+  }));
+  const pid_t client_host_pid = truth.begin()->first;
+  const pid_t client_pod_pid = innermost_pid(client_host_pid);
+  REQUIRE(client_pod_pid > 0);
+  REQUIRE(client_pod_pid != client_host_pid);
+
+  // A real Alertmanager in the pod's network namespace, where the sidecar reaches it.
+  const std::string am_dir = make_temp_dir();
+  std::ofstream(am_dir + "/am.yml") << "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n";
+  ChildProcess alertmanager({"/usr/bin/nsenter", "-t", std::to_string(app_pid), "-n", "prometheus-alertmanager",
+                             "--config.file=" + am_dir + "/am.yml", "--storage.path=" + am_dir + "/data",
+                             "--web.listen-address=127.0.0.1:9093", "--cluster.listen-address="});
+  REQUIRE(eventually(20s, [&] {
+    return run_command({"/usr/bin/nsenter", "-t", std::to_string(app_pid), "-n", "amtool",
+                        "--alertmanager.url=http://127.0.0.1:9093", "alert", "query", "-o", "json"})
+               .rfind("[", 0) == 0;
+  }));
+
+  RemoveContainer sidecar_cleanup{"sockleak-test-sidecar-" + tag};
+  std::vector<std::string> args{"run", "--rm", "--name", sidecar_cleanup.name, "--pid=container:" + app.name(),
+                                "--network=container:" + app.name()};
+  for (const std::string& p : Podman::sockleak_privileges()) args.push_back(p);
+  args.push_back(Podman::sockleak_image());
+  for (const char* a : {"run", "--close-wait", "1s", "--interval", "1s", "--duration", "40s",
+                        "--alert-close-wait-count", "5", "--alert-resolve-after", "2", "--alertmanager-url",
+                        "http://127.0.0.1:9093"}) {
+    args.emplace_back(a);
+  }
+  ChildProcess sidecar(Podman::command(args));
+
+  // Its first report with the leak: by the pod's pid, with fds and limit read through the
+  // pod's /proc, and the app's container id; nothing of the host's leaker.
+  std::optional<Record> linger;
+  std::optional<Record> stats;
+  while (auto line = sidecar.read_line(30s)) {
+    const Record r = Record::parse(*line);
+    if (r["type"] == "linger") linger = r;
+    if (r["type"] == "stats" && linger) {
+      stats = r;
+      break;
+    }
+  }
+  REQUIRE(linger);
+  CHECK((*linger)["process"]["pid"] == client_pod_pid);
+  CHECK((*linger)["socket"]["count"] == 12);
+  CHECK((*linger)["process"]["fd"]["open"].get<int>() >= 12);
+  CHECK((*linger)["process"]["fd"].contains("limit"));
+  CHECK((*linger)["container"]["id"] == app.id());
+  CHECK((*linger)["container"]["runtime"] == "podman");
+  REQUIRE(stats);
+  CHECK((*stats)["sockets"]["lingering"]["close_wait"] == 12);
+  CHECK((*stats)["sockets"]["lingering"]["unowned"] == 0);
+
+  // The alert reaches Alertmanager with the pod's pid and the container...
+  nlohmann::json alert;
+  REQUIRE(eventually(15s, [&] {
+    for (const auto& a : active_alerts(app_pid, 9093)) {
+      if (a["labels"].value("alertname", "") == "SocketLeakCloseWait") alert = a;
+    }
+    return !alert.is_null();
+  }));
+  CHECK(alert["labels"]["pid"] == std::to_string(client_pod_pid));
+  CHECK(alert["labels"]["process"] == "sl_http_client");
+  CHECK(alert["labels"]["state"] == "CLOSE_WAIT");
+  CHECK(alert["labels"]["container_id"] == app.id());
+  // ...and resolves there once the app's leaking process stops.
+  REQUIRE(::kill(client_host_pid, SIGTERM) == 0);
+  CHECK(eventually(20s, [&] { return active_alerts(app_pid, 9093).empty(); }));
+  std::filesystem::remove_all(am_dir);
+}
+
+TEST_CASE("the image in the host's namespaces (DaemonSet mode) reports host pids exactly, with container ids",
+          "[daemonset]") {
+  LoopbackServer server({"--idle-close-ms", "100"});
+  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
+  expect_line_prefix(outsider, "READY ");
+  Container app("sockleak-test-app-" + std::to_string(getpid()), leaking_app(9));
+  const int app_pid = app.host_pid();
+  std::map<pid_t, int> in_app;
+  REQUIRE(eventually(10s, [&] {
+    in_app = close_wait_in_netns_of(app_pid);
+    return in_app.size() == 1 && in_app.begin()->second == 9;
+  }));
+  std::this_thread::sleep_for(1s);  // older than --close-wait
+
+  std::vector<std::string> args{"run", "--rm", "--pid=host", "--network=host"};
+  for (const std::string& p : Podman::sockleak_privileges()) args.push_back(p);
+  args.push_back(Podman::sockleak_image());
+  for (const char* a : {"snapshot", "--close-wait", "1s"}) args.emplace_back(a);
+  ChildProcess daemon(Podman::command(args));
+  std::map<pid_t, Record> by_pid;
+  while (auto line = daemon.read_line(60s)) {
+    const Record r = Record::parse(*line);
+    if (r["type"] == "linger" && r["socket"]["state"] == "CLOSE_WAIT") by_pid[r["process"]["pid"].get<pid_t>()] = r;
+  }
+  CHECK(daemon.wait(30s) == 1);
+  const pid_t client = in_app.begin()->first;
+  REQUIRE(by_pid.contains(client));
+  CHECK(by_pid[client]["socket"]["count"] == 9);
+  CHECK(by_pid[client]["container"]["id"] == app.id());
+  REQUIRE(by_pid.contains(outsider.pid()));
+  CHECK(by_pid[outsider.pid()]["socket"]["count"] == ss_count(outsider.pid(), "close-wait"));
+  CHECK(by_pid[outsider.pid()]["container"].is_null());
+}
+
+TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; failures are counted, reports go on",
+          "[alertmanager]") {
+  LoopbackServer server({"--idle-close-ms", "100"});
+  const int port = [] {  // a port nothing listens on yet
+    ChildProcess probe({HTTP_SERVER_BIN, "--max-seconds", "1"});
+    const int p = std::stoi(expect_line_prefix(probe, "PORT "));
+    probe.signal(SIGTERM);
+    probe.wait(5s);
+    return p;
+  }();
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s",
+                        "--alert-close-wait-count", "5", "--alertmanager-url",
+                        "http://127.0.0.1:" + std::to_string(port)});
+  ChildProcess leaker({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "8"});
+  expect_line_prefix(leaker, "READY ");
+  // Reports keep coming while pushes fail.
+  std::optional<Record> failing;
+  for (int i = 0; i < 10 && !failing; ++i) {
+    auto cycle = sockleak.next_cycle(5s);
+    if (cycle.second["alert_push"]["failed"].get<int>() >= 2) failing = cycle.second;
+  }
+  REQUIRE(failing);
+  CHECK((*failing)["alert_push"]["sent"] == 0);
+
+  const std::string dir = make_temp_dir();
+  std::ofstream(dir + "/am.yml") << "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n";
+  ChildProcess alertmanager({"/usr/bin/prometheus-alertmanager", "--config.file=" + dir + "/am.yml",
+                             "--storage.path=" + dir + "/data",
+                             "--web.listen-address=127.0.0.1:" + std::to_string(port), "--cluster.listen-address="});
+  nlohmann::json alert;
+  // Backoff doubles from 1 s to 60 s: by now it is at most a few seconds.
+  REQUIRE(eventually(30s, [&] {
+    for (const auto& a : active_alerts(getpid(), port)) alert = a;
+    return !alert.is_null();
+  }));
+  CHECK(alert["labels"]["alertname"] == "SocketLeakCloseWait");
+  CHECK(alert["labels"]["pid"] == std::to_string(leaker.pid()));
+  CHECK(alert["labels"]["process"] == "sl_http_client");
+  CHECK(alert["annotations"]["value"] == "8");
+  int sent = 0;
+  for (int i = 0; i < 5 && sent == 0; ++i) sent = sockleak.next_cycle(5s).second["alert_push"]["sent"].get<int>();
+  CHECK(sent >= 1);
+  std::filesystem::remove_all(dir);
 }

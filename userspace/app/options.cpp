@@ -51,6 +51,7 @@ struct RawOptions {
   double alert_fd_ratio = 0.8;
   std::string alert_emfile_within = "1h";
   int64_t alert_resolve_after = 2;
+  std::vector<std::string> alertmanager_urls;
   std::string output;
   std::string config;
   uint32_t explain_pid = 0;
@@ -147,6 +148,9 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
   cmd.add_option("--alert-resolve-after", raw.alert_resolve_after,
                  "Resolve an alert after this many consecutive reports below its rule")
       ->capture_default_str();
+  cmd.add_option("--alertmanager-url", raw.alertmanager_urls,
+                 "Push alerts to this Alertmanager (http://HOST:PORT, v2 API; repeatable): firing ones re-sent "
+                 "every minute, resolved ones with their end; retried with backoff, never blocking reports");
 }
 
 [[noreturn]] void usage(const std::string& message) { throw Error(message, kExitUsage); }
@@ -242,6 +246,9 @@ Options to_options(const RawOptions& raw, Command command) {
   o.alert_rules.emfile_within = duration_option("--alert-emfile-within", raw.alert_emfile_within);
   o.alert_rules.resolve_after =
       static_cast<uint32_t>(bounded("--alert-resolve-after", raw.alert_resolve_after, 1, 1000));
+  for (const std::string& url : raw.alertmanager_urls) {
+    o.alertmanager_urls.push_back(parse_http_url("--alertmanager-url", url));
+  }
   if (!raw.output.empty()) o.output_path = raw.output;
   if (!raw.config.empty()) o.config_path = raw.config;
   o.explain_pid = raw.explain_pid;
@@ -277,6 +284,45 @@ ListenAddress parse_listen_address(const std::string& text) {
   if (value < 1 || value > 65535) usage(flag + ": port must be 1..65535");
   addr.port = static_cast<uint16_t>(value);
   return addr;
+}
+
+HttpUrl parse_http_url(const std::string& flag, const std::string& text) {
+  const std::string where = flag + " " + text;
+  HttpUrl url;
+  url.text = text;
+  std::string rest = text;
+  if (rest.rfind("https://", 0) == 0) {
+    usage(where + ": https is not supported; use http:// (a local TLS proxy can forward)");
+  }
+  if (rest.rfind("http://", 0) != 0) usage(where + ": expected http://HOST[:PORT][/PATH]");
+  rest = rest.substr(7);
+  const size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  url.path = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!url.path.empty() && url.path.back() == '/') url.path.pop_back();
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string::npos) usage(where + ": unclosed [ in the host");
+    url.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') usage(where + ": expected [IPV6]:PORT");
+      port = authority.substr(close + 2);
+    }
+  } else if (const size_t colon = authority.find(':'); colon != std::string::npos) {
+    url.host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  } else {
+    url.host = authority;
+  }
+  if (url.host.empty() || url.host.find_first_of("@?#") != std::string::npos) usage(where + ": no host");
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) usage(where + ": bad port");
+    const int value = std::stoi(port);
+    if (value < 1 || value > 65535) usage(where + ": port must be 1..65535");
+    url.port = static_cast<uint16_t>(value);
+  }
+  return url;
 }
 
 ParseOutcome parse_options(int argc, const char* const* argv) {

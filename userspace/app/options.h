@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/alert_engine.h"
 #include "core/duration.h"
@@ -21,6 +22,14 @@ enum class Format { kJson, kText };
 struct ListenAddress {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+};
+
+// An http:// endpoint: where alerts are POSTed.
+struct HttpUrl {
+  std::string host;  // name or address ([...] stripped for IPv6)
+  uint16_t port = 80;
+  std::string path;  // prefix without a trailing slash, e.g. "" or "/alertmanager"
+  std::string text;  // as given, for messages
 };
 
 struct Options {
@@ -41,6 +50,7 @@ struct Options {
   std::optional<ListenAddress> metrics_addr;
   size_t metrics_top_n = 20;
   AlertRules alert_rules;
+  std::vector<HttpUrl> alertmanager_urls;  // run: push alerts to these Alertmanagers (v2 API)
   std::optional<std::string> output_path;  // default stdout
   std::optional<std::string> config_path;
   uint32_t explain_pid = 0;                  // explain: the process
@@ -60,5 +70,8 @@ ParseOutcome parse_options(int argc, const char* const* argv);
 // "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT" (host defaults to 127.0.0.1).
 // Throws Error(kExitUsage).
 ListenAddress parse_listen_address(const std::string& text);
+
+// "http://HOST[:PORT][/PATH]" ([V6] hosts). Throws Error(kExitUsage), https included.
+HttpUrl parse_http_url(const std::string& flag, const std::string& text);
 
 }  // namespace sockleak

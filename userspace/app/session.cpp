@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/event_decoder.h"
+#include "core/alertmanager_payload.h"
 #include "core/hints.h"
 #include "kernel/kernel_probe.h"
 #include "core/metrics_text.h"
@@ -54,6 +55,9 @@ Session::Session(Options options)
       writer_(options_.format, sink_),
       host_(hostname()) {
   if (options_.metrics_addr) metrics_ = std::make_unique<MetricsServer>(*options_.metrics_addr);
+  if (options_.command == Command::kRun && !options_.alertmanager_urls.empty()) {
+    pusher_ = std::make_unique<AlertPusher>(options_.alertmanager_urls);
+  }
   bpf_.set_scan_thresholds(options_.thresholds);
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
@@ -221,7 +225,25 @@ void Session::raise_alerts(const std::vector<ReportRow>& rows) {
     ProcessDetails d = known != details.end() ? known->second : procs_.details(t.process, t.name);
     out.emplace_back(std::move(t), std::move(d));
   }
+  if (pusher_) push_alerts(out, details);
   if (!writer_.write_alerts(out, context())) output_closed_ = true;
+}
+
+void Session::push_alerts(const std::vector<std::pair<AlertTransition, ProcessDetails>>& transitions,
+                          const std::map<ProcessKey, ProcessDetails>& details) {
+  auto outbound = [this](const AlertTransition& alert, const ProcessDetails& process) {
+    return OutboundAlert{alert.id, alert_labels(alert, process, host_), alert_annotations(alert), {}, {}};
+  };
+  std::vector<OutboundAlert> firing;
+  for (const AlertTransition& alert : alerts_.firing()) {
+    auto known = details.find(alert.process);
+    firing.push_back(outbound(alert, known != details.end() ? known->second : procs_.details(alert.process, alert.name)));
+  }
+  std::vector<OutboundAlert> resolved;
+  for (const auto& [alert, process] : transitions) {
+    if (!alert.firing) resolved.push_back(outbound(alert, process));
+  }
+  pusher_->update(std::move(firing), std::move(resolved));
 }
 
 void Session::publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows) {
@@ -258,6 +280,10 @@ StatsSnapshot Session::stats(bool final) const {
   s.call_sites_lost = k.stacks_lost;
   s.rows_lost = k.rows_lost;
   s.queues_truncated = k.queues_truncated;
+  if (pusher_) {
+    s.alert_pushes_sent = pusher_->sent();
+    s.alert_pushes_failed = pusher_->failed();
+  }
   s.reconciles = table_.counters().reconciles;
   s.reconcile_corrections = table_.counters().reconcile_corrections;
   s.close_tracking = bpf_.tracking_closes();
@@ -279,6 +305,11 @@ void Session::reload(Options next) {
   warn_fixed(next.call_sites != options_.call_sites, "--call-sites");
   warn_fixed(next.btf_path != options_.btf_path, "--btf");
   warn_fixed(next.disabled_features != options_.disabled_features, "--disable-feature");
+  warn_fixed(next.alertmanager_urls.size() != options_.alertmanager_urls.size() ||
+                 !std::equal(next.alertmanager_urls.begin(), next.alertmanager_urls.end(),
+                             options_.alertmanager_urls.begin(),
+                             [](const HttpUrl& a, const HttpUrl& b) { return a.text == b.text; }),
+             "--alertmanager-url");
   warn_fixed(next.metrics_addr.has_value() != options_.metrics_addr.has_value() ||
                  (next.metrics_addr && (next.metrics_addr->host != options_.metrics_addr->host ||
                                         next.metrics_addr->port != options_.metrics_addr->port)),
@@ -289,6 +320,7 @@ void Session::reload(Options next) {
   next.call_sites = options_.call_sites;
   next.btf_path = options_.btf_path;
   next.disabled_features = options_.disabled_features;
+  next.alertmanager_urls = options_.alertmanager_urls;
   next.metrics_addr = options_.metrics_addr;
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);

@@ -14,6 +14,7 @@
 #include "kernel/bpf_monitor.h"
 #include "kernel/proc_reader.h"
 #include "kernel/symbolizer.h"
+#include "output/alert_pusher.h"
 #include "output/metrics_server.h"
 #include "output/output_sink.h"
 #include "output/record_writer.h"
@@ -57,6 +58,9 @@ class Session {
   std::vector<std::string> call_site_frames(const LingerGroup::CallSiteCount& site, const ProcessKey& holder);
   LingerReport last_report_;
   void raise_alerts(const std::vector<ReportRow>& rows);
+  // Hands the alerts firing now and those just resolved to the Alertmanager pusher.
+  void push_alerts(const std::vector<std::pair<AlertTransition, ProcessDetails>>& transitions,
+                   const std::map<ProcessKey, ProcessDetails>& details);
   void publish_metrics(const LingerReport& report, const std::vector<ReportRow>& rows);
 
   Options options_;
@@ -69,6 +73,7 @@ class Session {
   OutputSink sink_;
   RecordWriter writer_;
   std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<AlertPusher> pusher_;  // --alertmanager-url
   // Symbolized call sites by (stack id, executable), until the stack is collected.
   std::map<std::pair<uint32_t, ExeId>, std::vector<std::string>> call_site_frames_;
   // Live processes and their executables, read when a report first needs them.

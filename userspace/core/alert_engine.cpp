@@ -96,6 +96,12 @@ std::vector<AlertTransition> AlertEngine::evaluate(const std::vector<ProcessObse
   return transitions;
 }
 
+std::vector<AlertTransition> AlertEngine::firing() const {
+  std::vector<AlertTransition> all;
+  for (const auto& [id, active] : active_) all.push_back(active.last);
+  return all;
+}
+
 std::map<std::string, uint32_t> AlertEngine::firing_by_rule() const {
   std::map<std::string, uint32_t> counts{{"close_wait_count", 0}, {"fd_ratio", 0}, {"emfile_soon", 0}};
   for (const auto& [id, active] : active_) ++counts[active.last.rule];

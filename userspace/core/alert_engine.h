@@ -45,6 +45,8 @@ class AlertEngine {
  public:
   // Processes absent from `observed` count as below every rule.
   std::vector<AlertTransition> evaluate(const std::vector<ProcessObservation>& observed, const AlertRules& rules);
+  // Every alert firing now, with its latest value.
+  std::vector<AlertTransition> firing() const;
   // Firing alerts by rule, for metrics.
   std::map<std::string, uint32_t> firing_by_rule() const;
 

@@ -127,6 +127,10 @@ std::string render_metrics(const MetricsInput& in) {
   e.family("sockleak_close_tracking", "gauge",
            "1 while the close() hook is attached (only while sockets linger), else 0.");
   e.sample("sockleak_close_tracking", "", s.close_tracking ? 1 : 0);
+  e.family("sockleak_alert_pushes_total", "counter",
+           "Alert batches pushed to Alertmanager (--alertmanager-url), by result.");
+  e.sample("sockleak_alert_pushes_total", "result=\"sent\"", static_cast<double>(s.alert_pushes_sent));
+  e.sample("sockleak_alert_pushes_total", "result=\"failed\"", static_cast<double>(s.alert_pushes_failed));
   e.family("sockleak_alerts_firing", "gauge", "Alerts firing now, by rule.");
   for (const auto& [rule, n] : in.alerts_firing) e.sample("sockleak_alerts_firing", "rule=\"" + rule + "\"", n);
   return e.take();

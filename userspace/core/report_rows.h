@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/socket_table.h"
+#include "core/workload_identity.h"
 
 namespace sockleak {
 
@@ -16,6 +17,7 @@ struct ProcessDetails {
   std::optional<std::string> start_time;  // RFC 3339, UTC
   std::optional<uint64_t> fd_open;        // entries in /proc/PID/fd
   std::optional<uint64_t> fd_limit;       // RLIMIT_NOFILE soft limit
+  WorkloadIdentity identity;              // container, pod, systemd unit
 };
 
 // What the history says about a (process, state): how fast it leaks, when it hits EMFILE.
@@ -48,6 +50,8 @@ struct StatsSnapshot {
   uint64_t rows_lost = 0;          // iterator output overflow
   uint64_t queues_truncated = 0;   // accept queue walks that stopped at SL_MAX_QUEUED children
   uint64_t call_sites_lost = 0;    // --call-sites stacks not captured (stack map full)
+  uint64_t alert_pushes_sent = 0;    // --alertmanager-url batches accepted
+  uint64_t alert_pushes_failed = 0;  // and attempts that failed
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;
   bool close_tracking = false;     // the close hook is attached (only while sockets linger)

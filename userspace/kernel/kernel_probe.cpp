@@ -89,7 +89,8 @@ std::string try_probe(const Probe& probe, const btf* types, bool verbose) {
   // program it rejects, so only the plain state-tracepoint probe reads it as privileges.
   if (err == EPERM || (err == EACCES && probe.feature == Feature::kStateTracepoint && probe.insns.size() == 2)) {
     throw Error(std::string("load a probe program (") + probe.target + "): " + std::strerror(err) +
-                    " — the kernel refused tracing programs: missing CAP_BPF/CAP_PERFMON, or lockdown",
+                    " — the kernel refused tracing programs: missing CAP_BPF/CAP_PERFMON, lockdown, or a "
+                    "seccomp filter that denies bpf() (a container runtime's default: run seccomp unconfined)",
                 kExitUnsupported);
   }
   std::string why = std::strerror(err);

@@ -80,8 +80,9 @@ int64_t boottime_offset_ns(const std::string& root) {
 
 }  // namespace
 
-ProcReader::ProcReader(std::string proc_root)
+ProcReader::ProcReader(std::string proc_root, std::string container_logs)
     : root_(std::move(proc_root)),
+      container_logs_(std::move(container_logs)),
       ticks_per_second_(sysconf(_SC_CLK_TCK)),
       boottime_offset_ns_(boottime_offset_ns(root_)),
       boot_realtime_ns_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME) + boottime_offset_ns_) {}
@@ -174,7 +175,28 @@ ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& nam
   if (std::getline(comm, name)) d.name = name;
   d.fd_open = count_dir_entries(fd_dir(key.pid));
   d.fd_limit = nofile_soft_limit(dir + "/limits");
+  d.identity = identity(key.pid);
   return d;
+}
+
+WorkloadIdentity ProcReader::identity(uint32_t pid) const {
+  std::ifstream in(root_ + "/" + std::to_string(pid) + "/cgroup");
+  std::stringstream text;
+  text << in.rdbuf();
+  WorkloadIdentity id = identity_from_cgroup(text.str());
+  if (id.container_id.empty()) return id;
+  DIR* dir = opendir(container_logs_.c_str());
+  if (!dir) return id;  // not a Kubernetes node, or /var/log not mounted
+  while (dirent* e = readdir(dir)) {
+    if (auto names = names_from_container_log(e->d_name, id.container_id)) {
+      id.pod_namespace = names->pod_namespace;
+      id.pod_name = names->pod_name;
+      id.container_name = names->container_name;
+      break;
+    }
+  }
+  closedir(dir);
+  return id;
 }
 
 }  // namespace sockleak

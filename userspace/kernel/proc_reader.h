@@ -14,7 +14,8 @@ namespace sockleak {
 
 class ProcReader {
  public:
-  explicit ProcReader(std::string proc_root = "/proc");
+  // container_logs: the kubelet's /var/log/containers, for pod and container names.
+  explicit ProcReader(std::string proc_root = "/proc", std::string container_logs = "/var/log/containers");
 
   bool alive(const ProcessKey& key) const;
   // The live process with this pid, or nullopt.
@@ -29,7 +30,10 @@ class ProcReader {
   std::optional<uint64_t> start_ticks(uint32_t pid) const;
   // /proc/PID/fd, or a thread's fd directory when the leader's is empty (leader exited).
   std::string fd_dir(uint32_t pid) const;
+  // Container, pod and unit from /proc/PID/cgroup, names from the kubelet's log links.
+  WorkloadIdentity identity(uint32_t pid) const;
   std::string root_;
+  std::string container_logs_;
   int64_t ticks_per_second_;
   int64_t boottime_offset_ns_;  // of sockleak's time namespace
   int64_t boot_realtime_ns_;  // CLOCK_REALTIME at boot, to place start times on the wall clock

@@ -33,13 +33,28 @@ std::string fd_line(const ProcessDetails& p, const std::vector<ReportRow>& rows)
   return line + "\n";
 }
 
+// "container ... in pod NS/NAME" or "systemd unit ...", as a line of its own; empty otherwise.
+std::string identity_line(const WorkloadIdentity& id) {
+  std::string line;
+  if (!id.container_id.empty()) {
+    line = "container " + id.container_id.substr(0, 12);
+    if (!id.container_name.empty()) line += " (" + id.container_name + ")";
+    if (!id.container_runtime.empty()) line += ", " + id.container_runtime;
+  }
+  if (!id.pod_uid.empty()) {
+    line += " in pod " + (id.pod_name.empty() ? id.pod_uid : id.pod_namespace + "/" + id.pod_name);
+  }
+  if (!id.systemd_unit.empty()) line = "systemd unit " + id.systemd_unit;
+  return line.empty() ? "" : line + "\n";
+}
+
 }  // namespace
 
 std::string explain_page(uint32_t pid, const ProcessDetails& process, const std::vector<ReportRow>& rows,
                          const Thresholds& thresholds, const std::string& sampled_for) {
   std::string page = "sockleak explain: pid " + std::to_string(pid) + " (" + printable(process.name) + ")";
   if (process.start_time) page += ", started " + *process.start_time;
-  page += "\n\n" + fd_line(process, rows) + "\n";
+  page += "\n" + identity_line(process.identity) + "\n" + fd_line(process, rows) + "\n";
   page += "Lingering sockets (CLOSE_WAIT older than " + format_duration(thresholds.close_wait) +
           ", ESTABLISHED idle longer than " + format_duration(thresholds.established_idle) + "; sampled for " +
           sampled_for + "):\n";

@@ -28,6 +28,28 @@ nlohmann::ordered_json process_object(uint32_t pid, const ProcessDetails& detail
   return process;
 }
 
+// ECS names (container.*, orchestrator.*) and Elastic's journald ones (systemd.unit); null
+// when the process has none.
+void add_identity(nlohmann::ordered_json& record, const WorkloadIdentity& id) {
+  using json = nlohmann::ordered_json;
+  json container = nullptr;
+  if (!id.container_id.empty()) {
+    container = {{"id", id.container_id}};
+    if (!id.container_runtime.empty()) container["runtime"] = id.container_runtime;
+    if (!id.container_name.empty()) container["name"] = id.container_name;
+  }
+  json orchestrator = nullptr;
+  if (!id.pod_uid.empty()) {
+    orchestrator = {{"type", "kubernetes"}};
+    if (!id.pod_namespace.empty()) orchestrator["namespace"] = id.pod_namespace;
+    orchestrator["resource"] = {{"type", "pod"}, {"id", id.pod_uid}};
+    if (!id.pod_name.empty()) orchestrator["resource"]["name"] = id.pod_name;
+  }
+  record["container"] = container;
+  record["orchestrator"] = orchestrator;
+  record["systemd"] = id.systemd_unit.empty() ? json(nullptr) : json{{"unit", id.systemd_unit}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& ctx) {
@@ -36,6 +58,7 @@ nlohmann::ordered_json linger_record(const ReportRow& row, const RecordContext& 
   nlohmann::ordered_json record = envelope("linger", ctx);
   record["process"] = process_object(g.process.pid, row.process);
   record["process"]["fd"]["exhaustion_eta_seconds"] = optional_number(row.forecast.seconds_to_emfile);
+  add_identity(record, row.process.identity);
 
   record["socket"] = {
       {"state", state_name(g.state)},
@@ -73,6 +96,7 @@ nlohmann::ordered_json alert_record(const AlertTransition& alert, const ProcessD
                      {"threshold", alert.threshold},
                      {"summary", alert.summary}};
   record["process"] = process_object(alert.process.pid, process);
+  add_identity(record, process.identity);
   return record;
 }
 
@@ -93,6 +117,7 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
                          {"rows_lost", s.rows_lost},
                          {"accept_queues_truncated", s.queues_truncated}};
   record["call_sites"] = {{"lost", s.call_sites_lost}};
+  record["alert_push"] = {{"sent", s.alert_pushes_sent}, {"failed", s.alert_pushes_failed}};
   record["close_tracking"] = s.close_tracking;
   record["uptime_seconds"] = s.uptime_seconds;
   record["final"] = s.final;
