@@ -10,7 +10,7 @@ SOCKLEAK_PACKAGES=(
   libcli11-dev nlohmann-json3-dev catch2
   libcpp-httplib-dev libdw-dev
   iproute2 procps util-linux
-  podman runc prometheus-alertmanager
+  podman runc catatonit prometheus-alertmanager
   prometheus systemd golang-go
 )
 

@@ -318,3 +318,98 @@ TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; f
   CHECK(sent >= 1);
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void replace_once(std::string& text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, from.size(), to);
+}
+
+// `podman kube play` of a manifest text; the pod is removed when this goes out of scope,
+// and host directories its hostPath volumes created are removed again.
+struct PlayedPod {
+  std::string name;
+  std::vector<std::string> created_dirs;
+  PlayedPod(const std::string& pod_name, const std::string& manifest) : name(pod_name) {
+    for (const char* dir : {"/var/log/pods", "/var/log/containers"}) {
+      if (!std::filesystem::exists(dir)) created_dirs.emplace_back(dir);
+    }
+    Podman::run({"pod", "rm", "-f", "--ignore", name});
+    const std::string dir = make_temp_dir();
+    std::ofstream(dir + "/pod.yaml") << manifest;
+    Podman::run({"kube", "play", dir + "/pod.yaml"});
+    std::filesystem::remove_all(dir);
+  }
+  ~PlayedPod() {
+    try {
+      Podman::run({"pod", "rm", "-f", "-t", "0", "--ignore", name});
+    } catch (...) {
+    }
+    for (const std::string& dir : created_dirs) std::filesystem::remove(dir);
+  }
+  // Records the container printed so far.
+  std::vector<Record> records(const std::string& container) const {
+    std::istringstream out(Podman::run({"logs", name + "-" + container}));
+    std::vector<Record> all;
+    for (std::string line; std::getline(out, line);) {
+      if (!line.empty() && line.front() == '{') all.push_back(Record::parse(line));
+    }
+    return all;
+  }
+};
+
+}  // namespace
+
+// The DaemonSet's pod template needs hostPID, which `podman kube play` (4.3) ignores: its
+// flags are those the [daemonset] test gives `podman run`.
+TEST_CASE("the shipped sidecar manifest runs as written: the pod's leaker by its pod pid, nothing of the host's",
+          "[kube_manifests]") {
+  LoopbackServer server({"--idle-close-ms", "100"});
+  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
+  expect_line_prefix(outsider, "READY ");
+  const std::string tag = std::to_string(getpid());
+
+  {
+    std::string manifest = read_file(SOCKLEAK_SOURCE_DIR "/deploy/kubernetes/sockleak-sidecar.yaml");
+    const std::vector<std::string> app = leaking_app(12);
+    std::string command = "[\"/usr/bin/busybox\", \"sh\", \"-c\", " + nlohmann::json(app.back()).dump() + "]";
+    replace_once(manifest, "name: app-with-sockleak", "name: sockleak-test-pod-" + tag);
+    replace_once(manifest, "image: registry.example.invalid/app:1.0",
+                 "image: " + Podman::app_image() + "\n      command: " + command);
+    replace_once(manifest, "image: localhost/sockleak:0.1.0", "image: " + Podman::sockleak_image());
+    replace_once(manifest, "\"--close-wait\", \"30s\", \"--interval\", \"10s\"",
+                 "\"--close-wait\", \"1s\", \"--interval\", \"1s\"");
+    replace_once(manifest, "\"--alertmanager-url\", \"http://alertmanager.monitoring.svc:9093\"",
+                 "\"--duration\", \"30s\"");
+    PlayedPod pod("sockleak-test-pod-" + tag, manifest);
+    std::vector<Record> lingers;
+    REQUIRE(eventually(20s, [&] {
+      lingers.clear();
+      for (const Record& r : pod.records("sockleak")) {
+        if (r["type"] == "linger") lingers.push_back(r);
+      }
+      return !lingers.empty() && lingers.back()["socket"]["count"] == 12;
+    }));
+    const Record& last = lingers.back();
+    const pid_t pod_pid = last["process"]["pid"].get<pid_t>();
+    // The pod's pid for the leaker, not the host's.
+    const int app_pid = std::stoi(Podman::run({"inspect", "-f", "{{.State.Pid}}", pod.name + "-app"}));
+    const std::map<pid_t, int> truth = close_wait_in_netns_of(app_pid);
+    REQUIRE(truth.size() == 1);
+    CHECK(truth.begin()->second == 12);
+    CHECK(pod_pid == innermost_pid(truth.begin()->first));
+    CHECK(pod_pid != truth.begin()->first);
+    CHECK(last["process"]["name"] == "sl_http_client");
+    CHECK(last["container"]["runtime"] == "podman");
+    for (const Record& r : lingers) CHECK(r["process"]["pid"] == pod_pid);  // never the outsider
+  }
+}

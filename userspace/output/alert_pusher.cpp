@@ -1,9 +1,9 @@
 #include "output/alert_pusher.h"
 
-#include <httplib.h>
-
 #include <algorithm>
+#include <cstdio>
 
+#include "output/http_post.h"
 #include "output/json_records.h"
 
 namespace sockleak {
@@ -90,13 +90,10 @@ std::vector<OutboundAlert> AlertPusher::batch_for(const Target& target) const {
   return batch;
 }
 
-bool AlertPusher::post(const HttpUrl& url, const std::string& body) {
-  httplib::Client client(url.host, url.port);
-  client.set_connection_timeout(std::chrono::seconds(2));
-  client.set_read_timeout(std::chrono::seconds(3));
-  client.set_write_timeout(std::chrono::seconds(3));
-  const auto res = client.Post(url.path + "/api/v2/alerts", body, "application/json");
-  return res && res->status >= 200 && res->status < 300;
+std::string AlertPusher::post(const HttpUrl& url, const std::string& body) {
+  const PostResult r = http_post(url, url.path + "/api/v2/alerts", body, std::chrono::seconds(5));
+  if (r.status >= 200 && r.status < 300) return "";
+  return r.status ? "HTTP status " + std::to_string(r.status) : r.error;
 }
 
 void AlertPusher::run() {
@@ -126,9 +123,19 @@ void AlertPusher::run() {
       const HttpUrl url = t.url;
       const std::string body = alertmanager_payload(batch);
       lock.unlock();
-      const bool ok = post(url, body);
+      const std::string error = post(url, body);
       lock.lock();
-      if (ok) {
+      // Said once when an Alertmanager starts failing and once when it takes alerts again.
+      if (error.empty() != !t.failing) {
+        if (error.empty()) {
+          std::fprintf(stderr, "sockleak: --alertmanager-url %s: delivering again\n", url.text.c_str());
+        } else {
+          std::fprintf(stderr, "sockleak: --alertmanager-url %s: %s (retrying with backoff)\n", url.text.c_str(),
+                       error.c_str());
+        }
+        t.failing = !error.empty();
+      }
+      if (error.empty()) {
         ++sent_;
         t.dirty = false;
         t.last_sent = Clock::now();

@@ -45,9 +45,11 @@ class AlertPusher {
     Clock::time_point next_try{};    // after a failure, not before
     Clock::duration backoff = std::chrono::seconds(1);
     std::set<std::string> resolved_taken;  // resolved alert ids it accepted
+    bool failing = false;            // the last attempt failed
   };
   void run();
-  bool post(const HttpUrl& url, const std::string& body);
+  // Empty when Alertmanager accepted the batch, else why not.
+  std::string post(const HttpUrl& url, const std::string& body);
   std::vector<OutboundAlert> batch_for(const Target& target) const;
 
   std::mutex mutex_;
