@@ -413,3 +413,34 @@ TEST_CASE("the shipped sidecar manifest runs as written: the pod's leaker by its
     for (const Record& r : lingers) CHECK(r["process"]["pid"] == pod_pid);  // never the outsider
   }
 }
+
+TEST_CASE("a host process in a systemd service's cgroup carries its unit, and no container", "[service_identity]") {
+  // The cgroup a service manager would give it, made in the cgroup v2 hierarchy.
+  std::string root = "/sys/fs/cgroup/unified";
+  if (!std::filesystem::exists(root + "/cgroup.procs")) root = "/sys/fs/cgroup";
+  const std::string unit = "sockleak-test-" + std::to_string(getpid()) + ".service";
+  const std::string cgroup = root + "/system.slice/" + unit;
+  const bool made_slice = !std::filesystem::exists(root + "/system.slice");
+  std::filesystem::create_directories(cgroup);
+  LoopbackServer server({"--idle-close-ms", "100"});
+  ChildProcess leaker({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "6"});
+  std::ofstream(cgroup + "/cgroup.procs") << leaker.pid() << "\n";
+  expect_line_prefix(leaker, "READY ");
+  std::this_thread::sleep_for(1200ms);
+  ChildProcess snapshot({SOCKLEAK_BIN, "snapshot", "--close-wait", "1s", "--pid", std::to_string(leaker.pid())});
+  std::optional<Record> linger;
+  while (auto line = snapshot.read_line(30s)) {
+    const Record r = Record::parse(*line);
+    if (r["type"] == "linger") linger = r;
+  }
+  CHECK(snapshot.wait(30s) == 1);
+  leaker.signal(SIGKILL);
+  leaker.wait(5s);
+  std::filesystem::remove(cgroup);
+  if (made_slice) std::filesystem::remove(root + "/system.slice");
+  REQUIRE(linger);
+  CHECK((*linger)["systemd"]["unit"] == unit);
+  CHECK((*linger)["container"].is_null());
+  CHECK((*linger)["orchestrator"].is_null());
+  CHECK((*linger)["socket"]["count"] == 6);
+}
