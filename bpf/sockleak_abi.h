@@ -86,8 +86,9 @@ struct sl_sock_entry {
 	__u64 listener;   /* identity of the listener whose accept queue a reconcile found it in */
 };
 
-/* Longest accept queue a reconcile walks per listener (somaxconn's default since 5.4). */
-#define SL_MAX_QUEUED 4096
+/* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
+ * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */
+#define SL_MAX_QUEUED 1024
 
 /* sl_sock_row.flags */
 #define SL_ROW_SINCE_LOWER (1u << 0)    /* since_ns is a lower bound */

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sockleak needs to build and test, only those missing.
-# Sourced or run by scripts/run.sh and scripts/test.sh; idempotent, quiet when nothing is missing.
+# Installs the Debian packages sockleak needs, only those missing.
+#   scripts/deps.sh            to build sockleak and run its whole test suite (scripts/test.sh)
+#   scripts/deps.sh --runtime  to build and run sockleak only (scripts/run.sh)
+# Idempotent, quiet when nothing is missing.
 set -euo pipefail
 
+# What building sockleak takes (the binary then needs libbpf1, libelf1 and libdw1, which
+# these pull in).
 SOCKLEAK_PACKAGES=(
   build-essential cmake pkg-config
   clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev catch2
-  libcpp-httplib-dev libdw-dev
-  iproute2 procps util-linux
-  podman runc catatonit prometheus-alertmanager
-  prometheus systemd golang-go
+  libcli11-dev nlohmann-json3-dev libdw-dev
 )
+# What the test suite adds: its framework and HTTP client, the tools tests compare with,
+# and the real programs they start (containers, Alertmanager, Prometheus' promtool, Go).
+if [[ ${1:-} != --runtime ]]; then
+  SOCKLEAK_PACKAGES+=(
+    catch2 libcpp-httplib-dev
+    iproute2 procps util-linux
+    podman runc catatonit prometheus-alertmanager
+    prometheus systemd golang-go
+  )
+fi
 
 missing=()
 for pkg in "${SOCKLEAK_PACKAGES[@]}"; do

@@ -505,3 +505,27 @@ TEST_CASE("connections a server never accepted are reported under it with its li
     }
   }
 }
+
+TEST_CASE("an accept queue longer than a reconcile walks is counted, never silently cut", "[accept_queue_truncated]") {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;  // 1,100 client fds here
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  LoopbackServer server({"--no-accept"});
+  struct Fds {
+    std::vector<int> fds;
+    ~Fds() {
+      for (int fd : fds) close(fd);
+    }
+  } peers{connect_loopback(server.port, 1100, true)};
+  REQUIRE(ss_on_port("established", "sport", server.port) == 1100);
+  ChildProcess snapshot({SOCKLEAK_BIN, "run", "--established-idle", "1h", "--interval", "1s", "--duration", "1s"});
+  std::optional<Record> stats;
+  while (auto line = snapshot.read_line(30s)) {
+    const Record r = Record::parse(*line);
+    if (r["type"] == "stats") stats = r;
+  }
+  CHECK(snapshot.wait(30s) == 0);
+  REQUIRE(stats);
+  CHECK((*stats)["reconcile"]["accept_queues_truncated"].get<int>() >= 1);
+}

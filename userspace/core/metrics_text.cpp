@@ -117,7 +117,7 @@ std::string render_metrics(const MetricsInput& in) {
            "Held sockets without a kernel map entry (map full) at the last reconcile; still reported.");
   e.sample("sockleak_untracked_sockets", "", static_cast<double>(s.sockets_untracked));
   e.family("sockleak_accept_queues_truncated_total", "counter",
-           "Accept queues a reconcile walked only in part (longer than 4096): sockets past that were not seeded.");
+           "Accept queues a reconcile walked only in part (longer than 1024): sockets past that were not seeded.");
   e.sample("sockleak_accept_queues_truncated_total", "", static_cast<double>(s.queues_truncated));
   e.family("sockleak_tracked_sockets", "gauge", "TCP sockets in the kernel socket map.");
   e.sample("sockleak_tracked_sockets", "", static_cast<double>(s.sockets_tracked));
