@@ -208,12 +208,14 @@ const SocketTable::Listener* SocketTable::listener_of(const LingeringSocket& soc
   return wildcard_count == 1 ? wildcard : nullptr;
 }
 
-HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {
+HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) const {
   if (socket.unaccepted) {
     const Listener* listener = listener_of(socket);
+    if (read) *read = listener != nullptr;  // held by its listener's holders: known once it is
     return listener ? listener->holders : HolderSet{};
   }
   auto held = holders_.find(socket.cookie);
+  if (read) *read = held != holders_.end();
   if (held != holders_.end() && !held->second.empty()) return held->second;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
@@ -221,18 +223,16 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket) const {
 
 bool SocketTable::needs_reconcile(const AliveFn& alive) const {
   if (reconcile_requested_ || untracked_ > 0) return true;
+  std::set<ProcessKey> holding;  // each process asked about once: asking reads /proc
   for (const auto& [cookie, socket] : lingering_) {
     // Report holders read from the fd tables, not just the connect/accept owner: a fork,
     // dup2 or exec since then is invisible to events.
-    const HolderSet holders = holders_of(socket);
-    // Unaccepted sockets are held by their listener's holders: known once it is.
-    const bool read = socket.unaccepted ? !holders.empty() : holders_.contains(cookie);
+    bool read = false;
+    const HolderSet holders = holders_of(socket, &read);
     if ((holders.empty() || !read) && !orphans_.contains(cookie)) return true;
-    for (const HolderSet::Holder& h : holders.list()) {
-      if (!alive(h.process)) return true;
-    }
+    for (const HolderSet::Holder& h : holders.list()) holding.insert(h.process);
   }
-  return false;
+  return !std::all_of(holding.begin(), holding.end(), alive);
 }
 
 LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {

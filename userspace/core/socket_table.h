@@ -179,7 +179,8 @@ class SocketTable {
     uint32_t netns = 0;
     HolderSet holders;
   };
-  HolderSet holders_of(const LingeringSocket& socket) const;
+  // read: whether the fd tables (a reconcile) said who holds it, rather than an owner guess.
+  HolderSet holders_of(const LingeringSocket& socket, bool* read = nullptr) const;
   // The listener whose queue an unaccepted socket waits in: the one a reconcile found it
   // queued on, else the one bound to its local address or to its family's wildcard in its
   // namespace. Several alike (SO_REUSEPORT) cannot be told apart until a reconcile walks

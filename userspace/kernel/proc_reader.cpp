@@ -1,6 +1,7 @@
 #include "kernel/proc_reader.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,14 @@ std::optional<uint64_t> count_dir_entries(const std::string& path) {
   }
   closedir(dir);
   return n;
+}
+
+// Open fds in an fd directory: its size where the kernel gives it (6.2+: one stat instead of
+// reading every entry, 18,000 in a big process), else its entries counted.
+std::optional<uint64_t> count_fds(const std::string& fd_dir) {
+  struct stat st {};
+  if (stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) return static_cast<uint64_t>(st.st_size);
+  return count_dir_entries(fd_dir);
 }
 
 std::optional<uint64_t> nofile_soft_limit(const std::string& limits_path) {
@@ -173,7 +182,7 @@ ProcessDetails ProcReader::details(const ProcessKey& key, const std::string& nam
   std::ifstream comm(dir + "/comm");
   std::string name;
   if (std::getline(comm, name)) d.name = name;
-  d.fd_open = count_dir_entries(fd_dir(key.pid));
+  d.fd_open = count_fds(fd_dir(key.pid));
   d.fd_limit = nofile_soft_limit(dir + "/limits");
   d.identity = identity(key.pid);
   return d;
