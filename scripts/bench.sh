@@ -2,7 +2,8 @@
 # On-demand benchmarks (not part of ctest): connection churn with sockleak on vs off
 # (interleaved rounds, median ratio; also on the fallback paths of kernels before 5.12),
 # syscall overhead of the hooks, aggregator replay,
-# and reconcile time at 10k and 100k sockets. Prints one summary table.
+# reconcile time at 10k and 100k sockets, and run/snapshot cost with 10k and 100k lingering.
+# Prints one summary table.
 #   scripts/bench.sh [--rounds N] [--seconds S]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -136,6 +137,33 @@ rec10k=$(reconcile_ms 10000)
 rec100k=$(reconcile_ms 100000)
 rec100k_fallbacks=$(reconcile_ms 100000 "$fallbacks")
 
+# N sockets held and all lingering (idle ESTABLISHED past a 2 s threshold): CPU per report
+# of `run` (user+sys over 10 reports once they linger), its peak RSS, and one `snapshot`'s
+# wall time and peak RSS. Prints "CPU_MS_PER_REPORT RSS_MB SNAPSHOT_MS SNAPSHOT_MB".
+scale_numbers() {
+  local n=$1 hold run u1 u2 hwm snap
+  rm -f "$work/hold_in" && mkfifo "$work/hold_in"
+  "$bench/sl_bench_hold_sockets" --count "$n" <"$work/hold_in" >"$work/hold_out" &
+  hold=$!
+  exec 9>"$work/hold_in"
+  for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
+  "$sockleak" run --established-idle 2s --interval 1s --reconcile-interval 1h --duration 22s >/dev/null &
+  run=$!
+  sleep 10
+  u1=$(awk '{print $14 + $15}' "/proc/$run/stat")
+  sleep 10
+  u2=$(awk '{print $14 + $15}' "/proc/$run/stat")
+  hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$run/status")
+  wait "$run" || true
+  snap=$( { /usr/bin/time -f "%e %M" "$sockleak" snapshot --established-idle 1s >/dev/null; } 2>&1 | tail -1)
+  exec 9>&-
+  wait "$hold" 2>/dev/null || true
+  echo "$(((u2 - u1) * 1000 / $(getconf CLK_TCK) / 10)) $hwm $(echo "$snap" | awk '{print int($1 * 1000), int($2 / 1024)}')"
+}
+echo "bench: 10k and 100k lingering sockets" >&2
+read -r scale10k_cpu scale10k_rss scale10k_snap scale10k_snap_rss < <(scale_numbers 10000)
+read -r scale100k_cpu scale100k_rss scale100k_snap scale100k_snap_rss < <(scale_numbers 100000)
+
 printf '\n%-52s %s\n' "benchmark" "result"
 printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
 printf '%-52s %s\n' "churn conn/s, monitor off (median)" "$churn_off"
@@ -152,3 +180,7 @@ printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
 printf '%-52s %s\n' "reconcile at 100k sockets, 5.10 fallbacks, ms" "$rec100k_fallbacks"
+printf '%-52s %s\n' "run: CPU ms per report, 10k -> 100k lingering" "$scale10k_cpu -> $scale100k_cpu (goal <= 10)"
+printf '%-52s %s\n' "run: peak RSS MB, 10k -> 100k lingering" "$scale10k_rss -> $scale100k_rss (goal <= 40)"
+printf '%-52s %s\n' "snapshot: wall ms, 10k -> 100k sockets" "$scale10k_snap -> $scale100k_snap (goal <= 300)"
+printf '%-52s %s\n' "snapshot: peak RSS MB, 10k -> 100k sockets" "$scale10k_snap_rss -> $scale100k_snap_rss (goal <= 30)"

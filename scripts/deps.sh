@@ -20,7 +20,7 @@ if [[ ${1:-} != --runtime ]]; then
     catch2 libcpp-httplib-dev
     iproute2 procps util-linux
     podman runc catatonit prometheus-alertmanager
-    prometheus systemd golang-go
+    prometheus systemd golang-go time
   )
 fi
 
