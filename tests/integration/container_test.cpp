@@ -35,15 +35,23 @@ std::map<pid_t, int> counts_from_ss(const std::vector<std::string>& lines) {
   return counts;
 }
 
+// A leaker on the host, outside every namespace and container a test makes: count CLOSE_WAIT
+// sockets to a loopback server.
+struct HostLeaker {
+  LoopbackServer server{{"--idle-close-ms", "100"}};
+  ChildProcess client;
+  explicit HostLeaker(int count)
+      : client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", std::to_string(count)}) {
+    expect_line_prefix(client, "READY ");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("in a pid namespace, pids are the namespace's, /proc is read by them, and outsiders are not counted",
           "[pid_namespace]") {
-  LoopbackServer server({"--idle-close-ms", "100"});
-  // A leaker outside the namespace, at the same time.
-  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
-  expect_line_prefix(outsider, "READY ");
-  const std::string inside_leaker = std::string(HTTP_CLIENT_BIN) + " --port " + server.port +
+  HostLeaker outsider(7);  // outside the namespace, at the same time
+  const std::string inside_leaker = std::string(HTTP_CLIENT_BIN) + " --port " + outsider.server.port +
                                     " --mode leak --count 5 --max-seconds 60 >/dev/null </dev/null &";
   const std::string script = inside_leaker + " sleep 1.5; " + SOCKLEAK_BIN +
                              " snapshot --close-wait 1s; echo EXIT $?; " + SOCKLEAK_BIN +
@@ -86,7 +94,7 @@ TEST_CASE("in a pid namespace, pids are the namespace's, /proc is read by them, 
     }
   }
   // On the host, both leakers, by host pids.
-  CHECK(ss_count(outsider.pid(), "close-wait") == 7);
+  CHECK(ss_count(outsider.client.pid(), "close-wait") == 7);
 }
 
 namespace {
@@ -159,9 +167,7 @@ struct RemoveContainer {
 
 TEST_CASE("a sidecar container reports its pod's leaker by its pod pid with its container, and pages Alertmanager",
           "[sidecar]") {
-  LoopbackServer server({"--idle-close-ms", "100"});
-  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
-  expect_line_prefix(outsider, "READY ");
+  HostLeaker outsider(7);
   const std::string tag = std::to_string(getpid());
   Container app("sockleak-test-app-" + tag, leaking_app(12));
   const int app_pid = app.host_pid();
@@ -242,9 +248,7 @@ TEST_CASE("a sidecar container reports its pod's leaker by its pod pid with its 
 
 TEST_CASE("the image in the host's namespaces (DaemonSet mode) reports host pids exactly, with container ids",
           "[daemonset]") {
-  LoopbackServer server({"--idle-close-ms", "100"});
-  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
-  expect_line_prefix(outsider, "READY ");
+  HostLeaker outsider(7);
   Container app("sockleak-test-app-" + std::to_string(getpid()), leaking_app(9));
   const int app_pid = app.host_pid();
   std::map<pid_t, int> in_app;
@@ -269,14 +273,13 @@ TEST_CASE("the image in the host's namespaces (DaemonSet mode) reports host pids
   REQUIRE(by_pid.contains(client));
   CHECK(by_pid[client]["socket"]["count"] == 9);
   CHECK(by_pid[client]["container"]["id"] == app.id());
-  REQUIRE(by_pid.contains(outsider.pid()));
-  CHECK(by_pid[outsider.pid()]["socket"]["count"] == ss_count(outsider.pid(), "close-wait"));
-  CHECK(by_pid[outsider.pid()]["container"].is_null());
+  REQUIRE(by_pid.contains(outsider.client.pid()));
+  CHECK(by_pid[outsider.client.pid()]["socket"]["count"] == ss_count(outsider.client.pid(), "close-wait"));
+  CHECK(by_pid[outsider.client.pid()]["container"].is_null());
 }
 
 TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; failures are counted, reports go on",
           "[alertmanager]") {
-  LoopbackServer server({"--idle-close-ms", "100"});
   const int port = [] {  // a port nothing listens on yet
     ChildProcess probe({HTTP_SERVER_BIN, "--max-seconds", "1"});
     const int p = std::stoi(expect_line_prefix(probe, "PORT "));
@@ -287,8 +290,8 @@ TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; f
   SockleakRun sockleak({"run", "--close-wait", "1s", "--interval", "1s", "--duration", "60s",
                         "--alert-close-wait-count", "5", "--alertmanager-url",
                         "http://127.0.0.1:" + std::to_string(port)});
-  ChildProcess leaker({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "8"});
-  expect_line_prefix(leaker, "READY ");
+  HostLeaker leaking(8);
+  const pid_t leaker = leaking.client.pid();
   // Reports keep coming while pushes fail.
   std::optional<Record> failing;
   for (int i = 0; i < 10 && !failing; ++i) {
@@ -310,7 +313,7 @@ TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; f
     return !alert.is_null();
   }));
   CHECK(alert["labels"]["alertname"] == "SocketLeakCloseWait");
-  CHECK(alert["labels"]["pid"] == std::to_string(leaker.pid()));
+  CHECK(alert["labels"]["pid"] == std::to_string(leaker));
   CHECK(alert["labels"]["process"] == "sl_http_client");
   CHECK(alert["annotations"]["value"] == "8");
   int sent = 0;
@@ -373,9 +376,7 @@ struct PlayedPod {
 // flags are those the [daemonset] test gives `podman run`.
 TEST_CASE("the shipped sidecar manifest runs as written: the pod's leaker by its pod pid, nothing of the host's",
           "[kube_manifests]") {
-  LoopbackServer server({"--idle-close-ms", "100"});
-  ChildProcess outsider({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "7"});
-  expect_line_prefix(outsider, "READY ");
+  HostLeaker outsider(7);
   const std::string tag = std::to_string(getpid());
 
   {
@@ -422,10 +423,9 @@ TEST_CASE("a host process in a systemd service's cgroup carries its unit, and no
   const std::string cgroup = root + "/system.slice/" + unit;
   const bool made_slice = !std::filesystem::exists(root + "/system.slice");
   std::filesystem::create_directories(cgroup);
-  LoopbackServer server({"--idle-close-ms", "100"});
-  ChildProcess leaker({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "leak", "--count", "6"});
+  HostLeaker leaking(6);
+  ChildProcess& leaker = leaking.client;
   std::ofstream(cgroup + "/cgroup.procs") << leaker.pid() << "\n";
-  expect_line_prefix(leaker, "READY ");
   std::this_thread::sleep_for(1200ms);
   ChildProcess snapshot({SOCKLEAK_BIN, "snapshot", "--close-wait", "1s", "--pid", std::to_string(leaker.pid())});
   std::optional<Record> linger;
