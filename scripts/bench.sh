@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# On-demand benchmarks (not part of ctest): connection churn with sockleak on vs off
+# On-demand benchmarks (not part of ctest): connection churn with sockleak on vs off, from a
+# churn client and against real nginx driven by wrk
 # (interleaved rounds, median ratio; also on the fallback paths of kernels before 5.12),
 # syscall overhead of the hooks, aggregator replay,
 # reconcile time at 10k and 100k sockets, and run/snapshot cost with 10k and 100k lingering.
@@ -111,6 +112,63 @@ echo "bench: syscall cost" >&2
 start_monitor "${quiet[@]}"; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
 start_monitor "${leaking[@]}"; await_close_tracking; "$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor
 sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+
+# A real server under connection churn: nginx (keepalive_timeout 0: a connection per request,
+# epoll, accept4, reads and writes, each paying for the syscall hook) driven by wrk, with the
+# monitor off, on, on with sockets lingering (close() hook attached) and on --call-sites 16.
+for pkg in nginx-light wrk; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && continue
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$pkg" >&2 ||
+    { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "$pkg" >&2; }
+done
+nginx_port=$((20000 + RANDOM % 20000))
+while ss -tlnH "sport = :$nginx_port" | grep -q .; do nginx_port=$((nginx_port + 1)); done
+mkdir -p "$work/nginx/logs"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_timeout 0;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+fixture_pids+=($!)
+for _ in $(seq 100); do ss -tlnH "sport = :$nginx_port" | grep -q . && break; sleep 0.05; done
+wrk_rps() {
+  wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/Requests\/sec/ {print $2}'
+}
+nginx_with() {
+  case $1 in
+    off) wrk_rps ;;
+    on) start_monitor "${quiet[@]}"; wrk_rps; stop_monitor ;;
+    leak) start_monitor "${leaking[@]}"; await_close_tracking; wrk_rps; stop_monitor ;;
+    sites) start_monitor "${quiet[@]}" --call-sites 16; wrk_rps; stop_monitor ;;
+  esac
+}
+echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / --call-sites 16 (order rotates)" >&2
+nginx_configs=(off on leak sites)
+for ((i = 0; i < rounds; i++)); do
+  declare -A got=()
+  for ((k = 0; k < ${#nginx_configs[@]}; k++)); do
+    c=${nginx_configs[$(((i + k) % ${#nginx_configs[@]}))]}
+    got[$c]=$(nginx_with "$c")
+  done
+  echo "${got[off]} ${got[on]} ${got[leak]} ${got[sites]}" >>"$work/nginx_rounds"
+  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[sites]}/s" >&2
+done
+nginx_off=$(awk '{print $1}' "$work/nginx_rounds" | median)
+nginx_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/nginx_rounds" | median)
+nginx_ratio_leak=$(awk '{printf "%.3f\n", $3 / $1}' "$work/nginx_rounds" | median)
+nginx_ratio_sites=$(awk '{printf "%.3f\n", $4 / $1}' "$work/nginx_rounds" | median)
 kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
 fixture_pids=()
 
@@ -173,6 +231,10 @@ printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_rati
 printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering (close hook)" "$churn_ratio_leak"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
 printf '%-52s %s\n' "churn ratio on/off, 5.10 fallbacks ($fallbacks)" "$churn_ratio_fallbacks"
+printf '%-52s %s\n' "nginx+wrk requests/s, monitor off (median)" "$nginx_off"
+printf '%-52s %s\n' "nginx+wrk ratio on/off (goal >= 0.98)" "$nginx_ratio"
+printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$nginx_ratio_leak"
+printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
 printf '%-52s %s\n' "getppid ns/call off -> on (-> close hook attached)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "dup+close ns/call off -> on (-> close hook attached)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
