@@ -49,6 +49,30 @@ stop_monitor() {
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
+# $rounds rounds of `RUN CONFIG` for every CONFIG, their order rotating from round to round;
+# one line per round in FILE with the results in the order the configs are given.
+interleaved() {
+  local run=$1 file=$2 i k c line progress
+  shift 2
+  local configs=("$@")
+  for ((i = 0; i < rounds; i++)); do
+    local -A got=()
+    for ((k = 0; k < ${#configs[@]}; k++)); do
+      c=${configs[$(((i + k) % ${#configs[@]}))]}
+      got[$c]=$("$run" "$c")
+    done
+    line='' progress=''
+    for c in "${configs[@]}"; do
+      line+="${got[$c]} "
+      progress+=", $c ${got[$c]}/s"
+    done
+    echo "${line% }" >>"$file"
+    echo "  round $((i + 1)):${progress#,}" >&2
+  done
+}
+# Median over the rounds in FILE of column N, and of column N over column 1 (monitor off).
+column_median() { awk -v n="$1" '{print $n}' "$2" | median; }
+ratio_median() { awk -v n="$1" '{printf "%.3f\n", $n / $1}' "$2" | median; }
 
 # A standing leak for every round: 100 CLOSE_WAIT sockets held by one process. They
 # linger (and sockleak attaches its close() hook) only where --close-wait is 1s.
@@ -89,23 +113,14 @@ churn_with() {
 # by probe reads there.
 fallbacks=socket_cookie,sock_from_file
 echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks (order rotates)" >&2
-configs=(off on leak stacks fallbacks)
-for ((i = 0; i < rounds; i++)); do
-  declare -A got=()
-  for ((k = 0; k < ${#configs[@]}; k++)); do
-    c=${configs[$(((i + k) % ${#configs[@]}))]}
-    got[$c]=$(churn_with "$c")
-  done
-  echo "${got[off]} ${got[on]} ${got[leak]} ${got[stacks]} ${got[fallbacks]}" >>"$work/churn"
-  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[stacks]}/s, fallbacks ${got[fallbacks]}/s" >&2
-done
-churn_off=$(awk '{print $1}' "$work/churn" | median)
-churn_on=$(awk '{print $2}' "$work/churn" | median)
-churn_leak=$(awk '{print $3}' "$work/churn" | median)
-churn_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/churn" | median)
-churn_ratio_leak=$(awk '{printf "%.3f\n", $3 / $1}' "$work/churn" | median)
-churn_ratio_stacks=$(awk '{printf "%.3f\n", $4 / $1}' "$work/churn" | median)
-churn_ratio_fallbacks=$(awk '{printf "%.3f\n", $5 / $1}' "$work/churn" | median)
+interleaved churn_with "$work/churn" off on leak stacks fallbacks
+churn_off=$(column_median 1 "$work/churn")
+churn_on=$(column_median 2 "$work/churn")
+churn_leak=$(column_median 3 "$work/churn")
+churn_ratio=$(ratio_median 2 "$work/churn")
+churn_ratio_leak=$(ratio_median 3 "$work/churn")
+churn_ratio_stacks=$(ratio_median 4 "$work/churn")
+churn_ratio_fallbacks=$(ratio_median 5 "$work/churn")
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
@@ -155,20 +170,11 @@ nginx_with() {
   esac
 }
 echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / --call-sites 16 (order rotates)" >&2
-nginx_configs=(off on leak sites)
-for ((i = 0; i < rounds; i++)); do
-  declare -A got=()
-  for ((k = 0; k < ${#nginx_configs[@]}; k++)); do
-    c=${nginx_configs[$(((i + k) % ${#nginx_configs[@]}))]}
-    got[$c]=$(nginx_with "$c")
-  done
-  echo "${got[off]} ${got[on]} ${got[leak]} ${got[sites]}" >>"$work/nginx_rounds"
-  echo "  round $((i + 1)): off ${got[off]}/s, on ${got[on]}/s, lingering ${got[leak]}/s, call sites ${got[sites]}/s" >&2
-done
-nginx_off=$(awk '{print $1}' "$work/nginx_rounds" | median)
-nginx_ratio=$(awk '{printf "%.3f\n", $2 / $1}' "$work/nginx_rounds" | median)
-nginx_ratio_leak=$(awk '{printf "%.3f\n", $3 / $1}' "$work/nginx_rounds" | median)
-nginx_ratio_sites=$(awk '{printf "%.3f\n", $4 / $1}' "$work/nginx_rounds" | median)
+interleaved nginx_with "$work/nginx_rounds" off on leak sites
+nginx_off=$(column_median 1 "$work/nginx_rounds")
+nginx_ratio=$(ratio_median 2 "$work/nginx_rounds")
+nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
+nginx_ratio_sites=$(ratio_median 4 "$work/nginx_rounds")
 kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
 fixture_pids=()
 
