@@ -49,17 +49,17 @@ stop_monitor() {
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
-# $rounds rounds of `RUN CONFIG` for every CONFIG, their order rotating from round to round;
-# one line per round in FILE with the results in the order the configs are given.
+# $rounds rounds of WORKLOAD under `monitored` in every CONFIG, their order rotating from
+# round to round; one line per round in FILE with the results in the order the configs are given.
 interleaved() {
-  local run=$1 file=$2 i k c line progress
+  local workload=$1 file=$2 i k c line progress
   shift 2
   local configs=("$@")
   for ((i = 0; i < rounds; i++)); do
     local -A got=()
     for ((k = 0; k < ${#configs[@]}; k++)); do
       c=${configs[$(((i + k) % ${#configs[@]}))]}
-      got[$c]=$("$run" "$c")
+      got[$c]=$(monitored "$workload" "$c")
     done
     line='' progress=''
     for c in "${configs[@]}"; do
@@ -99,21 +99,25 @@ await_close_tracking() {
   exit 1
 }
 
-# One churn run with the monitor off or in one configuration.
-churn_with() {
-  case $1 in
-    off) churn ;;
-    on) start_monitor "${quiet[@]}"; churn; stop_monitor ;;
-    leak) start_monitor "${leaking[@]}"; await_close_tracking; churn; stop_monitor ;;
-    stacks) start_monitor "${quiet[@]}" --call-sites 1; churn; stop_monitor ;;
-    fallbacks) SOCKLEAK_DISABLE_FEATURES=$fallbacks start_monitor "${quiet[@]}"; churn; stop_monitor ;;
+# One run of WORKLOAD (a command printing one rate) with the monitor off or in one
+# configuration: on, leak (sockets lingering: close() hook attached), stacks (--call-sites 1),
+# sites (--call-sites 16), fallbacks (the paths of kernels before 5.12).
+monitored() {
+  local workload=$1
+  case $2 in
+    off) "$workload" ;;
+    on) start_monitor "${quiet[@]}"; "$workload"; stop_monitor ;;
+    leak) start_monitor "${leaking[@]}"; await_close_tracking; "$workload"; stop_monitor ;;
+    stacks) start_monitor "${quiet[@]}" --call-sites 1; "$workload"; stop_monitor ;;
+    sites) start_monitor "${quiet[@]}" --call-sites 16; "$workload"; stop_monitor ;;
+    fallbacks) SOCKLEAK_DISABLE_FEATURES=$fallbacks start_monitor "${quiet[@]}"; "$workload"; stop_monitor ;;
   esac
 }
 # What a 5.10/5.11 kernel lacks: sockleak names sockets by address and finds them in files
 # by probe reads there.
 fallbacks=socket_cookie,sock_from_file
 echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks (order rotates)" >&2
-interleaved churn_with "$work/churn" off on leak stacks fallbacks
+interleaved churn "$work/churn" off on leak stacks fallbacks
 churn_off=$(column_median 1 "$work/churn")
 churn_on=$(column_median 2 "$work/churn")
 churn_leak=$(column_median 3 "$work/churn")
@@ -161,16 +165,8 @@ for _ in $(seq 100); do ss -tlnH "sport = :$nginx_port" | grep -q . && break; sl
 wrk_rps() {
   wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/Requests\/sec/ {print $2}'
 }
-nginx_with() {
-  case $1 in
-    off) wrk_rps ;;
-    on) start_monitor "${quiet[@]}"; wrk_rps; stop_monitor ;;
-    leak) start_monitor "${leaking[@]}"; await_close_tracking; wrk_rps; stop_monitor ;;
-    sites) start_monitor "${quiet[@]}" --call-sites 16; wrk_rps; stop_monitor ;;
-  esac
-}
 echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / --call-sites 16 (order rotates)" >&2
-interleaved nginx_with "$work/nginx_rounds" off on leak sites
+interleaved wrk_rps "$work/nginx_rounds" off on leak sites
 nginx_off=$(column_median 1 "$work/nginx_rounds")
 nginx_ratio=$(ratio_median 2 "$work/nginx_rounds")
 nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
