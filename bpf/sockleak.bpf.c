@@ -304,6 +304,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 				.state = TCP_CLOSE_WAIT,
 				.stack_id = SL_NO_STACK,
 			};
+			fresh.next_check_ns = fresh.since_ns + scan_config.close_wait_ns;
 			/* A reconcile on another CPU may have added it as ESTABLISHED between the
 			 * lookup and here (it read the state before this transition): the entry is
 			 * then this socket's, and it entered CLOSE_WAIT now. */
@@ -314,6 +315,8 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 					raced->state = TCP_CLOSE_WAIT;
 					raced->since_ns = fresh.since_ns;
 					raced->since_lower = 0;
+					raced->reported = 0;
+					raced->next_check_ns = fresh.next_check_ns;
 				}
 			}
 		}
@@ -342,6 +345,11 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	entry->state = newstate;
 	entry->since_ns = now;
 	entry->since_lower = 0;
+	/* Userspace dropped it on the event (when announced): the next scan due reports it
+	 * afresh if it lingers in its new state. */
+	entry->reported = 0;
+	entry->next_check_ns = now + (newstate == TCP_CLOSE_WAIT ? scan_config.close_wait_ns
+								 : scan_config.established_idle_ms * 1000000ull);
 	return 0;
 }
 
@@ -484,15 +492,59 @@ static __always_inline bool lingers(__u32 state, __u64 since_ns, __u64 idle_ms, 
 	return false;
 }
 
-/* A full seq buffer is no loss: the kernel drops this object's partial output and runs the
- * program for the same object again at the next read (so everything a program does per
- * object must be idempotent, or keyed by meta->seq_num). */
-static __always_inline void write_row(struct seq_file *seq, struct sl_sock_row *row)
+/* The earliest time a socket that does not linger now could: CLOSE_WAIT ones at a known
+ * age; idle time grows no faster than the clock (data resets it); other states (a connect
+ * in flight, a state being stored) at the next scan. */
+static __always_inline __u64 lingers_not_before(__u32 state, __u64 since_ns, __u64 idle_ms, __u64 now)
 {
-	bpf_seq_write(seq, row, sizeof(*row));
+	if (state == TCP_CLOSE_WAIT)
+		return since_ns + scan_config.close_wait_ns;
+	if (state == TCP_ESTABLISHED && idle_ms < scan_config.established_idle_ms)
+		return now + (scan_config.established_idle_ms - idle_ms) * 1000000ull;
+	return 0;
 }
 
-/* Every report interval: the tracked sockets that linger past the thresholds. */
+/* A full seq buffer is no loss: the kernel drops this object's partial output and runs the
+ * program for the same object again at the next read (so everything a program does per
+ * object must be idempotent, or keyed by meta->seq_num: scans change an entry only after
+ * its row was written). */
+static __always_inline long write_row(struct seq_file *seq, struct sl_sock_row *row)
+{
+	return bpf_seq_write(seq, row, sizeof(*row));
+}
+
+/* Tells userspace that a socket an earlier scan reported no longer lingers. False when the
+ * row did not fit: the kernel runs the program for this entry again. */
+static __always_inline bool retire(struct seq_file *seq, __u64 cookie, struct sl_sock_entry *entry)
+{
+	if (!entry->reported)
+		return true;
+	struct sl_sock_row row = {.cookie = cookie, .fd = ~0u, .flags = SL_ROW_RETIRED, .stack_id = SL_NO_STACK};
+
+	if (write_row(seq, &row))
+		return false;
+	entry->reported = 0;
+	return true;
+}
+
+/* A reported idle socket re-read after recheck_ns: spread over the period (by identity),
+ * so that sockets reported together are not all re-read by one later scan. */
+static __always_inline __u64 first_recheck(__u64 cookie, __u64 now)
+{
+	__u64 half = scan_config.recheck_ns / 2 + 1;
+
+	return now + half + ((cookie * 0x9E3779B97F4A7C15ull) >> 32) % half;
+}
+
+/* sl_sock_entry.reported */
+#define SL_REPORTED 1
+#define SL_REPORTED_QUEUED 2 /* reported while in its listener's accept queue */
+
+/* Activity within this of the reported time is the same idle period (tick granularity). */
+#define SL_IDLE_SLACK_NS 100000000ull
+
+/* Every report interval: the tracked sockets whose lingering changed (scan_config). Most
+ * entries are passed over on their next_check_ns alone, without reading the socket. */
 SEC("iter/bpf_map_elem")
 int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 {
@@ -503,12 +555,20 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	/* seq_num: this object's place in the walk, the same when the kernel retries it. */
 	scan_visited = ctx->meta->seq_num + 1;
+	__u64 now = bpf_ktime_get_ns();
+	bool full = scan_config.full;
+
+	if (!full && now < entry->next_check_ns)
+		return 0;
+	struct seq_file *seq = ctx->meta->seq;
 	const struct sock *sk = (const struct sock *)entry->sk;
 	__u64 cookie = *key;
 
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
 	if (sl_read_sock_id(sk) != cookie) {
+		if (!retire(seq, cookie, entry))
+			return 0;
 		forget(cookie, entry);
 		count(SL_CNT_STALE_ENTRIES);
 		return 0;
@@ -518,10 +578,10 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	/* A reconcile may add a socket just as it leaves ESTABLISHED: its later transitions
 	 * are not looked up, so drop it here. */
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_SYN_SENT) {
-		forget(cookie, entry);
+		if (retire(seq, cookie, entry))
+			forget(cookie, entry);
 		return 0;
 	}
-	__u64 now = bpf_ktime_get_ns();
 	__u64 idle = sl_idle_ms(sk);
 
 	/* The entry missed a transition (no path is known since the state hook takes over a
@@ -530,12 +590,34 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	 * fresh entry is left alone: the hook runs before the kernel stores the new state, so
 	 * a scan may briefly read the old one. */
 	if (state != entry->state && state != TCP_SYN_SENT && now - entry->since_ns > SL_HEAL_AFTER_NS) {
+		if (!retire(seq, cookie, entry))
+			return 0;
 		entry->state = state;
 		entry->since_ns = now;
 		entry->since_lower = 1;
 	}
-	if (state != entry->state || !lingers(state, entry->since_ns, idle, now))
+	if (state != entry->state)
 		return 0;
+	if (!lingers(state, entry->since_ns, idle, now)) {
+		if (retire(seq, cookie, entry))
+			entry->next_check_ns = lingers_not_before(state, entry->since_ns, idle, now);
+		return 0;
+	}
+	__u64 idle_from = now - idle * 1000000ull;
+	/* No struct socket: still in its listener's accept queue (accept() grafts one; sockets
+	 * a process closed are orphans in neither ESTABLISHED nor CLOSE_WAIT). */
+	bool queued = !BPF_CORE_READ(sk, sk_socket);
+
+	if (entry->reported && !full && queued == (entry->reported == SL_REPORTED_QUEUED)) {
+		/* Still lingering: news only if an idle socket was active meanwhile (its idle
+		 * time started again). */
+		__u64 moved = idle_from > entry->idle_from_ns ? idle_from - entry->idle_from_ns
+							     : entry->idle_from_ns - idle_from;
+		if (state == TCP_CLOSE_WAIT || moved < SL_IDLE_SLACK_NS) {
+			entry->next_check_ns = queued ? 0 : now + scan_config.recheck_ns;
+			return 0;
+		}
+	}
 
 	struct sl_sock_row row = {
 		.cookie = cookie,
@@ -549,15 +631,22 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		.stack_id = entry->stack_id,
 		.capturer = entry->capturer,
 	};
-	/* No struct socket: still in its listener's accept queue (accept() grafts one; sockets
-	 * a process closed are orphans in neither ESTABLISHED nor CLOSE_WAIT). */
-	if (!BPF_CORE_READ(sk, sk_socket)) {
+	if (queued) {
 		row.flags |= SL_ROW_UNACCEPTED;
 		row.listener = entry->listener;
 	}
 	sl_fill_endpoints(&row, sk);
+	if (write_row(seq, &row))
+		return 0;
 	entry->announced = 1;
-	write_row(ctx->meta->seq, &row);
+	entry->reported = queued ? SL_REPORTED_QUEUED : SL_REPORTED;
+	entry->idle_from_ns = idle_from;
+	/* A reported CLOSE_WAIT socket changes only by its state events. An unaccepted one is
+	 * read again at every scan: accept() gives it a holder without an event. */
+	if (queued)
+		entry->next_check_ns = 0;
+	else
+		entry->next_check_ns = state == TCP_CLOSE_WAIT ? ~0ull : first_recheck(cookie, now);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 4
+#define SL_ABI_VERSION 5
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_NO_STACK 0xffffffffu
@@ -80,10 +80,16 @@ struct sl_sock_entry {
 	 * write them concurrently, and before 5.12 BPF has no atomic OR/AND to share a word. */
 	__u8 announced;   /* userspace knows it: send its changes */
 	__u8 since_lower; /* since_ns is a lower bound (pre-existing, or state seen late) */
-	__u16 _pad;
+	__u8 reported;    /* the last scan that read it reported it lingering: userspace has it */
+	__u8 _pad;
 	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
 	struct sl_capturer capturer; /* who captured stack_id (zero without a stack) */
 	__u64 listener;   /* identity of the listener whose accept queue a reconcile found it in */
+	/* Scans skip the entry until then (CLOCK_MONOTONIC): it cannot start to linger earlier
+	 * (a CLOSE_WAIT socket lingers at a known time, an ESTABLISHED one not before its idle
+	 * time can reach the threshold), and a reported one is re-read only this often. */
+	__u64 next_check_ns;
+	__u64 idle_from_ns; /* reported ESTABLISHED: its last activity, as reported */
 };
 
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
@@ -100,6 +106,9 @@ struct sl_sock_entry {
 /* In a listener's accept queue: the handshake completed, no process accepted it (scan).
  * listener names that listener when a reconcile walked its queue, else 0. */
 #define SL_ROW_UNACCEPTED (1u << 4)
+/* Scan: a socket an earlier scan reported no longer lingers (it was active, or is gone);
+ * only the cookie is set. */
+#define SL_ROW_RETIRED (1u << 5)
 
 /* One socket as seen by an iterator; written with bpf_seq_write. */
 struct sl_sock_row {
@@ -135,10 +144,16 @@ struct sl_clock_sample {
 	__u32 pidns_inum;   /* its inode number (ls -l /proc/self/ns/pid) */
 };
 
-/* Filter thresholds the iterators apply; written by userspace into .bss. */
+/* What a scan reports; written by userspace into .bss before each scan. A scan reports
+ * changes only: sockets that start to linger (or whose idle time was reset and reached the
+ * threshold again) and, as SL_ROW_RETIRED, reported ones that stopped. A reported CLOSE_WAIT
+ * socket is never re-read: leaving that state is an event. */
 struct sl_scan_config {
-	__u64 close_wait_ns;      /* emit CLOSE_WAIT sockets at least this old */
-	__u64 established_idle_ms; /* emit ESTABLISHED sockets idle at least this long */
+	__u64 close_wait_ns;       /* report CLOSE_WAIT sockets at least this old */
+	__u64 established_idle_ms; /* report ESTABLISHED sockets idle at least this long */
+	__u64 recheck_ns;          /* re-read a reported idle ESTABLISHED socket this often */
+	__u32 full;                /* report every lingering socket (userspace replaces its set) */
+	__u32 _pad;
 };
 
 #endif /* SOCKLEAK_ABI_H */

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -111,16 +112,16 @@ std::vector<sl_event> drain(BpfMonitor& bpf) {
 TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on this kernel", "[bpf]") {
   BpfMonitor bpf(settings());
   CHECK(bpf.counters().events_lost == 0);
-  CHECK_NOTHROW(bpf.scan_lingering());
+  CHECK_NOTHROW(bpf.scan_lingering(BpfMonitor::Scan::kAll));
   CHECK_NOTHROW(bpf.read_holders());
 }
 
 TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry time; holders come from reconciles",
           "[bpf]") {
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair pair;
-  const auto rows = bpf.scan_lingering();
+  const auto rows = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* row = find_peer_port(rows, pair.port);
   REQUIRE(row);
   CHECK(row->state == 8);  // TCP_CLOSE_WAIT
@@ -139,9 +140,9 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry
 
 TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter it through a reconcile", "[bpf]") {
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::milliseconds(0)});
+  bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::milliseconds(0)}, 0ns);
   CloseWaitPair pair;  // the server side went ESTABLISHED -> FIN_WAIT: never tracked
-  bpf.scan_lingering();
+  bpf.scan_lingering(BpfMonitor::Scan::kAll);
   CHECK(bpf.tracked_sockets() == 1);  // the CLOSE_WAIT client only
   Listener listener;
   const int client = listener.connect_client();
@@ -154,13 +155,67 @@ TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter
     }
     return false;
   };
-  std::vector<sl_sock_row> scan = bpf.scan_lingering();
+  std::vector<sl_sock_row> scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   CHECK(!find_peer_port(scan, port));  // idle ESTABLISHED, not seen by a reconcile yet
   CHECK(!served_end(scan));
   bpf.read_holders();
-  scan = bpf.scan_lingering();
+  scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   CHECK(find_peer_port(scan, port));
   CHECK(served_end(scan));
+  close(client);
+  close(served);
+}
+
+TEST_CASE("scans of changes report a lingering socket once, and retire an idle one when it is active again",
+          "[bpf]") {
+  BpfMonitor bpf(settings());
+  bpf.set_scan_thresholds({0ns, 0ms}, 0ns);  // every socket lingers; reported idle ones re-read at every scan
+  CloseWaitPair pair;
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  bpf.read_holders();  // seeds the idle ESTABLISHED pair
+  auto rows_of = [](const std::vector<sl_sock_row>& rows, uint16_t port, uint32_t flags) {
+    int n = 0;
+    for (const sl_sock_row& row : rows) {
+      if ((row.peer_port == port || row.local_port == port) && (row.flags & SL_ROW_RETIRED) == flags) ++n;
+    }
+    return n;
+  };
+  std::vector<sl_sock_row> scan = bpf.scan_lingering(BpfMonitor::Scan::kChanges);
+  CHECK(rows_of(scan, pair.port, 0) == 1);      // the CLOSE_WAIT client
+  CHECK(rows_of(scan, listener.port, 0) == 2);  // both idle ESTABLISHED ends
+  std::this_thread::sleep_for(300ms);           // past the idle slack, so activity shows
+  scan = bpf.scan_lingering(BpfMonitor::Scan::kChanges);
+  CHECK(rows_of(scan, pair.port, 0) == 0);  // nothing new: a CLOSE_WAIT socket is not read again
+  CHECK(rows_of(scan, listener.port, 0) == 0);
+  // Data both ways: each end was active; an idle time of 0 ms still lingers at a 0 threshold,
+  // so the scan reports both again with their new idle start.
+  REQUIRE(write(client, "x", 1) == 1);
+  std::this_thread::sleep_for(50ms);
+  scan = bpf.scan_lingering(BpfMonitor::Scan::kChanges);
+  CHECK(rows_of(scan, listener.port, 0) == 2);
+  std::set<uint64_t> established;
+  for (const sl_sock_row& row : scan) {
+    if (row.local_port == listener.port || row.peer_port == listener.port) {
+      CHECK(row.idle_ms < 200);
+      established.insert(row.cookie);
+    }
+  }
+  // With a real threshold the active sockets no longer linger: retired (a row naming only
+  // the socket); the CLOSE_WAIT one (whose age is not idle time) stays.
+  bpf.set_scan_thresholds({0ns, 1h}, 0ns);
+  scan = bpf.scan_lingering(BpfMonitor::Scan::kChanges);
+  std::set<uint64_t> retired;
+  for (const sl_sock_row& row : scan) {
+    if (row.flags & SL_ROW_RETIRED) retired.insert(row.cookie);
+  }
+  CHECK(retired == established);
+  // A full scan still reads every lingering socket.
+  scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
+  CHECK(rows_of(scan, pair.port, 0) == 1);
+  CHECK(rows_of(scan, listener.port, 0) == 0);
   close(client);
   close(served);
 }
@@ -169,7 +224,7 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   const auto holders = bpf.read_holders();
   const sl_sock_row* held = find_peer_port(holders, pair.port);
   REQUIRE(held);
@@ -177,7 +232,7 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
   CHECK(held->fd == static_cast<uint32_t>(pair.client));
   CHECK((held->flags & SL_ROW_HOLDER) != 0);
   CHECK((held->flags & SL_ROW_SINCE_LOWER) != 0);
-  const auto scan = bpf.scan_lingering();
+  const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* scanned = find_peer_port(scan, pair.port);
   REQUIRE(scanned);
   CHECK(scanned->cookie == held->cookie);
@@ -185,9 +240,9 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
 
 TEST_CASE("closing an announced socket sends an fd-close event and a state-change event", "[bpf]") {
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair pair;
-  const auto scan = bpf.scan_lingering();
+  const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* row = find_peer_port(scan, pair.port);
   REQUIRE(row);
   const uint64_t cookie = row->cookie;
@@ -212,9 +267,9 @@ TEST_CASE("closing an announced socket sends an fd-close event and a state-chang
 
 TEST_CASE("closes are not watched unless asked: only the state change reports the close", "[bpf]") {
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair pair;
-  const std::vector<sl_sock_row> scan = bpf.scan_lingering();
+  const std::vector<sl_sock_row> scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* row = find_peer_port(scan, pair.port);
   REQUIRE(row);
   const uint64_t cookie = row->cookie;
@@ -233,7 +288,7 @@ TEST_CASE("closes are not watched unless asked: only the state change reports th
 
 TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]") {
   BpfMonitor bpf(settings());
-  bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::hours(1)});
+  bpf.set_scan_thresholds({std::chrono::hours(1), std::chrono::hours(1)}, 0ns);
   for (int i = 0; i < 20; ++i) {
     CloseWaitPair pair;
   }
@@ -246,11 +301,11 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
   settings.stack_sample = 1;
   settings.stack_tgid = static_cast<uint32_t>(getpid());
   BpfMonitor bpf(settings);
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   uint32_t stack_id = SL_NO_STACK;
   {
     CloseWaitPair pair;
-    const auto scan = bpf.scan_lingering();
+    const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
     const sl_sock_row* row = find_peer_port(scan, pair.port);
     REQUIRE(row);
     stack_id = row->stack_id;
@@ -301,9 +356,9 @@ TEST_CASE("the kernel tick rate is measured at start-up and equals CONFIG_HZ whe
 TEST_CASE("the probed features decide the identity: cookies where offered, else socket addresses", "[bpf]") {
   sockleak::BpfSettings s = settings();
   BpfMonitor bpf(s);
-  bpf.set_scan_thresholds(zero_thresholds());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair pair;
-  const auto scan = bpf.scan_lingering();
+  const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* row = find_peer_port(scan, pair.port);
   REQUIRE(row);
   uint64_t cookie = 0;

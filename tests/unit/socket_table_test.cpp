@@ -853,3 +853,69 @@ TEST_CASE("pid comm and min-count filters must all accept", "[filter]") {
   g.process = kWorker;
   CHECK_FALSE(filter.accepts(g));
 }
+
+TEST_CASE("a scan of changes adds and updates sockets and drops retired ones; the rest stay as reported", "[table]") {
+  SocketTable table;
+  reconcile(table, {holder_row(1, kServer, 5, "srv"), holder_row(2, kServer, 6, "srv"), holder_row(3, kServer, 7, "srv")});
+  scan(table, {close_wait_row(1, kServer, kNow - 60 * kSec), established_row(2, kServer, 600'000),
+               established_row(3, kServer, 600'000)});
+  REQUIRE(table.lingering() == 3);
+  sl_sock_row retired{};
+  retired.cookie = 3;
+  retired.flags = SL_ROW_RETIRED;
+  // Socket 2 was active and idle again past the threshold: reported anew with its idle time.
+  table.apply_scan(std::vector<sl_sock_row>{retired, established_row(2, kServer, 400'000)}, kNow + kSec,
+                   SocketTable::ScanRows::kChanges);
+  CHECK(table.lingering() == 2);
+  const LingerReport report = table.report(kDefaults, kNow + kSec);
+  const LingerGroup* established = find_group(report, kServer, TcpState::kEstablished);
+  REQUIRE(established);
+  CHECK(established->count == 1);
+  CHECK(established->oldest == std::chrono::seconds(400));
+  const LingerGroup* close_wait = find_group(report, kServer, TcpState::kCloseWait);
+  REQUIRE(close_wait);
+  CHECK(close_wait->oldest == std::chrono::seconds(61));
+  // An empty scan of changes changes nothing; a full one replaces the set.
+  table.apply_scan(std::vector<sl_sock_row>{}, kNow + 2 * kSec, SocketTable::ScanRows::kChanges);
+  CHECK(table.lingering() == 2);
+  table.apply_scan(std::vector<sl_sock_row>{close_wait_row(1, kServer, kNow - 60 * kSec)}, kNow + 2 * kSec,
+                   SocketTable::ScanRows::kAll);
+  CHECK(table.lingering() == 1);
+}
+
+TEST_CASE("reports of an unchanged table age its sockets without rereading them, histograms included", "[table]") {
+  SocketTable table;
+  reconcile(table, {holder_row(1, kServer, 5, "srv"), holder_row(2, kServer, 6, "srv")});
+  scan(table, {close_wait_row(1, kServer, kNow - 45 * kSec), close_wait_row(2, kServer, kNow - 50 * kSec)});
+  const LingerReport first = table.report(kDefaults, kNow);
+  const LingerReport later = table.report(kDefaults, kNow + 20 * kSec);
+  const LingerGroup* g = find_group(later, kServer, TcpState::kCloseWait);
+  REQUIRE(g);
+  CHECK(g->count == 2);
+  CHECK(g->oldest == std::chrono::seconds(70));
+  // 45 s and 50 s: both in the (30, 60] bucket; 20 s later both in (60, 300].
+  CHECK(first.close_wait_ages.in_bucket[4] == 2);
+  CHECK(later.close_wait_ages.in_bucket[4] == 0);
+  CHECK(later.close_wait_ages.in_bucket[5] == 2);
+  CHECK(later.close_wait_ages.sum_seconds == Approx(135.0));
+  // The same as a table built afresh at that time.
+  SocketTable fresh;
+  reconcile(fresh, {holder_row(1, kServer, 5, "srv"), holder_row(2, kServer, 6, "srv")});
+  scan(fresh, {close_wait_row(1, kServer, kNow - 45 * kSec), close_wait_row(2, kServer, kNow - 50 * kSec)});
+  const LingerReport direct = fresh.report(kDefaults, kNow + 20 * kSec);
+  CHECK(direct.close_wait_ages.in_bucket == later.close_wait_ages.in_bucket);
+  CHECK(find_group(direct, kServer, TcpState::kCloseWait)->oldest == g->oldest);
+}
+
+TEST_CASE("a reconciled socket below its threshold joins the report once it crosses it, with no change in between",
+          "[table]") {
+  SocketTable table;
+  // Untracked (the kernel map was full): only reconciles see it, with no threshold applied.
+  sl_sock_row held = with_flags(holder_row(7, kServer, 5, "srv"), SL_ROW_UNTRACKED);
+  held.state = kTcpCloseWait;
+  held.since_ns = kNow - 10 * kSec;
+  table.apply_reconcile(std::vector<sl_sock_row>{held}, kNow);
+  CHECK(table.report(kDefaults, kNow).totals.close_wait == 0);
+  CHECK(table.report(kDefaults, kNow + 19 * kSec).totals.close_wait == 0);
+  CHECK(table.report(kDefaults, kNow + 21 * kSec).totals.close_wait == 1);
+}

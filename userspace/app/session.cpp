@@ -58,7 +58,7 @@ Session::Session(Options options)
   if (options_.command == Command::kRun && !options_.alertmanager_urls.empty()) {
     pusher_ = std::make_unique<AlertPusher>(options_.alertmanager_urls);
   }
-  bpf_.set_scan_thresholds(options_.thresholds);
+  bpf_.set_scan_thresholds(options_.thresholds, recheck_period());
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
   // Seed sockets that existed before we started, so the first scan sees them.
@@ -95,6 +95,12 @@ void Session::watch_closes(bool needed) {
 
 std::chrono::nanoseconds Session::reconcile_period() const {
   return std::min<std::chrono::nanoseconds>(options_.reconcile_interval, options_.thresholds.established_idle);
+}
+
+Nanos Session::recheck_period() const {
+  const Nanos interval = options_.interval;
+  return std::clamp<Nanos>(options_.thresholds.established_idle, interval,
+                           std::max<Nanos>(interval, std::chrono::seconds(10)));
 }
 
 std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t now_ns) {
@@ -174,11 +180,19 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // A due reconcile runs first: it adds held ESTABLISHED sockets to the map for this scan.
   if (reconcile_due) reconcile();
   const uint64_t scan_start = monotonic_ns();
-  const std::vector<sl_sock_row> lingering = bpf_.scan_lingering();
-  table_.apply_scan(lingering, monotonic_ns());
-  if (!lingering.empty()) watch_closes(true);
+  const bool full = full_scan_due_ || scan_start >= next_full_scan_ns_ || counters.events_lost > lost_at_full_scan_;
+  if (full) {
+    full_scan_due_ = false;
+    next_full_scan_ns_ = scan_start + static_cast<uint64_t>(options_.reconcile_interval.count());
+    lost_at_full_scan_ = counters.events_lost;
+  }
+  const std::vector<sl_sock_row> changes =
+      bpf_.scan_lingering(full ? BpfMonitor::Scan::kAll : BpfMonitor::Scan::kChanges);
+  table_.apply_scan(changes, monotonic_ns(), full ? SocketTable::ScanRows::kAll : SocketTable::ScanRows::kChanges);
+  if (table_.lingering() > 0) watch_closes(true);
   if (options_.verbose) {
-    std::fprintf(stderr, "sockleak: scan: %zu lingering of %llu tracked sockets in %.1f ms\n", lingering.size(),
+    std::fprintf(stderr, "sockleak: %s scan: %zu rows, %zu lingering of %llu tracked sockets in %.1f ms\n",
+                 full ? "full" : "changes", changes.size(), table_.lingering(),
                  static_cast<unsigned long long>(bpf_.tracked_sockets()),
                  static_cast<double>(monotonic_ns() - scan_start) / 1e6);
   }
@@ -324,8 +338,9 @@ void Session::reload(Options next) {
   next.metrics_addr = options_.metrics_addr;
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);
-  bpf_.set_scan_thresholds(next.thresholds);
   options_ = std::move(next);
+  bpf_.set_scan_thresholds(options_.thresholds, recheck_period());
+  full_scan_due_ = true;  // sockets reported under the old thresholds, or not yet under the new
 }
 
 RecordContext Session::context() const {

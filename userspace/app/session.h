@@ -41,6 +41,9 @@ class Session {
   // reconciles, so one runs at least once per --established-idle: a socket idle that long
   // has then been seen by one and is scanned as soon as it crosses the threshold.
   std::chrono::nanoseconds reconcile_period() const;
+  // How often a reported idle ESTABLISHED socket is read again: its idle time, at most
+  // 10 s old, and never more often than reports.
+  Nanos recheck_period() const;
   uint64_t started_ns() const { return started_ns_; }
   const Options& options() const { return options_; }
 
@@ -82,6 +85,12 @@ class Session {
   HostTotals totals_;
   uint64_t started_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
+  // Scans report changes; every reconcile interval, after lost events and after new
+  // thresholds one reads every lingering socket (a state event lost, or racing the scan
+  // that reported its socket, cannot leave a socket reported for longer).
+  bool full_scan_due_ = true;
+  uint64_t next_full_scan_ns_ = 0;
+  uint64_t lost_at_full_scan_ = 0;
   uint64_t malformed_ = 0;
   bool output_closed_ = false;
 };

@@ -30,6 +30,7 @@ bool is_wildcard(const Endpoint& e) {
 
 struct GroupBuilder {
   LingerGroup group;
+  uint64_t oldest_start = 0;  // linger start of its oldest socket
   std::map<Endpoint, PeerCount> peers;
   std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
   std::set<uint32_t> netns;
@@ -55,12 +56,18 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
   s.listener = s.unaccepted ? row.listener : 0;
+  s.untracked = (row.flags & SL_ROW_UNTRACKED) != 0;
   return s;
 }
 
 Nanos LingeringSocket::age(uint64_t now_ns) const {
   if (state == TcpState::kCloseWait) return Nanos(now_ns > since_ns ? now_ns - since_ns : 0);
   return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
+}
+
+uint64_t LingeringSocket::linger_start() const {
+  if (state == TcpState::kCloseWait) return since_ns;
+  return seen_ns > idle_ns ? seen_ns - idle_ns : 0;
 }
 
 void AgeHistogram::add(double seconds) {
@@ -88,6 +95,7 @@ bool GroupFilter::accepts(const LingerGroup& group) const {
 
 void SocketTable::apply(const sl_event& event) {
   ++counters_.events;
+  changed();
   const ProcessKey actor{event.tgid, event.proc_start};
   switch (event.kind) {
     case SL_EV_STATE: {
@@ -116,25 +124,36 @@ void SocketTable::apply(const sl_event& event) {
   }
 }
 
-void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns) {
+void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns, ScanRows kind) {
   std::unordered_map<uint64_t, LingeringSocket> next;
-  next.reserve(rows.size());
+  std::unordered_map<uint64_t, LingeringSocket>& into = kind == ScanRows::kAll ? next : lingering_;
+  if (kind == ScanRows::kAll) next.reserve(rows.size());
   for (const sl_sock_row& row : rows) {
+    if (row.flags & SL_ROW_RETIRED) {
+      if (kind == ScanRows::kChanges) lingering_.erase(row.cookie);
+      continue;
+    }
     LingeringSocket socket = LingeringSocket::from_row(row, now_ns);
     // Accepted since the last scan: only the fd tables say by whom.
     auto before = lingering_.find(row.cookie);
     if (before != lingering_.end() && before->second.unaccepted && !socket.unaccepted) {
       reconcile_requested_ = true;
     }
-    next.insert_or_assign(row.cookie, std::move(socket));
+    into.insert_or_assign(row.cookie, std::move(socket));
   }
-  lingering_ = std::move(next);
+  if (kind == ScanRows::kAll) lingering_ = std::move(next);
+  if (kind == ScanRows::kAll || !rows.empty()) changed();
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns) {
   std::unordered_map<uint64_t, HolderSet> truth;
   std::map<ProcessKey, std::string> names;
-  untracked_ = 0;
+  // Untracked sockets are only in reconciles: this one's replace the last one's.
+  for (uint64_t cookie : untracked_cookies_) {
+    auto it = lingering_.find(cookie);
+    if (it != lingering_.end() && it->second.untracked) lingering_.erase(it);
+  }
+  untracked_cookies_.clear();
   std::unordered_map<uint64_t, Listener> listeners;
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
@@ -148,7 +167,7 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
     }
     if ((row.flags & SL_ROW_UNTRACKED) &&
         lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, now_ns)).second) {
-      ++untracked_;
+      untracked_cookies_.push_back(row.cookie);
     }
     const ProcessKey key{row.tgid, row.proc_start};
     truth[row.cookie].add(key);
@@ -172,11 +191,13 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
   for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
   reconcile_requested_ = false;
   ++counters_.reconciles;
+  changed();
 }
 
 void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
   auto held = holders_.find(check.cookie);
   if (held == holders_.end()) return;
+  changed();
   held->second.set_fds(check.process, fds_open);
   if (fds_open == 0) return;
   // Still held: the close did not make the owner unknown either.
@@ -222,32 +243,48 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
 }
 
 bool SocketTable::needs_reconcile(const AliveFn& alive) const {
-  if (reconcile_requested_ || untracked_ > 0) return true;
-  std::set<ProcessKey> holding;  // each process asked about once: asking reads /proc
-  for (const auto& [cookie, socket] : lingering_) {
-    // Report holders read from the fd tables, not just the connect/accept owner: a fork,
-    // dup2 or exec since then is invisible to events.
-    bool read = false;
-    const HolderSet holders = holders_of(socket, &read);
-    if ((holders.empty() || !read) && !orphans_.contains(cookie)) return true;
-    for (const HolderSet::Holder& h : holders.list()) holding.insert(h.process);
+  if (reconcile_requested_ || !untracked_cookies_.empty()) return true;
+  HolderBasis& b = holder_basis_;
+  if (b.version != version_) {
+    b = HolderBasis{version_, false, {}};
+    for (const auto& [cookie, socket] : lingering_) {
+      // Report holders read from the fd tables, not just the connect/accept owner: a fork,
+      // dup2 or exec since then is invisible to events.
+      bool read = false;
+      const HolderSet holders = holders_of(socket, &read);
+      if ((holders.empty() || !read) && !orphans_.contains(cookie)) {
+        b.unread = true;
+        break;
+      }
+      for (const HolderSet::Holder& h : holders.list()) b.holding.insert(h.process);
+    }
   }
-  return !std::all_of(holding.begin(), holding.end(), alive);
+  // Each process asked about once: asking reads /proc.
+  return b.unread || !std::all_of(b.holding.begin(), b.holding.end(), alive);
 }
 
-LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {
-  LingerReport report;
+void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const {
+  ReportBasis& basis = basis_;
+  basis = ReportBasis{};
+  basis.version = version_;
+  basis.thresholds = thresholds;
+  basis.valid_until_ns = UINT64_MAX;
   // Sockets a process holds and those queued on its listeners are separate groups.
   std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
   for (const auto& [cookie, socket] : lingering_) {
     const Nanos age = socket.age(now_ns);
     const bool close_wait = socket.state == TcpState::kCloseWait;
-    if (age < (close_wait ? thresholds.close_wait : thresholds.established_idle)) continue;
+    const Nanos threshold = close_wait ? thresholds.close_wait : thresholds.established_idle;
+    const uint64_t start = socket.linger_start();
+    if (age < threshold) {  // scans report only sockets past it: a reconcile's untracked one
+      basis.valid_until_ns = std::min(basis.valid_until_ns, start + static_cast<uint64_t>(threshold.count()));
+      continue;
+    }
     const HolderSet holders = holders_of(socket);
     if (holders.empty() && visible_only_) continue;
-    ++(close_wait ? report.totals.close_wait : report.totals.established);
-    (close_wait ? report.close_wait_ages : report.established_ages).add(to_seconds(age));
-    if (holders.empty()) ++report.totals.unowned;
+    ++(close_wait ? basis.totals.close_wait : basis.totals.established);
+    (close_wait ? basis.close_wait_starts : basis.established_starts).push_back(start);
+    if (holders.empty()) ++basis.totals.unowned;
     std::optional<Endpoint> listen;
     if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
     for (const HolderSet::Holder& h : holders.list()) {
@@ -257,9 +294,8 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
       g.process = process;
       g.state = socket.state;
       g.listen = listen;
-      ++g.count;
-      if (age > g.oldest) {
-        g.oldest = age;
+      if (g.count++ == 0 || start < b.oldest_start) {
+        b.oldest_start = start;
         g.oldest_is_lower_bound = close_wait && socket.since_is_lower_bound;
       }
       PeerCount& peer = b.peers[socket.peer];
@@ -294,12 +330,66 @@ LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) 
     std::stable_sort(g.call_sites.begin(), g.call_sites.end(),
                      [](const auto& a, const auto& c) { return a.count > c.count; });
     if (g.call_sites.size() > kTopCallSites) g.call_sites.resize(kTopCallSites);
-    report.groups.push_back(std::move(g));
+    basis.groups.push_back(std::move(g));
+    basis.oldest_start.push_back(b.oldest_start);
   }
-  std::stable_sort(report.groups.begin(), report.groups.end(),
-                   [](const LingerGroup& a, const LingerGroup& c) {
-                     return std::tie(c.count, a.process.pid) < std::tie(a.count, c.process.pid);
-                   });
+  std::vector<size_t> order(basis.groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t c) {
+    const LingerGroup& ga = basis.groups[a];
+    const LingerGroup& gc = basis.groups[c];
+    return std::tie(gc.count, ga.process.pid) < std::tie(ga.count, gc.process.pid);
+  });
+  std::vector<LingerGroup> groups_sorted;
+  std::vector<uint64_t> starts_sorted;
+  for (size_t i : order) {
+    groups_sorted.push_back(std::move(basis.groups[i]));
+    starts_sorted.push_back(basis.oldest_start[i]);
+  }
+  basis.groups = std::move(groups_sorted);
+  basis.oldest_start = std::move(starts_sorted);
+  std::sort(basis.close_wait_starts.begin(), basis.close_wait_starts.end());
+  std::sort(basis.established_starts.begin(), basis.established_starts.end());
+  for (uint64_t start : basis.close_wait_starts) basis.close_wait_start_sum += static_cast<long double>(start);
+  for (uint64_t start : basis.established_starts) basis.established_start_sum += static_cast<long double>(start);
+}
+
+namespace {
+
+// Ages now of sockets whose linger started at starts (ascending), as AgeHistogram::add
+// would count them one by one.
+AgeHistogram histogram_of(const std::vector<uint64_t>& starts, long double start_sum, uint64_t now_ns) {
+  AgeHistogram h;
+  h.count = starts.size();
+  const long double sum_ns = static_cast<long double>(now_ns) * static_cast<long double>(starts.size()) - start_sum;
+  h.sum_seconds = static_cast<double>(sum_ns / 1e9L);
+  // age <= bound  <=>  start >= now - bound: count those between consecutive bounds.
+  size_t counted = 0;
+  for (size_t i = 0; i < AgeHistogram::kBounds.size(); ++i) {
+    const auto bound_ns = static_cast<uint64_t>(AgeHistogram::kBounds[i] * 1e9);
+    const uint64_t from = now_ns > bound_ns ? now_ns - bound_ns : 0;
+    const auto within = static_cast<size_t>(starts.end() - std::lower_bound(starts.begin(), starts.end(), from));
+    h.in_bucket[i] = within - counted;
+    counted = within;
+  }
+  return h;
+}
+
+}  // namespace
+
+LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {
+  if (basis_.version != version_ || !(basis_.thresholds == thresholds) || now_ns >= basis_.valid_until_ns) {
+    rebuild_basis(thresholds, now_ns);
+  }
+  LingerReport report;
+  report.groups = basis_.groups;
+  for (size_t i = 0; i < report.groups.size(); ++i) {
+    const uint64_t start = basis_.oldest_start[i];
+    report.groups[i].oldest = Nanos(now_ns > start ? now_ns - start : 0);
+  }
+  report.totals = basis_.totals;
+  report.close_wait_ages = histogram_of(basis_.close_wait_starts, basis_.close_wait_start_sum, now_ns);
+  report.established_ages = histogram_of(basis_.established_starts, basis_.established_start_sum, now_ns);
   return report;
 }
 

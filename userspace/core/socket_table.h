@@ -30,6 +30,7 @@ namespace sockleak {
 struct Thresholds {
   Nanos close_wait = std::chrono::seconds(30);
   Nanos established_idle = std::chrono::minutes(5);
+  bool operator==(const Thresholds&) const = default;
 };
 
 // A socket the last scan found past a threshold.
@@ -50,10 +51,13 @@ struct LingeringSocket {
   ProcessKey owner;            // pid 0: unknown
   bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
   uint64_t listener = 0;       // that listener's identity, once a reconcile walked its queue
+  bool untracked = false;      // from a reconcile row: not in the kernel map, so no scan reads it
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
   Nanos age(uint64_t now_ns) const;
+  // When that age began: age(now) = now - linger_start() (0 if before the clock's start).
+  uint64_t linger_start() const;
   // Bytes received but not read by the process (a CLOSE_WAIT queue also holds the FIN).
   uint32_t unread_bytes() const;
 };
@@ -142,8 +146,10 @@ class SocketTable {
 
   // A ring-buffer event: state changes and fd closes of announced sockets.
   void apply(const sl_event& event);
-  // A full scan of lingering candidates replaces the previous one.
-  void apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns);
+  // Scan rows read at now_ns. A full scan (every lingering socket) replaces the previous
+  // set; a scan of changes adds or updates the sockets in it and drops SL_ROW_RETIRED ones.
+  enum class ScanRows { kChanges, kAll };
+  void apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns, ScanRows kind = ScanRows::kAll);
   // Holder rows from every process's fd table replace what events had built. Rows of
   // sockets the kernel map could not hold (SL_ROW_UNTRACKED) also join the lingering
   // candidates, read at now_ns: scans cannot see them.
@@ -163,14 +169,20 @@ class SocketTable {
   // Inside a pid namespace (a sidecar) the kernel's iterators see only its processes: a
   // socket none of them holds belongs to a process out of sight. Such sockets are then
   // neither reported nor counted (on the host, they count as unowned).
-  void set_visible_only(bool visible_only) { visible_only_ = visible_only; }
+  void set_visible_only(bool visible_only) {
+    visible_only_ = visible_only;
+    changed();
+  }
 
+  // Groups and totals are rebuilt only when the table changed (or a socket below a
+  // threshold may have crossed it); ages are computed from each socket's linger start, so a
+  // report of an unchanged table costs no pass over its sockets.
   LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
 
   const TableCounters& counters() const { return counters_; }
   size_t lingering() const { return lingering_.size(); }
   // Held sockets the last reconcile found without a kernel map entry (map full), each once.
-  size_t untracked() const { return untracked_; }
+  size_t untracked() const { return untracked_cookies_.size(); }
 
  private:
   // A listening socket in the fd tables at the last reconcile.
@@ -187,6 +199,33 @@ class SocketTable {
   // their queues: nullptr until then.
   const Listener* listener_of(const LingeringSocket& socket) const;
 
+  // The part of a report that does not change while the table does not: who holds what
+  // and how many, with each group's and each socket's linger start instead of ages.
+  struct ReportBasis {
+    uint64_t version = ~0ull;
+    Thresholds thresholds;
+    uint64_t valid_until_ns = 0;            // a socket below a threshold may cross it then
+    std::vector<LingerGroup> groups;        // sorted as reported; oldest filled per report
+    std::vector<uint64_t> oldest_start;     // per group: its oldest socket's linger start
+    HostTotals totals;
+    std::vector<uint64_t> close_wait_starts;   // ascending
+    std::vector<uint64_t> established_starts;  // ascending
+    long double close_wait_start_sum = 0;      // for the histograms' sums of ages
+    long double established_start_sum = 0;
+  };
+  // Whether holder facts are incomplete for a lingering socket, and who holds the rest:
+  // recomputed only when the table changed.
+  struct HolderBasis {
+    uint64_t version = ~0ull;
+    bool unread = false;
+    std::set<ProcessKey> holding;
+  };
+  void rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const;
+  void changed() { ++version_; }
+
+  uint64_t version_ = 0;  // bumped by every change a report can show
+  mutable ReportBasis basis_;
+  mutable HolderBasis holder_basis_;
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
   std::unordered_map<uint64_t, HolderSet> holders_;
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
@@ -196,7 +235,7 @@ class SocketTable {
   std::vector<HolderCheck> holder_checks_;
   bool reconcile_requested_ = false;
   bool visible_only_ = false;
-  size_t untracked_ = 0;  // untracked sockets seen by the last reconcile
+  std::vector<uint64_t> untracked_cookies_;  // untracked sockets seen by the last reconcile
   TableCounters counters_;
 };
 

@@ -168,10 +168,11 @@ TickRate BpfMonitor::measure_tick_rate(bpf_link* link) {
 
 BpfMonitor::~BpfMonitor() = default;
 
-void BpfMonitor::set_scan_thresholds(const Thresholds& t) {
+void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck) {
   skel_->bss->scan_config.close_wait_ns = static_cast<__u64>(t.close_wait.count());
   skel_->bss->scan_config.established_idle_ms =
       static_cast<__u64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.established_idle).count());
+  skel_->bss->scan_config.recheck_ns = static_cast<__u64>(recheck.count());
 }
 
 std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what) {
@@ -193,8 +194,9 @@ std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what
   return bytes;
 }
 
-std::vector<sl_sock_row> BpfMonitor::scan_lingering() {
+std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
   skel_->bss->scan_visited = 0;
+  skel_->bss->scan_config.full = kind == Scan::kAll;
   return decode_rows(run_iterator(scan_link_.get(), "iter/bpf_map_elem scan"));
 }
 

@@ -56,9 +56,14 @@ class BpfMonitor {
   BpfMonitor(const BpfMonitor&) = delete;
   BpfMonitor& operator=(const BpfMonitor&) = delete;
 
-  void set_scan_thresholds(const Thresholds& thresholds);
-  // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map).
-  std::vector<sl_sock_row> scan_lingering();
+  // recheck: how often a reported idle ESTABLISHED socket is read again (activity ends
+  // its linger; nothing else tells).
+  void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck);
+  // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map): with
+  // kChanges only those that started lingering since they were last reported, and
+  // SL_ROW_RETIRED rows for reported ones that stopped; with kAll every lingering socket.
+  enum class Scan { kChanges, kAll };
+  std::vector<sl_sock_row> scan_lingering(Scan kind);
   // Every process's ESTABLISHED/CLOSE_WAIT TCP fds (iter/task_file); seeds untracked sockets.
   std::vector<sl_sock_row> read_holders();
   // Every process and the executable file it runs (iter/task), as call-site capture
