@@ -98,6 +98,10 @@ struct {
 
 /* Bumped by userspace before every reconcile. */
 __u64 reconcile_generation = 0;
+/* Set by userspace before each reconcile: 0 sends every held socket (the fd tables' whole
+ * truth); 1 only sockets whose holders userspace has not had (new in the map: seeded now,
+ * or made by the state hook), plus listeners. */
+__u32 reconcile_new_only = 0;
 
 /* One element: what the sample_clock iterator walks. */
 struct {
@@ -554,13 +558,21 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	if (!key || !entry)
 		return 0;
 	/* seq_num: this object's place in the walk, the same when the kernel retries it. */
-	scan_visited = ctx->meta->seq_num + 1;
+	__u64 place = ctx->meta->seq_num;
+	struct seq_file *seq = ctx->meta->seq;
+
+	scan_visited = place + 1;
+	if (place % SL_WALK_MARK == 0 && place) {
+		struct sl_sock_row mark = {.fd = ~0u, .flags = SL_ROW_WALK_MARK, .stack_id = SL_NO_STACK};
+
+		if (write_row(seq, &mark))
+			return 0;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	bool full = scan_config.full;
 
 	if (!full && now < entry->next_check_ns)
 		return 0;
-	struct seq_file *seq = ctx->meta->seq;
 	const struct sock *sk = (const struct sock *)entry->sk;
 	__u64 cookie = *key;
 
@@ -804,8 +816,12 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	__u32 tgid = sl_task_tgid(task);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
+	__u32 generation = (__u32)reconcile_generation;
 	__u64 since;
 
+	/* Holders userspace has: nothing new here (a fork or dup since is for full reconciles). */
+	if (reconcile_new_only && entry && entry->holders_gen && entry->holders_gen != generation)
+		return 0;
 	if (!entry) {
 		/* Seen first here (existed before sockleak, or the map was full): its age
 		 * is a lower bound from kernel timestamps. */
@@ -819,6 +835,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.announced = 1,
 			.since_lower = 1,
 			.stack_id = SL_NO_STACK,
+			.holders_gen = generation,
 		};
 		track(cookie, &seed);
 		entry = bpf_map_lookup_elem(&sockets, &cookie);
@@ -830,6 +847,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 
 	if (entry) {
 		entry->announced = 1;
+		/* Every holder of it in this walk is sent, not only the first one met. */
+		entry->holders_gen = generation;
 		since = entry->since_ns;
 		stack_id = entry->stack_id;
 		capturer = entry->capturer;

@@ -90,6 +90,10 @@ struct sl_sock_entry {
 	 * time can reach the threshold), and a reported one is re-read only this often. */
 	__u64 next_check_ns;
 	__u64 idle_from_ns; /* reported ESTABLISHED: its last activity, as reported */
+	/* The reconcile that sent its holders to userspace (low 32 bits of the generation);
+	 * 0: not sent yet (made by the state hook), so the next reconcile sends them. */
+	__u32 holders_gen;
+	__u32 _pad2;
 };
 
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
@@ -109,6 +113,10 @@ struct sl_sock_entry {
 /* Scan: a socket an earlier scan reported no longer lingers (it was active, or is gone);
  * only the cookie is set. */
 #define SL_ROW_RETIRED (1u << 5)
+/* Scan: no socket; written before every SL_WALK_MARK-th entry of the walk, so that
+ * userspace can read a walk in slices, one per report, and know how far it got. */
+#define SL_ROW_WALK_MARK (1u << 6)
+#define SL_WALK_MARK 4096
 
 /* One socket as seen by an iterator; written with bpf_seq_write. */
 struct sl_sock_row {

@@ -62,17 +62,21 @@ Session::Session(Options options)
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
   // Seed sockets that existed before we started, so the first scan sees them.
-  reconcile();
+  reconcile(SocketTable::Reconcile::kAll);
   if (metrics_) publish_metrics(LingerReport{}, {});
 }
 
-void Session::reconcile() {
+void Session::reconcile(SocketTable::Reconcile kind) {
   // Events from before the fd tables are read must not be applied on top of them.
   drain_events(std::chrono::milliseconds(0));
-  lost_at_reconcile_ = bpf_.counters().events_lost;
   const uint64_t start = monotonic_ns();
-  const std::vector<sl_sock_row> rows = bpf_.read_holders();
-  table_.apply_reconcile(rows, monotonic_ns());
+  const bool all = kind == SocketTable::Reconcile::kAll;
+  if (all) {
+    lost_at_reconcile_ = bpf_.counters().events_lost;
+    next_full_reconcile_ns_ = start + static_cast<uint64_t>(options_.reconcile_interval.count());
+  }
+  const std::vector<sl_sock_row> rows = bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew);
+  table_.apply_reconcile(rows, monotonic_ns(), all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
   if (options_.call_sites) {
     for (uint32_t id : bpf_.collect_unused_stacks()) {
       auto first = call_site_frames_.lower_bound({id, ExeId{}});
@@ -81,7 +85,7 @@ void Session::reconcile() {
     }
   }
   if (options_.verbose) {
-    std::fprintf(stderr, "sockleak: reconcile: %zu holder rows in %.1f ms\n", rows.size(),
+    std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %.1f ms\n", all ? "full" : "new-sockets", rows.size(),
                  static_cast<double>(monotonic_ns() - start) / 1e6);
   }
 }
@@ -178,7 +182,10 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   check_closed_holders();
   const KernelCounters counters = bpf_.counters();
   // A due reconcile runs first: it adds held ESTABLISHED sockets to the map for this scan.
-  if (reconcile_due) reconcile();
+  // Between full ones (every reconcile interval) it sends only the sockets it adds.
+  if (reconcile_due) {
+    reconcile(monotonic_ns() >= next_full_reconcile_ns_ ? SocketTable::Reconcile::kAll : SocketTable::Reconcile::kNew);
+  }
   const uint64_t scan_start = monotonic_ns();
   const bool full = full_scan_due_ || scan_start >= next_full_scan_ns_ || counters.events_lost > lost_at_full_scan_;
   if (full) {
@@ -196,10 +203,17 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
                  static_cast<unsigned long long>(bpf_.tracked_sockets()),
                  static_cast<double>(monotonic_ns() - scan_start) / 1e6);
   }
-  const bool lost_events = counters.events_lost > lost_at_reconcile_;
-  if (lost_events || table_.needs_reconcile([this](const ProcessKey& k) { return procs_.alive(k); })) {
-    reconcile();
+  // New lingering sockets whose holders were never read: a reconcile of new sockets sends
+  // them; what it cannot settle (a socket nobody holds) takes a full one.
+  const auto alive = [this](const ProcessKey& k) { return procs_.alive(k); };
+  SocketTable::Reconcile needed = counters.events_lost > lost_at_reconcile_ ? SocketTable::Reconcile::kAll
+                                                                            : table_.reconcile_needed(alive);
+  if (needed == SocketTable::Reconcile::kNew) {
+    reconcile(needed);
+    needed = table_.holders_unread() ? SocketTable::Reconcile::kAll : table_.reconcile_needed(alive);
+    if (needed == SocketTable::Reconcile::kNew) needed = SocketTable::Reconcile::kNone;  // untracked: read just now
   }
+  if (needed != SocketTable::Reconcile::kNone) reconcile(SocketTable::Reconcile::kAll);
   const uint64_t now = monotonic_ns();
   last_report_ = table_.report(options_.thresholds, now);
   totals_ = last_report_.totals;

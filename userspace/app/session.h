@@ -48,7 +48,7 @@ class Session {
   const Options& options() const { return options_; }
 
  private:
-  void reconcile();
+  void reconcile(SocketTable::Reconcile kind);
   // fd closes of reported sockets, checked against the processes' fd tables: a holder that
   // closed one fd may hold the socket through another.
   void check_closed_holders();
@@ -85,6 +85,7 @@ class Session {
   HostTotals totals_;
   uint64_t started_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
+  uint64_t next_full_reconcile_ns_ = 0;  // holders of known sockets re-read then
   // Scans report changes; every reconcile interval, after lost events and after new
   // thresholds one reads every lingering socket (a state event lost, or racing the scan
   // that reported its socket, cannot leave a socket reported for longer).

@@ -6,6 +6,6 @@
 static_assert(sizeof(sl_event) == 56, "sl_event layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_capturer) == 32, "sl_capturer layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_sock_row) == 160, "sl_sock_row layout changed: bump SL_ABI_VERSION");
-static_assert(sizeof(sl_sock_entry) == 96, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_sock_entry) == 104, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_clock_sample) == 24, "sl_clock_sample layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_scan_config) == 32, "sl_scan_config layout changed: bump SL_ABI_VERSION");

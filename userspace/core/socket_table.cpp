@@ -145,10 +145,12 @@ void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns,
   if (kind == ScanRows::kAll || !rows.empty()) changed();
 }
 
-void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns) {
+void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns, HolderRows kind) {
+  const bool all = kind == HolderRows::kAll;
   std::unordered_map<uint64_t, HolderSet> truth;
   std::map<ProcessKey, std::string> names;
   // Untracked sockets are only in reconciles: this one's replace the last one's.
+  const bool untracked_before = !untracked_cookies_.empty();
   for (uint64_t cookie : untracked_cookies_) {
     auto it = lingering_.find(cookie);
     if (it != lingering_.end() && it->second.untracked) lingering_.erase(it);
@@ -173,25 +175,42 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
     truth[row.cookie].add(key);
     names.insert_or_assign(key, comm_of(row));
   }
-  for (const auto& [cookie, before] : holders_) {
-    auto now = truth.find(cookie);
-    const bool held_now = now != truth.end();
-    if ((held_now || !before.empty()) && (!held_now || now->second != before)) {
+  // A reconcile of new sockets says nothing of the others: what it names replaces, the rest stays.
+  auto corrected = [this](const HolderSet* before, const HolderSet* now) {
+    const bool held_now = now != nullptr;
+    if ((held_now || (before && !before->empty())) && (!held_now || !before || *now != *before)) {
       ++counters_.reconcile_corrections;
     }
+  };
+  const bool sockets_named = !truth.empty();
+  if (all) {
+    for (const auto& [cookie, before] : holders_) {
+      auto now = truth.find(cookie);
+      corrected(&before, now == truth.end() ? nullptr : &now->second);
+    }
+    orphans_.clear();
+    for (const auto& [cookie, socket] : lingering_) {
+      if (!truth.contains(cookie)) orphans_.insert(cookie);
+    }
+    holders_ = std::move(truth);
+    names_ = std::move(names);
+  } else {
+    for (auto& [cookie, now] : truth) {
+      auto before = holders_.find(cookie);
+      if (before != holders_.end()) corrected(&before->second, &now);
+      orphans_.erase(cookie);
+      holders_.insert_or_assign(cookie, std::move(now));
+    }
+    for (auto& [key, name] : names) names_.insert_or_assign(key, std::move(name));
   }
-  orphans_.clear();
-  for (const auto& [cookie, socket] : lingering_) {
-    if (!truth.contains(cookie)) orphans_.insert(cookie);
-  }
-  holders_ = std::move(truth);
-  names_ = std::move(names);
+  const bool news = all || sockets_named || !untracked_cookies_.empty() || untracked_before ||
+                    listeners != listeners_;
   listeners_ = std::move(listeners);
   listeners_by_port_.clear();
   for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
-  reconcile_requested_ = false;
+  if (all) reconcile_requested_ = false;
   ++counters_.reconciles;
-  changed();
+  if (news) changed();  // a reconcile that found nothing new leaves reports as they are
 }
 
 void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
@@ -242,8 +261,15 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
   return {};
 }
 
-bool SocketTable::needs_reconcile(const AliveFn& alive) const {
-  if (reconcile_requested_ || !untracked_cookies_.empty()) return true;
+SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) const {
+  if (reconcile_requested_) return Reconcile::kAll;
+  const HolderBasis& b = holder_basis();
+  // Each process asked about once: asking reads /proc.
+  if (!std::all_of(b.holding.begin(), b.holding.end(), alive)) return Reconcile::kAll;
+  return b.unread || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
+}
+
+const SocketTable::HolderBasis& SocketTable::holder_basis() const {
   HolderBasis& b = holder_basis_;
   if (b.version != version_) {
     b = HolderBasis{version_, false, {}};
@@ -259,8 +285,7 @@ bool SocketTable::needs_reconcile(const AliveFn& alive) const {
       for (const HolderSet::Holder& h : holders.list()) b.holding.insert(h.process);
     }
   }
-  // Each process asked about once: asking reads /proc.
-  return b.unread || !std::all_of(b.holding.begin(), b.holding.end(), alive);
+  return b;
 }
 
 void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const {

@@ -153,13 +153,23 @@ class SocketTable {
   // Holder rows from every process's fd table replace what events had built. Rows of
   // sockets the kernel map could not hold (SL_ROW_UNTRACKED) also join the lingering
   // candidates, read at now_ns: scans cannot see them.
-  void apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns = 0);
+  // With kNew the rows are only those of sockets new to the kernel map (and listeners):
+  // their holders replace what was known of them, the rest stays.
+  enum class HolderRows { kNew, kAll };
+  void apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns = 0, HolderRows kind = HolderRows::kAll);
 
   // True when holder facts are uncertain: a lingering socket whose holders were never
   // read from the fd tables (newly lingering), whose owner closed it, an fd range
   // closed, a holder that has exited; or when the last reconcile found sockets the
   // kernel map could not hold (only reconciles see those).
-  bool needs_reconcile(const AliveFn& alive) const;
+  // kNew when only sockets new to the kernel map lack holders (a reconcile of those
+  // serves), kAll when known holders may be wrong (an fd range closed, a holder exited).
+  enum class Reconcile { kNone, kNew, kAll };
+  Reconcile reconcile_needed(const AliveFn& alive) const;
+  bool needs_reconcile(const AliveFn& alive) const { return reconcile_needed(alive) != Reconcile::kNone; }
+  // A lingering socket whose holders no reconcile has read (and that is not known to be
+  // held by nobody).
+  bool holders_unread() const { return holder_basis().unread; }
   // fd closes since the last call, to check against the fd tables.
   std::vector<HolderCheck> take_holder_checks() { return std::exchange(holder_checks_, {}); }
   // What the fd table said: the process holds the socket through fds_open fds (0: gone).
@@ -190,6 +200,7 @@ class SocketTable {
     Endpoint local;  // the address it is bound to (0.0.0.0 / :: for any)
     uint32_t netns = 0;
     HolderSet holders;
+    bool operator==(const Listener&) const = default;
   };
   // read: whether the fd tables (a reconcile) said who holds it, rather than an owner guess.
   HolderSet holders_of(const LingeringSocket& socket, bool* read = nullptr) const;
@@ -221,6 +232,7 @@ class SocketTable {
     std::set<ProcessKey> holding;
   };
   void rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const;
+  const HolderBasis& holder_basis() const;
   void changed() { ++version_; }
 
   uint64_t version_ = 0;  // bumped by every change a report can show

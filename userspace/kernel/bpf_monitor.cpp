@@ -194,14 +194,64 @@ std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what
   return bytes;
 }
 
-std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
-  skel_->bss->scan_visited = 0;
-  skel_->bss->scan_config.full = kind == Scan::kAll;
-  return decode_rows(run_iterator(scan_link_.get(), "iter/bpf_map_elem scan"));
+namespace {
+
+std::vector<sl_sock_row> without_marks(std::vector<sl_sock_row> rows) {
+  std::erase_if(rows, [](const sl_sock_row& row) { return (row.flags & SL_ROW_WALK_MARK) != 0; });
+  return rows;
 }
 
-std::vector<sl_sock_row> BpfMonitor::read_holders() {
+}  // namespace
+
+std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
+  if (kind == Scan::kAll) {
+    walk_ = UniqueFd();  // a walk in slices starts over afterwards
+    skel_->bss->scan_config.full = 1;
+    skel_->bss->scan_visited = 0;
+    std::vector<sl_sock_row> rows = without_marks(decode_rows(run_iterator(scan_link_.get(), "iter/bpf_map_elem scan")));
+    tracked_ = skel_->bss->scan_visited;
+    walked_once_ = true;
+    return rows;
+  }
+  skel_->bss->scan_config.full = 0;
+  if (!walk_.valid()) {
+    walk_ = UniqueFd(bpf_iter_create(bpf_link__fd(scan_link_.get())));
+    if (!walk_.valid()) throw Error("start iter/bpf_map_elem scan: " + errno_text(errno));
+    skel_->bss->scan_visited = 0;
+  }
+  // One row per read: the kernel stops the walk there until the next read, so a slice
+  // ends at a mark without visiting further.
+  std::vector<sl_sock_row> rows;
+  uint64_t marks = 0;
+  while (marks * SL_WALK_MARK < kScanSlice) {
+    sl_sock_row row{};
+    const ssize_t n = ::read(walk_.get(), &row, sizeof row);
+    if (n == 0) {
+      tracked_ = skel_->bss->scan_visited;
+      walked_once_ = true;
+      walk_ = UniqueFd();
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      throw Error("read iter/bpf_map_elem scan: " + errno_text(errno));
+    }
+    if (static_cast<size_t>(n) != sizeof row) {
+      throw Error("iter/bpf_map_elem scan: " + std::to_string(n) + " bytes, not a " + std::to_string(sizeof row) +
+                  "-byte row: BPF object and binary disagree on sl_sock_row");
+    }
+    if (row.flags & SL_ROW_WALK_MARK) {
+      ++marks;
+      continue;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
   ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
+  skel_->bss->reconcile_new_only = kind == Holders::kNew;
   return decode_rows(run_iterator(holders_link_.get(), "iter/task_file reconcile"));
 }
 
@@ -248,7 +298,9 @@ KernelCounters BpfMonitor::counters() const {
           sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST), sum(SL_CNT_QUEUE_TRUNCATED)};
 }
 
-uint64_t BpfMonitor::tracked_sockets() const { return skel_->bss->scan_visited; }
+uint64_t BpfMonitor::tracked_sockets() const {
+  return walked_once_ ? tracked_ : skel_->bss->scan_visited;
+}
 
 std::vector<uint32_t> BpfMonitor::collect_unused_stacks() {
   const int stacks = bpf_map__fd(skel_->maps.stacks);

@@ -13,6 +13,7 @@
 
 #include "core/abi.h"
 #include "core/socket_table.h"
+#include "kernel/unique_fd.h"
 #include "core/tick_rate.h"
 #include "core/kernel_features.h"
 
@@ -61,11 +62,16 @@ class BpfMonitor {
   void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck);
   // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map): with
   // kChanges only those that started lingering since they were last reported, and
-  // SL_ROW_RETIRED rows for reported ones that stopped; with kAll every lingering socket.
+  // SL_ROW_RETIRED rows for reported ones that stopped, from the next kScanSlice entries of
+  // a walk that goes on at the next call (a map of n entries is walked in n / kScanSlice
+  // calls); with kAll every lingering socket, in one whole walk.
   enum class Scan { kChanges, kAll };
+  static constexpr uint64_t kScanSlice = 8 * SL_WALK_MARK;
   std::vector<sl_sock_row> scan_lingering(Scan kind);
   // Every process's ESTABLISHED/CLOSE_WAIT TCP fds (iter/task_file); seeds untracked sockets.
-  std::vector<sl_sock_row> read_holders();
+  // kNew sends only sockets whose holders were never sent (new in the map) and listeners.
+  enum class Holders { kNew, kAll };
+  std::vector<sl_sock_row> read_holders(Holders kind = Holders::kAll);
   // Every process and the executable file it runs (iter/task), as call-site capture
   // records them. Empty unless call sites are on.
   std::vector<sl_capturer> read_executables();
@@ -85,7 +91,7 @@ class BpfMonitor {
   uint32_t pid_namespace_level() const { return pidns_level_; }
 
   KernelCounters counters() const;
-  uint64_t tracked_sockets() const;  // as counted by the last scan
+  uint64_t tracked_sockets() const;  // as counted by the last whole walk (so far, before one)
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
   // Deletes captured stacks no tracked socket refers to any more; returns their ids
@@ -110,6 +116,9 @@ class BpfMonitor {
   std::unique_ptr<bpf_link, LinkDeleter> close_link_;
   std::unique_ptr<bpf_link, LinkDeleter> executables_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  UniqueFd walk_;            // the scan walk read in slices, open between them
+  uint64_t tracked_ = 0;     // entries the last whole walk visited
+  bool walked_once_ = false;
   KernelFeatures features_;
   TickRate tick_rate_;
   uint32_t pidns_level_ = 0;

@@ -131,7 +131,10 @@ bool ProcReader::alive(const ProcessKey& key) const {
 
 std::string ProcReader::fd_dir(uint32_t pid) const {
   const std::string process = root_ + "/" + std::to_string(pid);
-  // Checked by its first entry only: the caller reads the whole table next.
+  // Not empty: its size where the kernel gives it (6.2+), else its first entry (reading a
+  // directory of /proc fills a whole batch of entries).
+  struct stat st {};
+  if (stat((process + "/fd").c_str(), &st) == 0 && st.st_size > 0) return process + "/fd";
   if (has_entries(process + "/fd")) return process + "/fd";
   // Empty: the leader may have exited on its own (pthread_exit) and lost its fd table while
   // its threads go on; their table is the process's.
