@@ -102,6 +102,10 @@ __u64 reconcile_generation = 0;
  * truth); 1 only sockets whose holders userspace has not had (new in the map: seeded now,
  * or made by the state hook), plus listeners. */
 __u32 reconcile_new_only = 0;
+/* Set once by userspace for one-shot reports (snapshot, explain): held sockets are only
+ * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
+ * queued children still are, for the scan to find. */
+__u32 reconcile_read_only = 0;
 
 /* One element: what the sample_clock iterator walks. */
 struct {
@@ -826,9 +830,10 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		/* Seen first here (existed before sockleak, or the map was full): its age
 		 * is a lower bound from kernel timestamps. */
 		__u64 now = bpf_ktime_get_ns();
+		__u64 lower = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now;
 		struct sl_sock_entry seed = {
 			.sk = (__u64)sk,
-			.since_ns = state == TCP_CLOSE_WAIT ? sl_close_wait_since_lower(sk, now) : now,
+			.since_ns = lower,
 			.proc_start = start,
 			.owner_tgid = tgid,
 			.state = state,
@@ -837,9 +842,11 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.stack_id = SL_NO_STACK,
 			.holders_gen = generation,
 		};
-		track(cookie, &seed);
-		entry = bpf_map_lookup_elem(&sockets, &cookie);
-		since = seed.since_ns;
+		if (!reconcile_read_only) {
+			track(cookie, &seed);
+			entry = bpf_map_lookup_elem(&sockets, &cookie);
+		}
+		since = lower;
 	}
 	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
 	__u32 stack_id = SL_NO_STACK;

@@ -45,6 +45,7 @@ static BpfSettings bpf_settings(const Options& options) {
   s.stack_tgid = options.filter.pids.size() == 1 ? *options.filter.pids.begin() : 0u;
   s.btf_path = options.btf_path;
   s.features = probe_kernel({options.btf_path, options.disabled_features, options.verbose});
+  s.read_only = options.command != Command::kRun;
   return s;
 }
 
@@ -75,8 +76,14 @@ void Session::reconcile(SocketTable::Reconcile kind) {
     lost_at_reconcile_ = bpf_.counters().events_lost;
     next_full_reconcile_ns_ = start + static_cast<uint64_t>(options_.reconcile_interval.count());
   }
-  const std::vector<sl_sock_row> rows = bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew);
-  table_.apply_reconcile(rows, monotonic_ns(), all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
+  size_t rows = 0;
+  table_.begin_reconcile(start);
+  bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew,
+                    [this, &rows](std::span<const sl_sock_row> chunk) {
+                      rows += chunk.size();
+                      table_.add_reconcile_rows(chunk);
+                    });
+  table_.finish_reconcile(all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
   if (options_.call_sites) {
     for (uint32_t id : bpf_.collect_unused_stacks()) {
       auto first = call_site_frames_.lower_bound({id, ExeId{}});
@@ -85,7 +92,7 @@ void Session::reconcile(SocketTable::Reconcile kind) {
     }
   }
   if (options_.verbose) {
-    std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %.1f ms\n", all ? "full" : "new-sockets", rows.size(),
+    std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %.1f ms\n", all ? "full" : "new-sockets", rows,
                  static_cast<double>(monotonic_ns() - start) / 1e6);
   }
 }
@@ -193,18 +200,33 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
     next_full_scan_ns_ = scan_start + static_cast<uint64_t>(options_.reconcile_interval.count());
     lost_at_full_scan_ = counters.events_lost;
   }
-  const std::vector<sl_sock_row> changes =
-      bpf_.scan_lingering(full ? BpfMonitor::Scan::kAll : BpfMonitor::Scan::kChanges);
-  table_.apply_scan(changes, monotonic_ns(), full ? SocketTable::ScanRows::kAll : SocketTable::ScanRows::kChanges);
+  size_t changes = 0;
+  table_.begin_scan(full ? SocketTable::ScanRows::kAll : SocketTable::ScanRows::kChanges);
+  bpf_.scan_lingering(full ? BpfMonitor::Scan::kAll : BpfMonitor::Scan::kChanges,
+                      [this, &changes](std::span<const sl_sock_row> chunk) {
+                        changes += chunk.size();
+                        table_.add_scan_rows(chunk, monotonic_ns());
+                      });
+  table_.finish_scan();
   if (table_.lingering() > 0) watch_closes(true);
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: %s scan: %zu rows, %zu lingering of %llu tracked sockets in %.1f ms\n",
-                 full ? "full" : "changes", changes.size(), table_.lingering(),
+                 full ? "full" : "changes", changes, table_.lingering(),
                  static_cast<unsigned long long>(bpf_.tracked_sockets()),
                  static_cast<double>(monotonic_ns() - scan_start) / 1e6);
   }
-  // New lingering sockets whose holders were never read: a reconcile of new sockets sends
-  // them; what it cannot settle (a socket nobody holds) takes a full one.
+  // One-shot reports read every held socket in their reconcile: nothing is left to ask.
+  // Otherwise new lingering sockets whose holders were never read: a reconcile of new
+  // sockets sends them; what it cannot settle (a socket nobody holds) takes a full one.
+  if (options_.command == Command::kRun) reconcile_after_scan(counters);
+  const uint64_t now = monotonic_ns();
+  last_report_ = table_.report(options_.thresholds, now);
+  totals_ = last_report_.totals;
+  watch_closes(table_.lingering() > 0);
+  return rows_for(last_report_, now);
+}
+
+void Session::reconcile_after_scan(const KernelCounters& counters) {
   const auto alive = [this](const ProcessKey& k) { return procs_.alive(k); };
   SocketTable::Reconcile needed = counters.events_lost > lost_at_reconcile_ ? SocketTable::Reconcile::kAll
                                                                             : table_.reconcile_needed(alive);
@@ -214,11 +236,6 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
     if (needed == SocketTable::Reconcile::kNew) needed = SocketTable::Reconcile::kNone;  // untracked: read just now
   }
   if (needed != SocketTable::Reconcile::kNone) reconcile(SocketTable::Reconcile::kAll);
-  const uint64_t now = monotonic_ns();
-  last_report_ = table_.report(options_.thresholds, now);
-  totals_ = last_report_.totals;
-  watch_closes(table_.lingering() > 0);
-  return rows_for(last_report_, now);
 }
 
 std::optional<size_t> Session::report(bool reconcile_due) {

@@ -49,6 +49,8 @@ class Session {
 
  private:
   void reconcile(SocketTable::Reconcile kind);
+  // After a scan: a reconcile when lingering sockets' holders are unread or may be wrong.
+  void reconcile_after_scan(const KernelCounters& counters);
   // fd closes of reported sockets, checked against the processes' fd tables: a holder that
   // closed one fd may hold the socket through another.
   void check_closed_holders();

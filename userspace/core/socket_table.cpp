@@ -125,56 +125,91 @@ void SocketTable::apply(const sl_event& event) {
 }
 
 void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns, ScanRows kind) {
-  std::unordered_map<uint64_t, LingeringSocket> next;
-  std::unordered_map<uint64_t, LingeringSocket>& into = kind == ScanRows::kAll ? next : lingering_;
-  if (kind == ScanRows::kAll) next.reserve(rows.size());
+  begin_scan(kind);
+  add_scan_rows(rows, now_ns);
+  finish_scan();
+}
+
+void SocketTable::begin_scan(ScanRows kind) {
+  scan_kind_ = kind;
+  scan_rows_ = 0;
+  ++scan_mark_;
+}
+
+void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_ns) {
+  scan_rows_ += rows.size();
   for (const sl_sock_row& row : rows) {
     if (row.flags & SL_ROW_RETIRED) {
-      if (kind == ScanRows::kChanges) lingering_.erase(row.cookie);
+      if (scan_kind_ == ScanRows::kChanges) lingering_.erase(row.cookie);
       continue;
     }
     LingeringSocket socket = LingeringSocket::from_row(row, now_ns);
+    socket.scan_mark = scan_mark_;
     // Accepted since the last scan: only the fd tables say by whom.
     auto before = lingering_.find(row.cookie);
     if (before != lingering_.end() && before->second.unaccepted && !socket.unaccepted) {
       reconcile_requested_ = true;
     }
-    into.insert_or_assign(row.cookie, std::move(socket));
+    lingering_.insert_or_assign(row.cookie, std::move(socket));
   }
-  if (kind == ScanRows::kAll) lingering_ = std::move(next);
-  if (kind == ScanRows::kAll || !rows.empty()) changed();
+}
+
+void SocketTable::finish_scan() {
+  if (scan_kind_ == ScanRows::kAll) {
+    // A full scan names every lingering socket of the map: the others no longer linger.
+    // Untracked sockets are not in the map: the next reconcile replaces them.
+    std::erase_if(lingering_, [this](const auto& entry) {
+      return entry.second.scan_mark != scan_mark_ && !entry.second.untracked;
+    });
+  }
+  if (scan_kind_ == ScanRows::kAll || scan_rows_ > 0) changed();
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns, HolderRows kind) {
-  const bool all = kind == HolderRows::kAll;
-  std::unordered_map<uint64_t, HolderSet> truth;
-  std::map<ProcessKey, std::string> names;
+  begin_reconcile(now_ns);
+  add_reconcile_rows(rows);
+  finish_reconcile(kind);
+}
+
+void SocketTable::begin_reconcile(uint64_t now_ns) {
+  reading_ = ReconcileReading{};
+  reading_.now_ns = now_ns;
   // Untracked sockets are only in reconciles: this one's replace the last one's.
-  const bool untracked_before = !untracked_cookies_.empty();
+  reading_.untracked_before = !untracked_cookies_.empty();
   for (uint64_t cookie : untracked_cookies_) {
     auto it = lingering_.find(cookie);
     if (it != lingering_.end() && it->second.untracked) lingering_.erase(it);
   }
   untracked_cookies_.clear();
-  std::unordered_map<uint64_t, Listener> listeners;
+}
+
+void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
+  ReconcileReading& r = reading_;
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
+    const ProcessKey key{row.tgid, row.proc_start};
+    if (r.last_named != key) {  // rows come a process at a time
+      r.names.insert_or_assign(key, comm_of(row));
+      r.last_named = key;
+    }
     if (row.flags & SL_ROW_LISTENER) {
-      Listener& l = listeners[row.cookie];
+      Listener& l = r.listeners[row.cookie];
       l.local = endpoint(row.family, row.local_addr, row.local_port);
       l.netns = row.netns;
-      l.holders.add({row.tgid, row.proc_start});
-      names.insert_or_assign(ProcessKey{row.tgid, row.proc_start}, comm_of(row));
+      l.holders.add(key);
       continue;
     }
     if ((row.flags & SL_ROW_UNTRACKED) &&
-        lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, now_ns)).second) {
+        lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, r.now_ns)).second) {
       untracked_cookies_.push_back(row.cookie);
     }
-    const ProcessKey key{row.tgid, row.proc_start};
-    truth[row.cookie].add(key);
-    names.insert_or_assign(key, comm_of(row));
+    r.truth[row.cookie].add(key);
   }
+}
+
+void SocketTable::finish_reconcile(HolderRows kind) {
+  const bool all = kind == HolderRows::kAll;
+  ReconcileReading r = std::exchange(reading_, ReconcileReading{});
   // A reconcile of new sockets says nothing of the others: what it names replaces, the rest stays.
   auto corrected = [this](const HolderSet* before, const HolderSet* now) {
     const bool held_now = now != nullptr;
@@ -182,30 +217,30 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
       ++counters_.reconcile_corrections;
     }
   };
-  const bool sockets_named = !truth.empty();
+  const bool sockets_named = !r.truth.empty();
   if (all) {
     for (const auto& [cookie, before] : holders_) {
-      auto now = truth.find(cookie);
-      corrected(&before, now == truth.end() ? nullptr : &now->second);
+      auto now = r.truth.find(cookie);
+      corrected(&before, now == r.truth.end() ? nullptr : &now->second);
     }
     orphans_.clear();
     for (const auto& [cookie, socket] : lingering_) {
-      if (!truth.contains(cookie)) orphans_.insert(cookie);
+      if (!r.truth.contains(cookie)) orphans_.insert(cookie);
     }
-    holders_ = std::move(truth);
-    names_ = std::move(names);
+    holders_ = std::move(r.truth);
+    names_ = std::move(r.names);
   } else {
-    for (auto& [cookie, now] : truth) {
+    for (auto& [cookie, now] : r.truth) {
       auto before = holders_.find(cookie);
       if (before != holders_.end()) corrected(&before->second, &now);
       orphans_.erase(cookie);
       holders_.insert_or_assign(cookie, std::move(now));
     }
-    for (auto& [key, name] : names) names_.insert_or_assign(key, std::move(name));
+    for (auto& [key, name] : r.names) names_.insert_or_assign(key, std::move(name));
   }
-  const bool news = all || sockets_named || !untracked_cookies_.empty() || untracked_before ||
-                    listeners != listeners_;
-  listeners_ = std::move(listeners);
+  const bool news = all || sockets_named || !untracked_cookies_.empty() || r.untracked_before ||
+                    r.listeners != listeners_;
+  listeners_ = std::move(r.listeners);
   listeners_by_port_.clear();
   for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
   if (all) reconcile_requested_ = false;

@@ -52,6 +52,7 @@ struct LingeringSocket {
   bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
   uint64_t listener = 0;       // that listener's identity, once a reconcile walked its queue
   bool untracked = false;      // from a reconcile row: not in the kernel map, so no scan reads it
+  uint32_t scan_mark = 0;      // the scan that last named it
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
@@ -150,6 +151,10 @@ class SocketTable {
   // set; a scan of changes adds or updates the sockets in it and drops SL_ROW_RETIRED ones.
   enum class ScanRows { kChanges, kAll };
   void apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns, ScanRows kind = ScanRows::kAll);
+  // The same in pieces, for rows read a chunk at a time (no copy of a 100k-row scan).
+  void begin_scan(ScanRows kind);
+  void add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_ns);
+  void finish_scan();
   // Holder rows from every process's fd table replace what events had built. Rows of
   // sockets the kernel map could not hold (SL_ROW_UNTRACKED) also join the lingering
   // candidates, read at now_ns: scans cannot see them.
@@ -157,6 +162,10 @@ class SocketTable {
   // their holders replace what was known of them, the rest stays.
   enum class HolderRows { kNew, kAll };
   void apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns = 0, HolderRows kind = HolderRows::kAll);
+  // The same in pieces.
+  void begin_reconcile(uint64_t now_ns);
+  void add_reconcile_rows(std::span<const sl_sock_row> rows);
+  void finish_reconcile(HolderRows kind);
 
   // True when holder facts are uncertain: a lingering socket whose holders were never
   // read from the fd tables (newly lingering), whose owner closed it, an fd range
@@ -234,6 +243,20 @@ class SocketTable {
   void rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const;
   const HolderBasis& holder_basis() const;
   void changed() { ++version_; }
+
+  // What a reconcile has read so far (rows come in chunks).
+  struct ReconcileReading {
+    uint64_t now_ns = 0;
+    bool untracked_before = false;
+    std::unordered_map<uint64_t, HolderSet> truth;
+    std::map<ProcessKey, std::string> names;
+    ProcessKey last_named{~0u, ~0ull};
+    std::unordered_map<uint64_t, Listener> listeners;
+  };
+  ReconcileReading reading_;
+  ScanRows scan_kind_ = ScanRows::kAll;
+  size_t scan_rows_ = 0;
+  uint32_t scan_mark_ = 0;
 
   uint64_t version_ = 0;  // bumped by every change a report can show
   mutable ReportBasis basis_;

@@ -88,6 +88,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
     tick_rate_ = measure_tick_rate(clock_link.get());
     skel_->bss->jiffies_hz = tick_rate_.hz;
   }
+  skel_->bss->reconcile_read_only = settings.read_only;
   if (libbpf_verbose()) {
     std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f); pid namespace level %u\n", tick_rate_.hz,
                  tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
@@ -175,6 +176,36 @@ void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck) {
   skel_->bss->scan_config.recheck_ns = static_cast<__u64>(recheck.count());
 }
 
+void BpfMonitor::run_row_iterator(bpf_link* link, const char* what, const RowSink& sink) {
+  UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
+  if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
+  // A chunk at a time: at 100k sockets a whole walk is 16 MB of rows.
+  constexpr size_t kChunkRows = 512;
+  std::vector<sl_sock_row> chunk(kChunkRows);
+  size_t bytes = 0;  // in chunk
+  for (;;) {
+    auto* at = reinterpret_cast<char*>(chunk.data()) + bytes;
+    const ssize_t n = ::read(fd.get(), at, kChunkRows * sizeof(sl_sock_row) - bytes);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;  // EAGAIN: see run_iterator
+      throw Error(std::string("read ") + what + ": " + errno_text(errno));
+    }
+    bytes += static_cast<size_t>(n);
+    const size_t whole = bytes / sizeof(sl_sock_row);
+    if (n == 0 || whole == kChunkRows) {
+      sink(std::span<const sl_sock_row>(chunk.data(), whole));
+      const size_t rest = bytes - whole * sizeof(sl_sock_row);
+      std::memmove(chunk.data(), reinterpret_cast<char*>(chunk.data()) + whole * sizeof(sl_sock_row), rest);
+      bytes = rest;
+    }
+    if (n == 0) break;
+  }
+  if (bytes != 0) {
+    throw Error(std::string(what) + ": " + std::to_string(bytes) + " bytes left over, not a whole " +
+                std::to_string(sizeof(sl_sock_row)) + "-byte row: BPF object and binary disagree on sl_sock_row");
+  }
+}
+
 std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what) {
   UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
   if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
@@ -204,14 +235,23 @@ std::vector<sl_sock_row> without_marks(std::vector<sl_sock_row> rows) {
 }  // namespace
 
 std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
+  std::vector<sl_sock_row> rows;
+  scan_lingering(kind, [&rows](std::span<const sl_sock_row> chunk) { rows.insert(rows.end(), chunk.begin(), chunk.end()); });
+  return rows;
+}
+
+void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
   if (kind == Scan::kAll) {
     walk_ = UniqueFd();  // a walk in slices starts over afterwards
     skel_->bss->scan_config.full = 1;
     skel_->bss->scan_visited = 0;
-    std::vector<sl_sock_row> rows = without_marks(decode_rows(run_iterator(scan_link_.get(), "iter/bpf_map_elem scan")));
+    run_row_iterator(scan_link_.get(), "iter/bpf_map_elem scan", [&sink](std::span<const sl_sock_row> chunk) {
+      std::vector<sl_sock_row> rows(chunk.begin(), chunk.end());
+      sink(without_marks(std::move(rows)));
+    });
     tracked_ = skel_->bss->scan_visited;
     walked_once_ = true;
-    return rows;
+    return;
   }
   skel_->bss->scan_config.full = 0;
   if (!walk_.valid()) {
@@ -246,13 +286,19 @@ std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
     }
     rows.push_back(row);
   }
-  return rows;
+  sink(rows);
 }
 
 std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
+  std::vector<sl_sock_row> rows;
+  read_holders(kind, [&rows](std::span<const sl_sock_row> chunk) { rows.insert(rows.end(), chunk.begin(), chunk.end()); });
+  return rows;
+}
+
+void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
   ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
   skel_->bss->reconcile_new_only = kind == Holders::kNew;
-  return decode_rows(run_iterator(holders_link_.get(), "iter/task_file reconcile"));
+  run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
 }
 
 std::vector<sl_capturer> BpfMonitor::read_executables() {

@@ -44,6 +44,10 @@ struct BpfSettings {
   uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
   std::string btf_path;                   // --btf: types for CO-RE instead of the kernel's own
   KernelFeatures features;                // from probe_kernel(); probed by the constructor if not
+  // One-shot reports: reconciles read held sockets without adding them to the map (their
+  // rows are SL_ROW_UNTRACKED, with everything a scan would say), so a scan after it walks
+  // only what the map has for other reasons.
+  bool read_only = false;
 };
 
 class BpfMonitor {
@@ -68,10 +72,14 @@ class BpfMonitor {
   enum class Scan { kChanges, kAll };
   static constexpr uint64_t kScanSlice = 8 * SL_WALK_MARK;
   std::vector<sl_sock_row> scan_lingering(Scan kind);
+  // Rows as they are read, a chunk at a time (nothing kept).
+  using RowSink = std::function<void(std::span<const sl_sock_row>)>;
+  void scan_lingering(Scan kind, const RowSink& sink);
   // Every process's ESTABLISHED/CLOSE_WAIT TCP fds (iter/task_file); seeds untracked sockets.
   // kNew sends only sockets whose holders were never sent (new in the map) and listeners.
   enum class Holders { kNew, kAll };
   std::vector<sl_sock_row> read_holders(Holders kind = Holders::kAll);
+  void read_holders(Holders kind, const RowSink& sink);
   // Every process and the executable file it runs (iter/task), as call-site capture
   // records them. Empty unless call sites are on.
   std::vector<sl_capturer> read_executables();
@@ -104,6 +112,8 @@ class BpfMonitor {
   struct RingDeleter { void operator()(ring_buffer* ring) const; };
   static int on_event(void* ctx, void* data, size_t size);
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
+  // The same, for iterators that write sl_sock_row records: chunks of rows to sink.
+  void run_row_iterator(bpf_link* link, const char* what, const RowSink& sink);
   // An iter/bpf_map_elem program attached to walk one map (null with errno on failure).
   static std::unique_ptr<bpf_link, LinkDeleter> attach_map_iterator(bpf_program* program, bpf_map* map);
   // One reading of the clock-sample iterator.
