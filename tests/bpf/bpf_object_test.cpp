@@ -220,6 +220,69 @@ TEST_CASE("scans of changes report a lingering socket once, and retire an idle o
   close(served);
 }
 
+TEST_CASE("a scan of changes walks a large map in slices and names each new lingering socket once", "[bpf]") {
+  sockleak::BpfSettings s = settings();
+  s.scan_slice = SL_WALK_MARK;  // 4,096 entries per call
+  BpfMonitor bpf(s);
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  Listener listener;
+  std::vector<int> clients;
+  constexpr size_t kSockets = 9000;  // two marks and a bit: three calls walk them
+  for (size_t i = 0; i < kSockets; ++i) {
+    const int client = listener.connect_client();
+    const int served = accept(listener.fd, nullptr, nullptr);
+    REQUIRE(served >= 0);
+    close(served);  // the client end goes CLOSE_WAIT
+    clients.push_back(client);
+  }
+  std::this_thread::sleep_for(200ms);
+  std::multiset<uint64_t> seen;
+  int calls = 0;
+  for (; calls < 10; ++calls) {
+    size_t mine = 0;
+    for (const sl_sock_row& row : bpf.scan_lingering(BpfMonitor::Scan::kChanges)) {
+      if (row.peer_port == listener.port) {
+        seen.insert(row.cookie);
+        ++mine;
+      }
+    }
+    if (seen.size() >= kSockets && mine == 0) break;
+  }
+  CHECK(seen.size() == kSockets);
+  CHECK(std::set<uint64_t>(seen.begin(), seen.end()).size() == kSockets);  // each once
+  CHECK(calls >= 3);  // sliced: no single call walked them all
+  CHECK(bpf.tracked_sockets() >= kSockets);
+  for (int fd : clients) close(fd);
+}
+
+TEST_CASE("a reconcile of new sockets sends only sockets it adds to the map, and listeners", "[bpf]") {
+  BpfMonitor bpf(settings());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  CloseWaitPair before;
+  auto has_port = [](const std::vector<sl_sock_row>& rows, uint16_t port) {
+    return std::any_of(rows.begin(), rows.end(), [port](const sl_sock_row& r) { return r.peer_port == port; });
+  };
+  auto listener_rows = [](const std::vector<sl_sock_row>& rows, uint16_t port) {
+    return std::count_if(rows.begin(), rows.end(), [port](const sl_sock_row& r) {
+      return (r.flags & SL_ROW_LISTENER) && r.local_port == port;
+    });
+  };
+  // The state hook made the CLOSE_WAIT entry: its holders were never sent, so they are now.
+  std::vector<sl_sock_row> rows = bpf.read_holders(BpfMonitor::Holders::kNew);
+  CHECK(has_port(rows, before.port));
+  CHECK(listener_rows(rows, before.port) == 1);
+  rows = bpf.read_holders(BpfMonitor::Holders::kNew);
+  CHECK_FALSE(has_port(rows, before.port));  // sent once
+  CHECK(listener_rows(rows, before.port) == 1);  // listeners every time
+  CloseWaitPair after;
+  rows = bpf.read_holders(BpfMonitor::Holders::kNew);
+  CHECK(has_port(rows, after.port));
+  CHECK_FALSE(has_port(rows, before.port));
+  rows = bpf.read_holders(BpfMonitor::Holders::kAll);  // the whole truth
+  CHECK(has_port(rows, after.port));
+  CHECK(has_port(rows, before.port));
+}
+
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor

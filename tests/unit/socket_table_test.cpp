@@ -919,3 +919,22 @@ TEST_CASE("a reconciled socket below its threshold joins the report once it cros
   CHECK(table.report(kDefaults, kNow + 19 * kSec).totals.close_wait == 0);
   CHECK(table.report(kDefaults, kNow + 21 * kSec).totals.close_wait == 1);
 }
+
+TEST_CASE("a reconcile of new sockets settles their holders and leaves every other socket's as they were", "[table]") {
+  SocketTable table;
+  reconcile(table, {holder_row(1, kServer, 5, "srv"), holder_row(2, kWorker, 6, "wrk")});
+  scan(table, {close_wait_row(1, kServer, kNow - 60 * kSec), close_wait_row(2, kWorker, kNow - 60 * kSec),
+               close_wait_row(3, kWorker, kNow - 60 * kSec)});
+  CHECK(table.reconcile_needed(everyone_alive) == SocketTable::Reconcile::kNew);  // 3: holders never read
+  table.apply_reconcile(std::vector<sl_sock_row>{holder_row(3, kServer, 9, "srv")}, kNow,
+                        SocketTable::HolderRows::kNew);
+  CHECK(table.reconcile_needed(everyone_alive) == SocketTable::Reconcile::kNone);
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(find_group(report, kServer, TcpState::kCloseWait));
+  CHECK(find_group(report, kServer, TcpState::kCloseWait)->count == 2);  // 1 and 3
+  REQUIRE(find_group(report, kWorker, TcpState::kCloseWait));
+  CHECK(find_group(report, kWorker, TcpState::kCloseWait)->count == 1);  // 2 kept
+  CHECK(table.counters().reconcile_corrections == 0);
+  // A holder that exited needs every holder re-read.
+  CHECK(table.reconcile_needed([](const ProcessKey& p) { return p != kWorker; }) == SocketTable::Reconcile::kAll);
+}

@@ -89,6 +89,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
     skel_->bss->jiffies_hz = tick_rate_.hz;
   }
   skel_->bss->reconcile_read_only = settings.read_only;
+  scan_slice_ = std::max<uint64_t>(settings.scan_slice, SL_WALK_MARK);
   if (libbpf_verbose()) {
     std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f); pid namespace level %u\n", tick_rate_.hz,
                  tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
@@ -263,7 +264,7 @@ void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
   // ends at a mark without visiting further.
   std::vector<sl_sock_row> rows;
   uint64_t marks = 0;
-  while (marks * SL_WALK_MARK < kScanSlice) {
+  while (marks * SL_WALK_MARK < scan_slice_) {
     sl_sock_row row{};
     const ssize_t n = ::read(walk_.get(), &row, sizeof row);
     if (n == 0) {

@@ -48,6 +48,8 @@ struct BpfSettings {
   // rows are SL_ROW_UNTRACKED, with everything a scan would say), so a scan after it walks
   // only what the map has for other reasons.
   bool read_only = false;
+  // Map entries a scan of changes walks per call (whole marks of SL_WALK_MARK).
+  uint64_t scan_slice = 8 * SL_WALK_MARK;
 };
 
 class BpfMonitor {
@@ -66,11 +68,10 @@ class BpfMonitor {
   void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck);
   // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map): with
   // kChanges only those that started lingering since they were last reported, and
-  // SL_ROW_RETIRED rows for reported ones that stopped, from the next kScanSlice entries of
-  // a walk that goes on at the next call (a map of n entries is walked in n / kScanSlice
+  // SL_ROW_RETIRED rows for reported ones that stopped, from the next scan_slice entries
+  // of a walk that goes on at the next call (a map of n entries is walked in n / scan_slice
   // calls); with kAll every lingering socket, in one whole walk.
   enum class Scan { kChanges, kAll };
-  static constexpr uint64_t kScanSlice = 8 * SL_WALK_MARK;
   std::vector<sl_sock_row> scan_lingering(Scan kind);
   // Rows as they are read, a chunk at a time (nothing kept).
   using RowSink = std::function<void(std::span<const sl_sock_row>)>;
@@ -129,6 +130,7 @@ class BpfMonitor {
   UniqueFd walk_;            // the scan walk read in slices, open between them
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
+  uint64_t scan_slice_ = 0;
   KernelFeatures features_;
   TickRate tick_rate_;
   uint32_t pidns_level_ = 0;
