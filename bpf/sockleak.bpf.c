@@ -816,16 +816,17 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 
 	/* Cookies need a BTF pointer: userspace enables them only with bpf_sock_from_file. */
 	__u64 cookie = sl_sock_id(sk);
-	__u64 start = sl_task_start(task);
-	__u32 tgid = sl_task_tgid(task);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
-	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
 	__u32 generation = (__u32)reconcile_generation;
-	__u64 since;
 
 	/* Holders userspace has: nothing new here (a fork or dup since is for full reconciles). */
 	if (reconcile_new_only && entry && entry->holders_gen && entry->holders_gen != generation)
 		return 0;
+	__u64 start = sl_task_start(task);
+	__u32 tgid = sl_task_tgid(task);
+	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
+	__u64 since;
+
 	if (!entry) {
 		/* Seen first here (existed before sockleak, or the map was full): its age
 		 * is a lower bound from kernel timestamps. */

@@ -31,7 +31,7 @@ bool is_wildcard(const Endpoint& e) {
 struct GroupBuilder {
   LingerGroup group;
   uint64_t oldest_start = 0;  // linger start of its oldest socket
-  std::map<Endpoint, PeerCount> peers;
+  std::vector<std::pair<Endpoint, bool>> peers;  // one per socket: its peer, unread data or not
   std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
   std::set<uint32_t> netns;
 };
@@ -51,8 +51,10 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.netns = row.netns;
   s.rx_queue = row.rx_queue;
   s.stack_id = row.stack_id;
-  s.capturer = ProcessKey{row.capturer.tgid, row.capturer.tgid ? row.capturer.start : 0};
-  s.capturer_exe = ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout};
+  if (row.capturer.tgid) {
+    s.capture = std::make_shared<const Capture>(Capture{ProcessKey{row.capturer.tgid, row.capturer.start},
+                                                        ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout}});
+  }
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
   s.listener = s.unaccepted ? row.listener : 0;
@@ -358,11 +360,9 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
         b.oldest_start = start;
         g.oldest_is_lower_bound = close_wait && socket.since_is_lower_bound;
       }
-      PeerCount& peer = b.peers[socket.peer];
-      peer.peer = socket.peer;
-      ++peer.count;
-      if (const uint32_t unread = socket.unread_bytes()) {
-        ++peer.unread;
+      const uint32_t unread = socket.unread_bytes();
+      b.peers.emplace_back(socket.peer, unread > 0);
+      if (unread) {
         ++g.unread_count;
         g.unread_bytes += unread;
       }
@@ -371,9 +371,9 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
         LingerGroup::CallSiteCount& site = b.call_sites[socket.stack_id];
         site.stack_id = socket.stack_id;
         ++site.count;
-        if (socket.capturer.pid) {
-          site.captured_in = socket.capturer;
-          site.exe = socket.capturer_exe;
+        if (socket.capture) {
+          site.captured_in = socket.capture->process;
+          site.exe = socket.capture->exe;
         }
       }
     }
@@ -381,7 +381,15 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
   for (auto& [key, b] : groups) {
     LingerGroup& g = b.group;
     if (auto name = names_.find(g.process); name != names_.end()) g.name = name->second;
-    for (const auto& [endpoint, peer] : b.peers) g.top_peers.push_back(peer);
+    // Counted by sorting (a vector of 24-byte pairs, not a tree node per peer: 100k sockets
+    // may have 100k peers), in address order, so ties keep that order below.
+    std::sort(b.peers.begin(), b.peers.end());
+    for (const auto& [endpoint, unread] : b.peers) {
+      if (g.top_peers.empty() || g.top_peers.back().peer != endpoint) g.top_peers.push_back(PeerCount{endpoint, 0, 0});
+      ++g.top_peers.back().count;
+      g.top_peers.back().unread += unread ? 1 : 0;
+    }
+    b.peers = {};
     std::stable_sort(g.top_peers.begin(), g.top_peers.end(),
                      [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
     if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);

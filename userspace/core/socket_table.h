@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -35,24 +36,29 @@ struct Thresholds {
 
 // A socket the last scan found past a threshold.
 struct LingeringSocket {
+  // Laid out by size: a host may have 100k of these.
   uint64_t cookie = 0;
-  TcpState state = TcpState::kEstablished;
   uint64_t since_ns = 0;       // entered state (CLOCK_MONOTONIC)
-  bool since_is_lower_bound = false;
   uint64_t idle_ns = 0;        // idle at seen_ns
   uint64_t seen_ns = 0;        // when the scan read it
+  uint64_t listener = 0;       // unaccepted: its listener's identity, once a reconcile walked its queue
+  ProcessKey owner;            // pid 0: unknown
+  // Who captured the call site and the executable it ran then; only with a stack.
+  struct Capture {
+    ProcessKey process;
+    ExeId exe;
+  };
+  std::shared_ptr<const Capture> capture;
   Endpoint local;
   Endpoint peer;
   uint32_t netns = 0;
   uint32_t rx_queue = 0;
   uint32_t stack_id = SL_NO_STACK;  // call site that created it
-  ProcessKey capturer;         // whose stack stack_id is (pid 0 without one)
-  ExeId capturer_exe;          // the executable it ran at capture
-  ProcessKey owner;            // pid 0: unknown
-  bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
-  uint64_t listener = 0;       // that listener's identity, once a reconcile walked its queue
-  bool untracked = false;      // from a reconcile row: not in the kernel map, so no scan reads it
   uint32_t scan_mark = 0;      // the scan that last named it
+  TcpState state = TcpState::kEstablished;
+  bool since_is_lower_bound = false;
+  bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
+  bool untracked = false;      // from a reconcile row: not in the kernel map, so no scan reads it
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
