@@ -72,6 +72,12 @@ void HolderSet::set_fds(const ProcessKey& process, uint32_t fds) {
   h->fds = fds;
 }
 
+bool HolderSet::operator==(const HolderSet& other) const {
+  // One holder each (nearly every socket): no list to build.
+  if (!rest_ && !other.rest_) return first_ == other.first_;
+  return list() == other.list();
+}
+
 std::vector<HolderSet::Holder> HolderSet::list() const {
   std::vector<Holder> all;
   if (empty()) return all;

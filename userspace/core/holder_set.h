@@ -31,7 +31,15 @@ class HolderSet {
   void set_fds(const ProcessKey& process, uint32_t fds);  // exactly fds (0 drops the holder)
   bool empty() const { return first_.fds == 0; }
   std::vector<Holder> list() const;           // sorted by process
-  bool operator==(const HolderSet& other) const { return list() == other.list(); }
+  template <class F>
+  void each(F&& f) const {  // in no order; builds no list
+    if (empty()) return;
+    f(first_);
+    if (rest_) {
+      for (const Holder& h : *rest_) f(h);
+    }
+  }
+  bool operator==(const HolderSet& other) const;
 
  private:
   Holder* find(const ProcessKey& process);

@@ -38,6 +38,23 @@ struct GroupBuilder {
 
 }  // namespace
 
+namespace {
+
+// Whether a report would show the two readings of one socket alike: the same state, holder
+// facts, call site and unread data, and the same linger start give or take the rounding of
+// idle times to milliseconds.
+bool same_report(const LingeringSocket& a, const LingeringSocket& b) {
+  const uint64_t sa = a.linger_start();
+  const uint64_t sb = b.linger_start();
+  const uint64_t drift = sa > sb ? sa - sb : sb - sa;
+  return a.state == b.state && drift < 2'000'000 && a.since_is_lower_bound == b.since_is_lower_bound &&
+         a.owner == b.owner && a.unaccepted == b.unaccepted && a.listener == b.listener &&
+         a.stack_id == b.stack_id && a.unread_bytes() == b.unread_bytes() && a.untracked == b.untracked &&
+         a.local == b.local && a.peer == b.peer && a.netns == b.netns;
+}
+
+}  // namespace
+
 LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_ns) {
   LingeringSocket s;
   s.cookie = row.cookie;
@@ -135,6 +152,7 @@ void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns,
 void SocketTable::begin_scan(ScanRows kind) {
   scan_kind_ = kind;
   scan_rows_ = 0;
+  scan_news_ = false;
   ++scan_mark_;
 }
 
@@ -152,6 +170,7 @@ void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_
     if (before != lingering_.end() && before->second.unaccepted && !socket.unaccepted) {
       reconcile_requested_ = true;
     }
+    if (before == lingering_.end() || !same_report(before->second, socket)) scan_news_ = true;
     lingering_.insert_or_assign(row.cookie, std::move(socket));
   }
 }
@@ -160,11 +179,16 @@ void SocketTable::finish_scan() {
   if (scan_kind_ == ScanRows::kAll) {
     // A full scan names every lingering socket of the map: the others no longer linger.
     // Untracked sockets are not in the map: the next reconcile replaces them.
-    std::erase_if(lingering_, [this](const auto& entry) {
-      return entry.second.scan_mark != scan_mark_ && !entry.second.untracked;
-    });
+    if (std::erase_if(lingering_, [this](const auto& entry) {
+          return entry.second.scan_mark != scan_mark_ && !entry.second.untracked;
+        }) > 0) {
+      scan_news_ = true;
+    }
+  } else if (scan_rows_ > 0) {
+    scan_news_ = true;  // retired rows, or sockets reported again
   }
-  if (scan_kind_ == ScanRows::kAll || scan_rows_ > 0) changed();
+  // A full scan that read every socket as it was (the common case) leaves reports as they are.
+  if (scan_news_) changed();
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns, HolderRows kind) {
@@ -219,16 +243,24 @@ void SocketTable::finish_reconcile(HolderRows kind) {
       ++counters_.reconcile_corrections;
     }
   };
-  const bool sockets_named = !r.truth.empty();
+  // Whether anything a report shows may differ: a full reconcile that found the fd tables
+  // as they were (the common case) leaves reports as they are.
+  bool news = !r.truth.empty() || !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_;
   if (all) {
+    news = r.truth.size() != holders_.size() || r.names != names_ || r.listeners != listeners_ ||
+           !untracked_cookies_.empty() || r.untracked_before;
     for (const auto& [cookie, before] : holders_) {
       auto now = r.truth.find(cookie);
+      const size_t corrections = counters_.reconcile_corrections;
       corrected(&before, now == r.truth.end() ? nullptr : &now->second);
+      if (now == r.truth.end() || counters_.reconcile_corrections != corrections) news = true;
     }
-    orphans_.clear();
+    std::unordered_set<uint64_t> orphans;
     for (const auto& [cookie, socket] : lingering_) {
-      if (!r.truth.contains(cookie)) orphans_.insert(cookie);
+      if (!r.truth.contains(cookie)) orphans.insert(cookie);
     }
+    if (orphans != orphans_) news = true;
+    orphans_ = std::move(orphans);
     holders_ = std::move(r.truth);
     names_ = std::move(r.names);
   } else {
@@ -240,8 +272,6 @@ void SocketTable::finish_reconcile(HolderRows kind) {
     }
     for (auto& [key, name] : r.names) names_.insert_or_assign(key, std::move(name));
   }
-  const bool news = all || sockets_named || !untracked_cookies_.empty() || r.untracked_before ||
-                    r.listeners != listeners_;
   listeners_ = std::move(r.listeners);
   listeners_by_port_.clear();
   for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
@@ -319,7 +349,7 @@ const SocketTable::HolderBasis& SocketTable::holder_basis() const {
         b.unread = true;
         break;
       }
-      for (const HolderSet::Holder& h : holders.list()) b.holding.insert(h.process);
+      holders.each([&b](const HolderSet::Holder& h) { b.holding.insert(h.process); });
     }
   }
   return b;
@@ -349,7 +379,7 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
     if (holders.empty()) ++basis.totals.unowned;
     std::optional<Endpoint> listen;
     if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
-    for (const HolderSet::Holder& h : holders.list()) {
+    holders.each([&](const HolderSet::Holder& h) {
       const ProcessKey& process = h.process;
       GroupBuilder& b = groups[{process, socket.state, listen}];
       LingerGroup& g = b.group;
@@ -376,7 +406,7 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
           site.exe = socket.capture->exe;
         }
       }
-    }
+    });
   }
   for (auto& [key, b] : groups) {
     LingerGroup& g = b.group;

@@ -262,6 +262,7 @@ class SocketTable {
   ReconcileReading reading_;
   ScanRows scan_kind_ = ScanRows::kAll;
   size_t scan_rows_ = 0;
+  bool scan_news_ = false;  // the scan in progress changed something a report shows
   uint32_t scan_mark_ = 0;
 
   uint64_t version_ = 0;  // bumped by every change a report can show
