@@ -106,6 +106,8 @@ __u32 reconcile_new_only = 0;
  * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
  * queued children still are, for the scan to find. */
 __u32 reconcile_read_only = 0;
+/* The fd table whose holder's name the reconcile sent last (reset by userspace per walk). */
+__u64 reconcile_named_table = 0;
 
 /* One element: what the sample_clock iterator walks. */
 struct {
@@ -849,7 +851,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		}
 		since = lower;
 	}
-	/* A full map leaves the socket untracked: its row still reports it, from the seed. */
+	/* A full map (or a one-shot report) leaves the socket untracked: its row reports it
+	 * whole, from the seed. */
 	__u32 stack_id = SL_NO_STACK;
 	struct sl_capturer capturer = {};
 
@@ -857,14 +860,26 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		entry->announced = 1;
 		/* Every holder of it in this walk is sent, not only the first one met. */
 		entry->holders_gen = generation;
-		since = entry->since_ns;
-		stack_id = entry->stack_id;
-		capturer = entry->capturer;
-		if (!entry->since_lower)
-			flags &= ~SL_ROW_SINCE_LOWER;
-	} else {
-		flags |= SL_ROW_UNTRACKED;
+		/* Scans report its own facts: a brief row, without reading the socket further. */
+		struct sl_sock_row brief = {
+			.cookie = cookie,
+			.proc_start = start,
+			.tgid = tgid,
+			.fd = ctx->fd,
+			.state = state,
+			.flags = SL_ROW_HOLDER | SL_ROW_BRIEF,
+			.stack_id = SL_NO_STACK,
+		};
+		__u64 table = (__u64)BPF_CORE_READ(task, files);
+		bool named = table == reconcile_named_table;
+
+		if (!named)
+			BPF_CORE_READ_STR_INTO(&brief.comm, task, group_leader, comm);
+		if (!write_row(ctx->meta->seq, &brief) && !named)
+			reconcile_named_table = table;
+		return 0;
 	}
+	flags |= SL_ROW_UNTRACKED;
 
 	struct sl_sock_row row = {
 		.cookie = cookie,

@@ -117,6 +117,9 @@ struct sl_sock_entry {
  * userspace can read a walk in slices, one per report, and know how far it got. */
 #define SL_ROW_WALK_MARK (1u << 6)
 #define SL_WALK_MARK 4096
+/* Reconcile: a socket in the map, whose own facts scans report: only who holds it (cookie,
+ * holder, fd, state; comm on the first row of each process's fd table). */
+#define SL_ROW_BRIEF (1u << 7)
 
 /* One socket as seen by an iterator; written with bpf_seq_write. */
 struct sl_sock_row {

@@ -92,6 +92,14 @@ struct CloseWaitPair {
 
 sockleak::Thresholds zero_thresholds() { return {std::chrono::nanoseconds(0), std::chrono::hours(24)}; }
 
+// This process's holder row for fd.
+const sl_sock_row* find_holder(const std::vector<sl_sock_row>& rows, uint32_t fd) {
+  for (const sl_sock_row& row : rows) {
+    if ((row.flags & SL_ROW_HOLDER) && row.fd == fd && row.tgid == static_cast<uint32_t>(getpid())) return &row;
+  }
+  return nullptr;
+}
+
 const sl_sock_row* find_peer_port(const std::vector<sl_sock_row>& rows, uint16_t port) {
   for (const sl_sock_row& row : rows) {
     if (row.peer_port == port) return &row;
@@ -131,11 +139,13 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry
   CHECK(row->rx_queue == 1);  // the FIN
   CHECK(bpf.tracked_sockets() >= 1);
   const auto holders = bpf.read_holders();
-  const sl_sock_row* held = find_peer_port(holders, pair.port);
+  // In the map: a brief row, who holds it and nothing a scan says.
+  const sl_sock_row* held = find_holder(holders, static_cast<uint32_t>(pair.client));
   REQUIRE(held);
   CHECK(held->cookie == row->cookie);
   CHECK(held->tgid == static_cast<uint32_t>(getpid()));
-  CHECK((held->flags & SL_ROW_SINCE_LOWER) == 0);  // the map's exact time, not a seed
+  CHECK((held->flags & SL_ROW_BRIEF) != 0);
+  CHECK(held->state == 8);
 }
 
 TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter it through a reconcile", "[bpf]") {
@@ -259,8 +269,9 @@ TEST_CASE("a reconcile of new sockets sends only sockets it adds to the map, and
   BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair before;
-  auto has_port = [](const std::vector<sl_sock_row>& rows, uint16_t port) {
-    return std::any_of(rows.begin(), rows.end(), [port](const sl_sock_row& r) { return r.peer_port == port; });
+  // Rows of sockets in the map are brief (who holds them): found by this process's fd.
+  auto has_port = [](const std::vector<sl_sock_row>& rows, const CloseWaitPair& pair) {
+    return find_holder(rows, static_cast<uint32_t>(pair.client)) != nullptr;
   };
   auto listener_rows = [](const std::vector<sl_sock_row>& rows, uint16_t port) {
     return std::count_if(rows.begin(), rows.end(), [port](const sl_sock_row& r) {
@@ -269,18 +280,18 @@ TEST_CASE("a reconcile of new sockets sends only sockets it adds to the map, and
   };
   // The state hook made the CLOSE_WAIT entry: its holders were never sent, so they are now.
   std::vector<sl_sock_row> rows = bpf.read_holders(BpfMonitor::Holders::kNew);
-  CHECK(has_port(rows, before.port));
+  CHECK(has_port(rows, before));
   CHECK(listener_rows(rows, before.port) == 1);
   rows = bpf.read_holders(BpfMonitor::Holders::kNew);
-  CHECK_FALSE(has_port(rows, before.port));  // sent once
+  CHECK_FALSE(has_port(rows, before));  // sent once
   CHECK(listener_rows(rows, before.port) == 1);  // listeners every time
   CloseWaitPair after;
   rows = bpf.read_holders(BpfMonitor::Holders::kNew);
-  CHECK(has_port(rows, after.port));
-  CHECK_FALSE(has_port(rows, before.port));
+  CHECK(has_port(rows, after));
+  CHECK_FALSE(has_port(rows, before));
   rows = bpf.read_holders(BpfMonitor::Holders::kAll);  // the whole truth
-  CHECK(has_port(rows, after.port));
-  CHECK(has_port(rows, before.port));
+  CHECK(has_port(rows, after));
+  CHECK(has_port(rows, before));
 }
 
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
@@ -289,16 +300,36 @@ TEST_CASE("task_file reconcile lists this process as holder of a socket made bef
   BpfMonitor bpf(settings());
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   const auto holders = bpf.read_holders();
-  const sl_sock_row* held = find_peer_port(holders, pair.port);
+  const sl_sock_row* held = find_holder(holders, static_cast<uint32_t>(pair.client));
   REQUIRE(held);
   CHECK(held->tgid == static_cast<uint32_t>(getpid()));
   CHECK(held->fd == static_cast<uint32_t>(pair.client));
   CHECK((held->flags & SL_ROW_HOLDER) != 0);
-  CHECK((held->flags & SL_ROW_SINCE_LOWER) != 0);
+  // Seeded by this walk: in the map now, so a brief row (its age, a lower bound, is the scan's).
+  CHECK((held->flags & SL_ROW_BRIEF) != 0);
   const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   const sl_sock_row* scanned = find_peer_port(scan, pair.port);
   REQUIRE(scanned);
   CHECK(scanned->cookie == held->cookie);
+  CHECK((scanned->flags & SL_ROW_SINCE_LOWER) != 0);
+}
+
+TEST_CASE("a one-shot reconcile reads held sockets whole and leaves them out of the map", "[bpf]") {
+  CloseWaitPair pair;
+  sockleak::BpfSettings s = settings();
+  s.read_only = true;
+  BpfMonitor bpf(s);
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  const auto holders = bpf.read_holders();
+  const sl_sock_row* held = find_holder(holders, static_cast<uint32_t>(pair.client));
+  REQUIRE(held);
+  CHECK((held->flags & SL_ROW_UNTRACKED) != 0);
+  CHECK((held->flags & SL_ROW_BRIEF) == 0);
+  CHECK(held->peer_port == pair.port);
+  CHECK(held->state == 8);
+  CHECK(held->rx_queue == 1);  // the FIN
+  CHECK(held->comm[0] != '\0');
+  CHECK_FALSE(find_peer_port(bpf.scan_lingering(BpfMonitor::Scan::kAll), pair.port));
 }
 
 TEST_CASE("closing an announced socket sends an fd-close event and a state-change event", "[bpf]") {

@@ -214,7 +214,8 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
   for (const sl_sock_row& row : rows) {
     if (!(row.flags & SL_ROW_HOLDER)) continue;
     const ProcessKey key{row.tgid, row.proc_start};
-    if (r.last_named != key) {  // rows come a process at a time
+    // Rows come a process at a time; brief ones name it only in the first of them.
+    if (r.last_named != key && row.comm[0] != '\0') {
       r.names.insert_or_assign(key, comm_of(row));
       r.last_named = key;
     }

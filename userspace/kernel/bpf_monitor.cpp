@@ -299,6 +299,7 @@ std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
 void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
   ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
   skel_->bss->reconcile_new_only = kind == Holders::kNew;
+  skel_->bss->reconcile_named_table = 0;
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
 }
 
