@@ -37,6 +37,14 @@ bool has_entries(const std::string& path) {
   return found;
 }
 
+// Whether an fd directory lists any fd: its size where the kernel gives it (6.2+), else its
+// first entry (reading a directory of /proc fills a whole batch of entries).
+bool has_fds(const std::string& fd_dir) {
+  struct stat st {};
+  if (stat(fd_dir.c_str(), &st) == 0 && st.st_size > 0) return true;
+  return has_entries(fd_dir);
+}
+
 std::optional<uint64_t> count_dir_entries(const std::string& path) {
   DIR* dir = opendir(path.c_str());
   if (!dir) return std::nullopt;
@@ -131,11 +139,7 @@ bool ProcReader::alive(const ProcessKey& key) const {
 
 std::string ProcReader::fd_dir(uint32_t pid) const {
   const std::string process = root_ + "/" + std::to_string(pid);
-  // Not empty: its size where the kernel gives it (6.2+), else its first entry (reading a
-  // directory of /proc fills a whole batch of entries).
-  struct stat st {};
-  if (stat((process + "/fd").c_str(), &st) == 0 && st.st_size > 0) return process + "/fd";
-  if (has_entries(process + "/fd")) return process + "/fd";
+  if (has_fds(process + "/fd")) return process + "/fd";
   // Empty: the leader may have exited on its own (pthread_exit) and lost its fd table while
   // its threads go on; their table is the process's.
   DIR* tasks = opendir((process + "/task").c_str());
@@ -144,7 +148,7 @@ std::string ProcReader::fd_dir(uint32_t pid) const {
   while (dirent* e = readdir(tasks)) {
     if (e->d_name[0] == '.') continue;
     const std::string dir = process + "/task/" + e->d_name + "/fd";
-    if (has_entries(dir)) {
+    if (has_fds(dir)) {
       found = dir;
       break;
     }
