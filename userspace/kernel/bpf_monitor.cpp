@@ -177,6 +177,21 @@ void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck) {
   skel_->bss->scan_config.recheck_ns = static_cast<__u64>(recheck.count());
 }
 
+namespace {
+
+// One read(2) of an iterator: retried on EINTR and on EAGAIN (the kernel stops a read after
+// visiting a million objects without output, kernel/bpf/bpf_iter.c, so that it can
+// reschedule; the next read resumes there). 0 at the end of the walk.
+size_t read_iterator(int fd, void* buf, size_t len, const char* what) {
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, len);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR && errno != EAGAIN) throw Error(std::string("read ") + what + ": " + errno_text(errno));
+  }
+}
+
+}  // namespace
+
 void BpfMonitor::run_row_iterator(bpf_link* link, const char* what, const RowSink& sink) {
   UniqueFd fd(bpf_iter_create(bpf_link__fd(link)));
   if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
@@ -186,12 +201,8 @@ void BpfMonitor::run_row_iterator(bpf_link* link, const char* what, const RowSin
   size_t bytes = 0;  // in chunk
   for (;;) {
     auto* at = reinterpret_cast<char*>(chunk.data()) + bytes;
-    const ssize_t n = ::read(fd.get(), at, kChunkRows * sizeof(sl_sock_row) - bytes);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;  // EAGAIN: see run_iterator
-      throw Error(std::string("read ") + what + ": " + errno_text(errno));
-    }
-    bytes += static_cast<size_t>(n);
+    const size_t n = read_iterator(fd.get(), at, kChunkRows * sizeof(sl_sock_row) - bytes, what);
+    bytes += n;
     const size_t whole = bytes / sizeof(sl_sock_row);
     if (n == 0 || whole == kChunkRows) {
       sink(std::span<const sl_sock_row>(chunk.data(), whole));
@@ -212,17 +223,7 @@ std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what
   if (!fd.valid()) throw Error(std::string("start ") + what + ": " + errno_text(errno));
   std::vector<std::byte> bytes;
   std::byte chunk[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
-    if (n == 0) break;
-    if (n < 0) {
-      // EAGAIN: the kernel stops a read after visiting a million objects without output
-      // (kernel/bpf/bpf_iter.c) so that it can reschedule; the next read resumes there.
-      if (errno == EINTR || errno == EAGAIN) continue;
-      throw Error(std::string("read ") + what + ": " + errno_text(errno));
-    }
-    bytes.insert(bytes.end(), chunk, chunk + n);
-  }
+  while (const size_t n = read_iterator(fd.get(), chunk, sizeof chunk, what)) bytes.insert(bytes.end(), chunk, chunk + n);
   return bytes;
 }
 
@@ -266,18 +267,14 @@ void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
   uint64_t marks = 0;
   while (marks * SL_WALK_MARK < scan_slice_) {
     sl_sock_row row{};
-    const ssize_t n = ::read(walk_.get(), &row, sizeof row);
+    const size_t n = read_iterator(walk_.get(), &row, sizeof row, "iter/bpf_map_elem scan");
     if (n == 0) {
       tracked_ = skel_->bss->scan_visited;
       walked_once_ = true;
       walk_ = UniqueFd();
       break;
     }
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      throw Error("read iter/bpf_map_elem scan: " + errno_text(errno));
-    }
-    if (static_cast<size_t>(n) != sizeof row) {
+    if (n != sizeof row) {
       throw Error("iter/bpf_map_elem scan: " + std::to_string(n) + " bytes, not a " + std::to_string(sizeof row) +
                   "-byte row: BPF object and binary disagree on sl_sock_row");
     }
