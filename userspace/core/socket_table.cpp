@@ -36,10 +36,6 @@ struct GroupBuilder {
   std::set<uint32_t> netns;
 };
 
-}  // namespace
-
-namespace {
-
 // Whether a report would show the two readings of one socket alike: the same state, holder
 // facts, call site and unread data, and the same linger start give or take the rounding of
 // idle times to milliseconds.
@@ -237,24 +233,24 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
 void SocketTable::finish_reconcile(HolderRows kind) {
   const bool all = kind == HolderRows::kAll;
   ReconcileReading r = std::exchange(reading_, ReconcileReading{});
-  // A reconcile of new sockets says nothing of the others: what it names replaces, the rest stays.
+  // Counts a holder fact the events had wrong or missed; true when the reconcile changed it.
   auto corrected = [this](const HolderSet* before, const HolderSet* now) {
     const bool held_now = now != nullptr;
     if ((held_now || (before && !before->empty())) && (!held_now || !before || *now != *before)) {
       ++counters_.reconcile_corrections;
+      return true;
     }
+    return !held_now;
   };
-  // Whether anything a report shows may differ: a full reconcile that found the fd tables
-  // as they were (the common case) leaves reports as they are.
-  bool news = !r.truth.empty() || !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_;
+  // Whether anything a report shows may differ. A reconcile of new sockets says nothing of
+  // the others (what it names replaces, the rest stays); a full one that found the fd
+  // tables as they were (the common case) leaves reports as they are.
+  bool news = !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_ ||
+              (all ? r.truth.size() != holders_.size() || r.names != names_ : !r.truth.empty());
   if (all) {
-    news = r.truth.size() != holders_.size() || r.names != names_ || r.listeners != listeners_ ||
-           !untracked_cookies_.empty() || r.untracked_before;
     for (const auto& [cookie, before] : holders_) {
       auto now = r.truth.find(cookie);
-      const size_t corrections = counters_.reconcile_corrections;
-      corrected(&before, now == r.truth.end() ? nullptr : &now->second);
-      if (now == r.truth.end() || counters_.reconcile_corrections != corrections) news = true;
+      if (corrected(&before, now == r.truth.end() ? nullptr : &now->second)) news = true;
     }
     std::unordered_set<uint64_t> orphans;
     for (const auto& [cookie, socket] : lingering_) {
