@@ -826,8 +826,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		return 0;
 	__u64 start = sl_task_start(task);
 	__u32 tgid = sl_task_tgid(task);
-	__u32 flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER;
-	__u64 since;
+	__u64 since = 0;
 
 	if (!entry) {
 		/* Seen first here (existed before sockleak, or the map was full): its age
@@ -851,11 +850,6 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		}
 		since = lower;
 	}
-	/* A full map (or a one-shot report) leaves the socket untracked: its row reports it
-	 * whole, from the seed. */
-	__u32 stack_id = SL_NO_STACK;
-	struct sl_capturer capturer = {};
-
 	if (entry) {
 		entry->announced = 1;
 		/* Every holder of it in this walk is sent, not only the first one met. */
@@ -879,8 +873,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			reconcile_named_table = table;
 		return 0;
 	}
-	flags |= SL_ROW_UNTRACKED;
-
+	/* A full map (or a one-shot report) leaves the socket untracked: its row reports it
+	 * whole, from the seed (no call site: it was not seen being created). */
 	struct sl_sock_row row = {
 		.cookie = cookie,
 		.since_ns = since,
@@ -889,9 +883,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.tgid = tgid,
 		.fd = ctx->fd,
 		.state = state,
-		.flags = flags,
-		.stack_id = stack_id,
-		.capturer = capturer,
+		.flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER | SL_ROW_UNTRACKED,
+		.stack_id = SL_NO_STACK,
 	};
 	sl_fill_endpoints(&row, sk);
 	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
