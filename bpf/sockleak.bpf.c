@@ -280,6 +280,9 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
 	/* Every TCP state change on the host passes here: decide on the states first. */
+	if (newstate == TCP_ESTABLISHED)
+		/* Sockets reach the map lazily, by reconciles: none is due while this stands still. */
+		count(SL_CNT_ESTABLISHED);
 	if (!may_be_tracked(oldstate) && newstate != TCP_CLOSE_WAIT) {
 		bool born = oldstate == TCP_CLOSE || newstate == TCP_SYN_RECV;
 
@@ -541,9 +544,9 @@ static __always_inline bool retire(struct seq_file *seq, __u64 cookie, struct sl
  * so that sockets reported together are not all re-read by one later scan. */
 static __always_inline __u64 first_recheck(__u64 cookie, __u64 now)
 {
-	__u64 half = scan_config.recheck_ns / 2 + 1;
+	__u64 quarter = scan_config.recheck_ns / 4 + 1;
 
-	return now + half + ((cookie * 0x9E3779B97F4A7C15ull) >> 32) % half;
+	return now + 3 * quarter + ((cookie * 0x9E3779B97F4A7C15ull) >> 32) % quarter;
 }
 
 /* sl_sock_entry.reported */

@@ -54,6 +54,7 @@ enum sl_counter {
 	SL_CNT_STALE_ENTRIES,   /* map entries whose socket was gone, removed by a scan */
 	SL_CNT_STACKS_LOST,     /* call-site stack not captured (stack map full or collision) */
 	SL_CNT_QUEUE_TRUNCATED, /* accept queues longer than a reconcile walks (SL_MAX_QUEUED) */
+	SL_CNT_ESTABLISHED,     /* transitions to ESTABLISHED: a reconcile of new sockets is due only after one */
 	SL_CNT_MAX,
 };
 

@@ -262,7 +262,41 @@ TEST_CASE("a scan of changes walks a large map in slices and names each new ling
   CHECK(std::set<uint64_t>(seen.begin(), seen.end()).size() == kSockets);  // each once
   CHECK(calls >= 3);  // sliced: no single call walked them all
   CHECK(bpf.tracked_sockets() >= kSockets);
+
+  // Paced to one scan per recheck period, a slice covers the whole map: the walk under
+  // way ends at the next call and the one after walks every entry, new ones included.
+  bpf.set_scan_thresholds(zero_thresholds(), 1s, 1s);
+  Listener later;
+  std::vector<int> late_clients;
+  for (int i = 0; i < 50; ++i) {
+    late_clients.push_back(later.connect_client());
+    const int served = accept(later.fd, nullptr, nullptr);
+    REQUIRE(served >= 0);
+    close(served);
+  }
+  std::this_thread::sleep_for(200ms);
+  std::set<uint64_t> late;
+  for (int call = 0; call < 2; ++call) {
+    for (const sl_sock_row& row : bpf.scan_lingering(BpfMonitor::Scan::kChanges)) {
+      if (row.peer_port == later.port) late.insert(row.cookie);
+    }
+  }
+  CHECK(late.size() == late_clients.size());
+  for (int fd : late_clients) close(fd);
   for (int fd : clients) close(fd);
+}
+
+TEST_CASE("connections reaching ESTABLISHED are counted, both ends", "[bpf]") {
+  BpfMonitor bpf(settings());
+  const uint64_t before = bpf.counters().established;
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  // Other connections on the host may count too: at least this one's two ends.
+  CHECK(bpf.counters().established >= before + 2);
+  close(served);
+  close(client);
 }
 
 TEST_CASE("a reconcile of new sockets sends only sockets it adds to the map, and listeners", "[bpf]") {

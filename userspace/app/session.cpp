@@ -59,7 +59,7 @@ Session::Session(Options options)
   if (options_.command == Command::kRun && !options_.alertmanager_urls.empty()) {
     pusher_ = std::make_unique<AlertPusher>(options_.alertmanager_urls);
   }
-  bpf_.set_scan_thresholds(options_.thresholds, recheck_period());
+  bpf_.set_scan_thresholds(options_.thresholds, recheck_period(), options_.interval);
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
   // Seed sockets that existed before we started, so the first scan sees them.
@@ -72,8 +72,10 @@ void Session::reconcile(SocketTable::Reconcile kind) {
   drain_events(std::chrono::milliseconds(0));
   const uint64_t start = monotonic_ns();
   const bool all = kind == SocketTable::Reconcile::kAll;
+  const KernelCounters counters = bpf_.counters();
+  established_at_reconcile_ = counters.established;
   if (all) {
-    lost_at_reconcile_ = bpf_.counters().events_lost;
+    lost_at_reconcile_ = counters.events_lost;
     next_full_reconcile_ns_ = start + static_cast<uint64_t>(options_.reconcile_interval.count());
   }
   size_t rows = 0;
@@ -190,14 +192,20 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   const KernelCounters counters = bpf_.counters();
   // A due reconcile runs first: it adds held ESTABLISHED sockets to the map for this scan.
   // Between full ones (every reconcile interval) it sends only the sockets it adds.
-  if (reconcile_due) {
-    reconcile(monotonic_ns() >= next_full_reconcile_ns_ ? SocketTable::Reconcile::kAll : SocketTable::Reconcile::kNew);
+  // ESTABLISHED sockets enter the map by these walks alone, so with no connection
+  // established since the last one there is nothing new to find (one-shot commands read
+  // every held socket afresh instead: their walks add nothing to the map).
+  const bool news = options_.command != Command::kRun || counters.established != established_at_reconcile_;
+  if (reconcile_due && monotonic_ns() >= next_full_reconcile_ns_) {
+    reconcile(SocketTable::Reconcile::kAll);
+  } else if (reconcile_due && news) {
+    reconcile(SocketTable::Reconcile::kNew);
   }
   const uint64_t scan_start = monotonic_ns();
   const bool full = full_scan_due_ || scan_start >= next_full_scan_ns_ || counters.events_lost > lost_at_full_scan_;
   if (full) {
     full_scan_due_ = false;
-    next_full_scan_ns_ = scan_start + static_cast<uint64_t>(options_.reconcile_interval.count());
+    next_full_scan_ns_ = scan_start + kFullScanEvery * static_cast<uint64_t>(options_.reconcile_interval.count());
     lost_at_full_scan_ = counters.events_lost;
   }
   size_t changes = 0;
@@ -370,7 +378,7 @@ void Session::reload(Options next) {
   sink_.reopen(next.output_path);
   writer_.set_format(next.format);
   options_ = std::move(next);
-  bpf_.set_scan_thresholds(options_.thresholds, recheck_period());
+  bpf_.set_scan_thresholds(options_.thresholds, recheck_period(), options_.interval);
   full_scan_due_ = true;  // sockets reported under the old thresholds, or not yet under the new
 }
 

@@ -87,10 +87,14 @@ class Session {
   HostTotals totals_;
   uint64_t started_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
+  uint64_t established_at_reconcile_ = UINT64_MAX;  // SL_CNT_ESTABLISHED when the last walk began
   uint64_t next_full_reconcile_ns_ = 0;  // holders of known sockets re-read then
   // Scans report changes; every reconcile interval, after lost events and after new
   // thresholds one reads every lingering socket (a state event lost, or racing the scan
   // that reported its socket, cannot leave a socket reported for longer).
+  // Periodic full scans heal only what a state event racing a scan left behind (lost
+  // events and new thresholds take one at once): every few reconcile intervals.
+  static constexpr uint64_t kFullScanEvery = 4;
   bool full_scan_due_ = true;
   uint64_t next_full_scan_ns_ = 0;
   uint64_t lost_at_full_scan_ = 0;

@@ -170,7 +170,8 @@ TickRate BpfMonitor::measure_tick_rate(bpf_link* link) {
 
 BpfMonitor::~BpfMonitor() = default;
 
-void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck) {
+void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck, Nanos interval) {
+  scans_per_recheck_ = interval.count() > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(recheck / interval)) : 1;
   skel_->bss->scan_config.close_wait_ns = static_cast<__u64>(t.close_wait.count());
   skel_->bss->scan_config.established_idle_ms =
       static_cast<__u64>(std::chrono::duration_cast<std::chrono::milliseconds>(t.established_idle).count());
@@ -264,8 +265,9 @@ void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
   // One row per read: the kernel stops the walk there until the next read, so a slice
   // ends at a mark without visiting further.
   std::vector<sl_sock_row> rows;
+  const uint64_t slice_marks = slice() / SL_WALK_MARK;
   uint64_t marks = 0;
-  while (marks * SL_WALK_MARK < scan_slice_) {
+  while (marks < slice_marks) {
     sl_sock_row row{};
     const size_t n = read_iterator(walk_.get(), &row, sizeof row, "iter/bpf_map_elem scan");
     if (n == 0) {
@@ -340,7 +342,15 @@ KernelCounters BpfMonitor::counters() const {
     return total;
   };
   return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST),
-          sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST), sum(SL_CNT_QUEUE_TRUNCATED)};
+          sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST), sum(SL_CNT_QUEUE_TRUNCATED),
+          sum(SL_CNT_ESTABLISHED)};
+}
+
+uint64_t BpfMonitor::slice() const {
+  // The size of the last whole walk: a walk under way does not change its own pace.
+  const uint64_t share = (tracked_ + scans_per_recheck_ - 1) / scans_per_recheck_;
+  const uint64_t entries = std::max(scan_slice_, share);
+  return (entries + SL_WALK_MARK - 1) / SL_WALK_MARK * SL_WALK_MARK;
 }
 
 uint64_t BpfMonitor::tracked_sockets() const {

@@ -33,6 +33,7 @@ struct KernelCounters {
   uint64_t stale_entries = 0;   // map entries whose socket was gone, removed by scans
   uint64_t stacks_lost = 0;     // call sites not captured (stack map full or collision)
   uint64_t queues_truncated = 0;  // accept queues walked only to SL_MAX_QUEUED
+  uint64_t established = 0;     // connections that reached ESTABLISHED (any socket, any namespace)
 };
 
 struct BpfSettings {
@@ -48,8 +49,9 @@ struct BpfSettings {
   // rows are SL_ROW_UNTRACKED, with everything a scan would say), so a scan after it walks
   // only what the map has for other reasons.
   bool read_only = false;
-  // Map entries a scan of changes walks per call (whole marks of SL_WALK_MARK).
-  uint64_t scan_slice = 8 * SL_WALK_MARK;
+  // Map entries a scan of changes walks per call at least (whole marks of SL_WALK_MARK);
+  // more when the map is so large that a walk would not finish within a recheck period.
+  uint64_t scan_slice = 4 * SL_WALK_MARK;
 };
 
 class BpfMonitor {
@@ -64,13 +66,13 @@ class BpfMonitor {
   BpfMonitor& operator=(const BpfMonitor&) = delete;
 
   // recheck: how often a reported idle ESTABLISHED socket is read again (activity ends
-  // its linger; nothing else tells).
-  void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck);
+  // its linger; nothing else tells). interval: how often scans of changes run; a slice
+  // grows past scan_slice so that a whole walk takes at most recheck / interval scans.
+  void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck, Nanos interval = Nanos(0));
   // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map): with
   // kChanges only those that started lingering since they were last reported, and
-  // SL_ROW_RETIRED rows for reported ones that stopped, from the next scan_slice entries
-  // of a walk that goes on at the next call (a map of n entries is walked in n / scan_slice
-  // calls); with kAll every lingering socket, in one whole walk.
+  // SL_ROW_RETIRED rows for reported ones that stopped, from the next slice of a walk that
+  // goes on at the next call (see slice()); with kAll every lingering socket, in one whole walk.
   enum class Scan { kChanges, kAll };
   std::vector<sl_sock_row> scan_lingering(Scan kind);
   // Rows as they are read, a chunk at a time (nothing kept).
@@ -131,6 +133,10 @@ class BpfMonitor {
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
+  uint64_t scans_per_recheck_ = 1;
+  // Entries the next scan of changes walks: scan_slice_, or the share of the map that
+  // completes a walk in scans_per_recheck_ scans; whole marks.
+  uint64_t slice() const;
   KernelFeatures features_;
   TickRate tick_rate_;
   uint32_t pidns_level_ = 0;
