@@ -76,6 +76,25 @@ struct {
 	__type(value, __u32);
 } stack_refs SEC(".maps");
 
+/* `exec`: the watched process tree, by tgid (as sockleak's pid namespace sees it), valued
+ * by process start (boottime ns) so that a reused pid is not taken for a watched one. The
+ * fork hook adds every child of a watched process (and of watch_parent): a daemon
+ * re-parented to init stays watched. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} watched SEC(".maps");
+
+/* Set before load: `exec` watches one process tree (call sites and exit closes for it only). */
+const volatile __u32 watch_tree = 0;
+/* `exec`: sockleak itself while it forks the command, 0 otherwise: its child is the root. */
+__u32 watch_parent = 0;
+
+/* task_struct.flags: the task is exiting (its files are being closed by the exit). */
+#define SL_PF_EXITING 0x00000004
+
 /* Set before load. 0: no call sites; N: capture one connect/accept in N (1 = all). */
 const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
@@ -146,10 +165,38 @@ static __always_inline void emit(const struct sl_event *ev)
 	count(SL_CNT_EVENTS_SENT);
 }
 
+static __always_inline bool is_watched(__u32 tgid, __u64 start)
+{
+	__u64 *known = bpf_map_lookup_elem(&watched, &tgid);
+
+	return known && *known == start;
+}
+
+/* `exec`: userspace reads the capturer's mappings at once, while it runs. */
+static __always_inline void announce_call_site(__u32 tgid, __u32 stack_id)
+{
+	struct sl_event *slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
+
+	if (!slot) {
+		count(SL_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(slot, 0, sizeof(*slot));
+	slot->ts_ns = bpf_ktime_get_ns();
+	slot->kind = SL_EV_CALL_SITE;
+	slot->tgid = tgid;
+	slot->proc_start = sl_task_start(sl_current_task());
+	slot->stack_id = stack_id;
+	bpf_ringbuf_submit(slot, BPF_RB_FORCE_WAKEUP);
+	count(SL_CNT_EVENTS_SENT);
+}
+
 /* The caller's user stack, for sockets it creates or accepts: process context only. */
 static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 {
 	if (!stack_sample || (stack_tgid && stack_tgid != tgid))
+		return SL_NO_STACK;
+	if (watch_tree && !is_watched(tgid, sl_task_start(sl_current_task())))
 		return SL_NO_STACK;
 	if (stack_sample > 1 && bpf_get_prandom_u32() % stack_sample)
 		return SL_NO_STACK;
@@ -162,8 +209,12 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 	__u32 key = (__u32)id;
 	__u32 *refs = bpf_map_lookup_elem(&stack_refs, &key);
 
-	if (refs)
-		__sync_fetch_and_add(refs, 1);
+	if (!refs)
+		return key;
+	/* No fetching add before 5.12: two CPUs may both see 0 and announce it twice. */
+	if (watch_tree && *refs == 0)
+		announce_call_site(tgid, key);
+	__sync_fetch_and_add(refs, 1);
 	return key;
 }
 
@@ -276,6 +327,66 @@ static __always_inline void forget_address(const struct sock *sk)
 		forget(id, stale);
 }
 
+/* `exec`: a CLOSE_WAIT socket closed by its holder's exit (process context: the exit's
+ * close of its files holds the socket lock) in a watched process: never closed by the
+ * program. Sent whole, as a scan would read it: userspace may never have seen it. */
+static __always_inline void report_exit_close(const struct sock *sk, __u64 cookie, const struct sl_sock_entry *entry)
+{
+	struct task_struct *task = sl_current_task();
+
+	if (!sk->sk_lock.owned || !(BPF_CORE_READ(task, flags) & SL_PF_EXITING))
+		return;
+	__u32 tgid = sl_task_tgid(task);
+	__u64 start = sl_task_start(task);
+
+	if (!tgid || !is_watched(tgid, start))
+		return;
+	struct sl_exit_close *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+
+	if (!rec) {
+		count(SL_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->head.ts_ns = bpf_ktime_get_ns();
+	rec->head.cookie = cookie;
+	rec->head.kind = SL_EV_EXIT_CLOSE;
+	rec->head.tgid = tgid;
+	rec->head.proc_start = start;
+	rec->head.stack_id = entry->stack_id;
+	rec->row.cookie = cookie;
+	rec->row.since_ns = entry->since_ns;
+	rec->row.proc_start = start;
+	rec->row.tgid = tgid;
+	rec->row.fd = ~0u;
+	rec->row.state = TCP_CLOSE_WAIT;
+	rec->row.flags = entry->since_lower ? SL_ROW_SINCE_LOWER : 0;
+	rec->row.stack_id = entry->stack_id;
+	rec->row.capturer = entry->capturer;
+	sl_fill_endpoints(&rec->row, sk);
+	bpf_get_current_comm(rec->row.comm, sizeof(rec->row.comm));
+	bpf_ringbuf_submit(rec, 0);
+	count(SL_CNT_EVENTS_SENT);
+}
+
+/* `exec`: children of watched processes are watched (threads are their process). */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (child->pid != child->tgid)
+		return 0;
+	__u32 parent_tgid = sl_task_tgid(parent);
+
+	if (!parent_tgid || (parent_tgid != watch_parent && !is_watched(parent_tgid, sl_task_start(parent))))
+		return 0;
+	__u32 tgid = sl_task_tgid(child);
+	__u64 start = sl_task_start(child);
+
+	if (tgid)
+		bpf_map_update_elem(&watched, &tgid, &start, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
@@ -352,6 +463,8 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	}
 	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE_WAIT) {
 		/* Leaving the states that linger (closing, or a failed connect): forget it. */
+		if (watch_tree && oldstate == TCP_CLOSE_WAIT)
+			report_exit_close(sk, cookie, entry);
 		forget(cookie, entry);
 		return 0;
 	}

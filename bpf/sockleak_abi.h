@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 5
+#define SL_ABI_VERSION 6
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_NO_STACK 0xffffffffu
@@ -29,6 +29,11 @@ enum sl_event_kind {
 	SL_EV_FD_CLOSE = 2,
 	/* A process called close_range(); its holdings must be re-read. */
 	SL_EV_CLOSE_RANGE = 3,
+	/* `exec` only: a watched process's first socket from a new call site (stack_id), sent at
+	 * once so that userspace reads the process's mappings while it still runs. */
+	SL_EV_CALL_SITE = 4,
+	/* `exec` only: a struct sl_exit_close record (not an sl_event). */
+	SL_EV_EXIT_CLOSE = 5,
 };
 
 struct sl_event {
@@ -42,7 +47,7 @@ struct sl_event {
 	__u32 fd_first;   /* SL_EV_FD_CLOSE fd, SL_EV_CLOSE_RANGE first */
 	__u32 fd_last;    /* SL_EV_CLOSE_RANGE last */
 	__u32 inode;      /* SL_EV_FD_CLOSE: the socket's inode (socket:[N] in /proc/PID/fd) */
-	__u32 _pad;
+	__u32 stack_id;   /* SL_EV_CALL_SITE */
 };
 
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY index). */
@@ -145,6 +150,15 @@ struct sl_sock_row {
 	__u32 stack_id;               /* call site that created the socket, or SL_NO_STACK */
 	struct sl_capturer capturer;  /* who captured stack_id (zero without a stack) */
 	__u64 listener;               /* SL_ROW_UNACCEPTED: its listener's identity, 0 if not known yet */
+};
+
+/* `exec` only: a watched process exited holding a CLOSE_WAIT socket, and its exit closed
+ * it: a socket the program never closed, however short the run. head.kind is
+ * SL_EV_EXIT_CLOSE, head.tgid/proc_start the exiting process; row is the socket as a scan
+ * would report it (fd ~0u, since_ns its CLOSE_WAIT entry), read as the exit closed it. */
+struct sl_exit_close {
+	struct sl_event head;
+	struct sl_sock_row row;
 };
 
 /* One reading of the kernel's tick counter and monotonic clock, taken together, and the

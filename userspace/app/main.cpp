@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "app/exec_command.h"
 #include "app/features_command.h"
 #include "app/monitor.h"
 #include "app/options.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
       case Command::kSnapshot: return run_snapshot(*parsed.options);
       case Command::kExplain: return run_explain(*parsed.options);
       case Command::kFeatures: return run_features(*parsed.options);
+      case Command::kExec: return run_exec(*parsed.options);
     }
     return kExitRuntime;
   } catch (const Error& e) {

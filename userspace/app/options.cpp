@@ -21,6 +21,7 @@ constexpr const char* kFooter = R"(Examples:
   sockleak snapshot --close-wait 1m             one report now; exit 1 if anything lingers
   sockleak explain 1234 --close-wait 10s        why pid 1234 holds sockets, and what to change
   sockleak features                             what this kernel offers and which path sockleak takes
+  sockleak exec -- go test ./...                run a command; fail it (exit 66) if it leaked sockets
 
 Signals: SIGINT/SIGTERM stop (final stats record); SIGHUP reloads --config and reopens --output.
 Exit codes: 0 ok (snapshot: nothing lingers), 1 snapshot found lingering sockets,
@@ -56,6 +57,9 @@ struct RawOptions {
   std::string config;
   uint32_t explain_pid = 0;
   std::string explain_sample = "3s";
+  std::vector<std::string> exec_argv;
+  std::string junit;
+  int64_t leak_exit_code = 66;
 };
 
 // How sockleak meets the kernel: shared by every command, `features` included.
@@ -79,17 +83,25 @@ void add_kernel(CLI::App& cmd, RawOptions& raw) {
 // Options a command honours, and no others: explain is one page about one process (no
 // filters that could hide it, no output format or file); call sites exist only for sockets
 // created while sockleak runs, so only `run` takes --call-sites.
-enum class Flags { kRun, kSnapshot, kExplain };
+enum class Flags { kRun, kSnapshot, kExplain, kExec };
 
 void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
-  const bool streaming = flags == Flags::kRun;
+  const bool streaming = flags == Flags::kRun || flags == Flags::kExec;
+  const bool exec = flags == Flags::kExec;
   cmd.add_option("--close-wait", raw.close_wait,
                  "Report CLOSE_WAIT sockets older than this (e.g. 500ms, 30s, 5m)")
       ->capture_default_str();
   cmd.add_option("--established-idle", raw.established_idle,
-                 "Report ESTABLISHED sockets with no data sent or received for this long")
+                 exec ? "Report ESTABLISHED sockets with no data sent or received for this long (off: never)"
+                      : "Report ESTABLISHED sockets with no data sent or received for this long")
       ->capture_default_str();
-  if (flags != Flags::kExplain) {
+  if (exec) {
+    cmd.add_option("--output", raw.output, "Write NDJSON records (leak, exec) to this file; stdout stays the command's");
+    cmd.add_option("--junit", raw.junit, "Write a JUnit XML report to this file (one test case per leak)");
+    cmd.add_option("--leak-exit-code", raw.leak_exit_code,
+                   "Exit status when the command succeeded but leaked sockets")
+        ->capture_default_str();
+  } else if (flags != Flags::kExplain) {
     cmd.add_option("--pid", raw.pids, "Only report these process IDs (repeatable)");
     cmd.add_option("--comm", raw.comms, "Only report processes with this name (repeatable)");
     cmd.add_option("--min-count", raw.min_count,
@@ -108,7 +120,12 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
   cmd.add_option("--max-sockets", raw.max_sockets,
                  "Kernel socket map capacity (64..4194304); sockets beyond it are found by reconciles only")
       ->capture_default_str();
-  if (streaming) {
+  if (exec) {
+    cmd.add_option("--call-sites", raw.call_sites,
+                   "Capture the user stack at connect()/accept() in the command's processes (only there) and "
+                   "name the functions that opened leaked sockets: 0 off, 1 every socket, N one in N")
+        ->capture_default_str();
+  } else if (streaming) {
     cmd.add_option("--call-sites", raw.call_sites,
                    "Capture the user stack at connect()/accept() and report the top call sites of lingering "
                    "sockets: 0 off, 1 every socket, N one socket in N (costs ~1-2us per connect/accept; with one "
@@ -130,6 +147,7 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
                  "Re-read every process's fd table this often (fixes missed events; also at least once per "
                  "--established-idle, which is how idle ESTABLISHED sockets are found)")
       ->capture_default_str();
+  if (exec) return;
   cmd.add_option("--duration", raw.duration, "Stop after this long (default: until SIGINT/SIGTERM)");
   cmd.add_option("--metrics-addr", raw.metrics_addr,
                  "Serve Prometheus metrics on HOST:PORT (/metrics); a bare PORT binds 127.0.0.1");
@@ -216,7 +234,9 @@ Options to_options(const RawOptions& raw, Command command) {
   Options o;
   o.command = command;
   o.thresholds.close_wait = duration_option("--close-wait", raw.close_wait);
-  o.thresholds.established_idle = duration_option("--established-idle", raw.established_idle);
+  o.thresholds.established_idle = command == Command::kExec && raw.established_idle == "off"
+                                      ? kThresholdOff
+                                      : duration_option("--established-idle", raw.established_idle);
   o.interval = duration_option("--interval", raw.interval);
   o.reconcile_interval = duration_option("--reconcile-interval", raw.reconcile_interval);
   if (!raw.duration.empty()) o.duration = duration_option("--duration", raw.duration);
@@ -254,6 +274,9 @@ Options to_options(const RawOptions& raw, Command command) {
   o.explain_pid = raw.explain_pid;
   o.explain_sample = duration_option("--sample", raw.explain_sample);
   if (o.explain_sample > std::chrono::minutes(10)) usage("--sample: at most 10m");
+  o.exec_argv = raw.exec_argv;
+  if (!raw.junit.empty()) o.junit_path = raw.junit;
+  o.leak_exit_code = static_cast<int>(bounded("--leak-exit-code", raw.leak_exit_code, 1, 255));
   return o;
 }
 
@@ -354,6 +377,23 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   explain->add_option("pid", explain_raw.explain_pid, "Process ID to explain")->required()->check(CLI::Range(1u, 4194304u));
   explain->add_option("--sample", explain_raw.explain_sample, "Watch this long to measure growth (0s: one look)")
       ->capture_default_str();
+  RawOptions exec_raw;
+  exec_raw.close_wait = "1s";
+  exec_raw.established_idle = "off";
+  exec_raw.interval = "1s";
+  exec_raw.call_sites = 1;
+  CLI::App* exec = app.add_subcommand(
+      "exec", "Run COMMAND and report sockets it and every process it starts leaked (CI); exit with its "
+              "status, or --leak-exit-code when it succeeded but leaked");
+  add_common(*exec, exec_raw, Flags::kExec);
+  exec->add_option("command", exec_raw.exec_argv, "The command and its arguments, after --")->required();
+  exec->footer(R"(Usage: sockleak exec [options] -- COMMAND [ARGS...]
+Reports, for COMMAND's process tree only, CLOSE_WAIT sockets older than --close-wait while it
+ran and CLOSE_WAIT sockets a process never closed (closed only by its exit), with their peer,
+cause and call site. A summary goes to stderr; stdin, stdout, stderr and signals stay the
+command's. Exit status: the command's when it failed (killed by a signal: the same signal),
+else --leak-exit-code (66) when a leak was found, else 0; 2 usage, 77 privileges.
+Example: sockleak exec --output leaks.ndjson --junit leaks.xml -- go test ./...)");
   run->footer(kFooter);
   snapshot->footer(kFooter);
   explain->footer(kFooter);
@@ -370,18 +410,21 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   const Command command = run->parsed()        ? Command::kRun
                           : snapshot->parsed()   ? Command::kSnapshot
                           : features->parsed()   ? Command::kFeatures
+                          : exec->parsed()       ? Command::kExec
                                                  : Command::kExplain;
   CLI::App& cmd = command == Command::kRun        ? *run
                   : command == Command::kSnapshot ? *snapshot
                   : command == Command::kFeatures ? *features
+                  : command == Command::kExec     ? *exec
                                                   : *explain;
   RawOptions& raw = command == Command::kRun        ? run_raw
                     : command == Command::kSnapshot ? snap_raw
                     : command == Command::kFeatures ? features_raw
+                    : command == Command::kExec     ? exec_raw
                                                     : explain_raw;
   try {
     if (!raw.config.empty()) apply_config(cmd, *run, raw.config);
-    if (command != Command::kRun && raw.call_sites != 0) {
+    if (command != Command::kRun && command != Command::kExec && raw.call_sites != 0) {
       usage("--call-sites: only sockets created while sockleak runs have call sites, and a one-shot command "
             "sees only sockets that already exist; use `sockleak run --call-sites N`");
     }

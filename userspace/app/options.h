@@ -16,7 +16,7 @@
 
 namespace sockleak {
 
-enum class Command { kRun, kSnapshot, kExplain, kFeatures };
+enum class Command { kRun, kSnapshot, kExplain, kFeatures, kExec };
 enum class Format { kJson, kText };
 
 struct ListenAddress {
@@ -55,7 +55,16 @@ struct Options {
   std::optional<std::string> config_path;
   uint32_t explain_pid = 0;                  // explain: the process
   Nanos explain_sample = std::chrono::seconds(3);  // explain: watch this long for growth
+  std::vector<std::string> exec_argv;        // exec: the command and its arguments
+  std::optional<std::string> junit_path;     // exec: JUnit XML report
+  int leak_exit_code = 66;                   // exec: status when the command succeeded but leaked
 };
+
+// Commands that watch over time (the map keeps sockets, closes are followed).
+inline bool watches(Command c) { return c == Command::kRun || c == Command::kExec; }
+
+// `exec --established-idle off`: a threshold no socket reaches (ten years).
+inline constexpr Nanos kThresholdOff = std::chrono::hours(24 * 365 * 10);
 
 // Either options to run with, or a finished answer (--help, --version, usage error)
 // with its text and exit code.

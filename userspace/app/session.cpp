@@ -40,12 +40,13 @@ static BpfSettings bpf_settings(const Options& options) {
   s.ring_buffer_bytes = options.ring_buffer_kib * 1024u;
   s.max_sockets = options.max_sockets;
   // Syscall hooks serve `run` only: one-shot commands never watch closes.
-  s.syscall_hooks = options.syscall_hooks && options.command == Command::kRun;
+  s.syscall_hooks = options.syscall_hooks && watches(options.command);
   s.stack_sample = options.call_sites;
   s.stack_tgid = options.filter.pids.size() == 1 ? *options.filter.pids.begin() : 0u;
   s.btf_path = options.btf_path;
   s.features = probe_kernel({options.btf_path, options.disabled_features, options.verbose});
-  s.read_only = options.command != Command::kRun;
+  s.read_only = !watches(options.command);
+  s.watch_tree = options.command == Command::kExec;
   return s;
 }
 
@@ -152,10 +153,29 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
   return rows;
 }
 
+void Session::name_call_site(const sl_event& event) {
+  const ProcessKey process{event.tgid, event.proc_start};
+  if (!procs_.alive(process)) return;
+  named_call_sites_.insert_or_assign({event.stack_id, process}, symbols_.frames(process, bpf_.stack(event.stack_id)));
+}
+
+ReportRow Session::row_for(const LingerGroup& group) {
+  ReportRow row{group, procs_.details(group.process, group.name), {}, {}};
+  if (row.process.name.empty()) row.process.name = group.name;
+  row.forecast.hint = linger_hint(group);
+  for (const LingerGroup::CallSiteCount& site : group.call_sites) {
+    row.call_sites.push_back({site.count, call_site_frames(site, group.process)});
+  }
+  return row;
+}
+
 std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCount& site,
                                                    const ProcessKey& holder) {
   const std::pair<uint32_t, ExeId> key{site.stack_id, site.exe};
   if (auto cached = call_site_frames_.find(key); cached != call_site_frames_.end()) return cached->second;
+  if (auto named = named_call_sites_.find({site.stack_id, site.captured_in}); named != named_call_sites_.end()) {
+    return named->second;
+  }
   const std::vector<uint64_t> stack = bpf_.stack(site.stack_id);
   if (!site.exe.known()) return symbols_.frames(ProcessKey{}, stack);  // capture not complete yet
   if (!running_) {  // once per report, and only when a stack needs naming
@@ -195,7 +215,7 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // ESTABLISHED sockets enter the map by these walks alone, so with no connection
   // established since the last one there is nothing new to find (one-shot commands read
   // every held socket afresh instead: their walks add nothing to the map).
-  const bool news = options_.command != Command::kRun || counters.established != established_at_reconcile_;
+  const bool news = !watches(options_.command) || counters.established != established_at_reconcile_;
   if (reconcile_due && monotonic_ns() >= next_full_reconcile_ns_) {
     reconcile(SocketTable::Reconcile::kAll);
   } else if (reconcile_due && news) {
@@ -226,7 +246,8 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // One-shot reports read every held socket in their reconcile: nothing is left to ask.
   // Otherwise new lingering sockets whose holders were never read: a reconcile of new
   // sockets sends them; what it cannot settle (a socket nobody holds) takes a full one.
-  if (options_.command == Command::kRun) reconcile_after_scan(counters);
+  if (watches(options_.command)) reconcile_after_scan(counters);
+  if (options_.command == Command::kExec) options_.filter.processes = bpf_.watched();
   const uint64_t now = monotonic_ns();
   last_report_ = table_.report(options_.thresholds, now);
   totals_ = last_report_.totals;
@@ -314,7 +335,13 @@ void Session::publish_metrics(const LingerReport& report, const std::vector<Repo
 void Session::drain_events(std::chrono::milliseconds wait) {
   bpf_.poll_events(wait, [this](std::span<const std::byte> bytes) {
     if (auto event = decode_event(bytes)) {
-      table_.apply(*event);
+      if (event->kind == SL_EV_CALL_SITE) {
+        name_call_site(*event);
+      } else {
+        table_.apply(*event);
+      }
+    } else if (auto exit = decode_exit_close(bytes)) {
+      exit_closes_.push_back(*exit);
     } else {
       ++malformed_;
     }

@@ -34,6 +34,14 @@ class Session {
   ProcReader& procs() { return procs_; }
   void drain_events(std::chrono::milliseconds wait);
   bool write_stats(bool final);
+  // `exec`: CLOSE_WAIT sockets closed by a watched process's exit, since the last call.
+  std::vector<sl_exit_close> take_exit_closes() { return std::exchange(exit_closes_, {}); }
+  // A group not from a report (exec's sockets closed by exit): /proc details when the
+  // process lives, its call sites named, its hint.
+  ReportRow row_for(const LingerGroup& group);
+  BpfMonitor& bpf() { return bpf_; }
+  // Timestamp (now), host name and thresholds for records.
+  RecordContext context() const;
   // New thresholds, filters, rules and output path from a re-parsed command line.
   void reload(Options next);
 
@@ -58,9 +66,11 @@ class Session {
   // change), detaches it when none are: it costs every syscall on the host.
   void watch_closes(bool needed);
   StatsSnapshot stats(bool final) const;
-  RecordContext context() const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
   std::vector<std::string> call_site_frames(const LingerGroup::CallSiteCount& site, const ProcessKey& holder);
+  // `exec`: a new call site of a watched process, named now while the process runs (a test
+  // binary may exit, and be deleted, long before its sockets are reported).
+  void name_call_site(const sl_event& event);
   LingerReport last_report_;
   void raise_alerts(const std::vector<ReportRow>& rows);
   // Hands the alerts firing now and those just resolved to the Alertmanager pusher.
@@ -81,6 +91,10 @@ class Session {
   std::unique_ptr<AlertPusher> pusher_;  // --alertmanager-url
   // Symbolized call sites by (stack id, executable), until the stack is collected.
   std::map<std::pair<uint32_t, ExeId>, std::vector<std::string>> call_site_frames_;
+  // `exec`: call sites named when captured, by (stack id, capturing process); kept for the
+  // whole run (a run has few).
+  std::map<std::pair<uint32_t, ProcessKey>, std::vector<std::string>> named_call_sites_;
+  std::vector<sl_exit_close> exit_closes_;
   // Live processes and their executables, read when a report first needs them.
   std::optional<std::map<ProcessKey, ExeId>> running_;
   std::string host_;

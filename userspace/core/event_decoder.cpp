@@ -15,10 +15,19 @@ std::optional<sl_event> decode_event(std::span<const std::byte> bytes) {
     case SL_EV_STATE:
     case SL_EV_FD_CLOSE:
     case SL_EV_CLOSE_RANGE:
+    case SL_EV_CALL_SITE:
       return ev;
     default:
       return std::nullopt;
   }
+}
+
+std::optional<sl_exit_close> decode_exit_close(std::span<const std::byte> bytes) {
+  if (bytes.size() != sizeof(sl_exit_close)) return std::nullopt;
+  sl_exit_close record;
+  std::memcpy(&record, bytes.data(), sizeof record);
+  if (record.head.kind != SL_EV_EXIT_CLOSE || record.row.cookie != record.head.cookie) return std::nullopt;
+  return record;
 }
 
 namespace {

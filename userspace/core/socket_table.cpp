@@ -105,6 +105,7 @@ bool GroupFilter::accepts(const LingerGroup& group) const {
   if (group.count < min_count) return false;
   if (!pids.empty() && !pids.contains(group.process.pid)) return false;
   if (!comms.empty() && !comms.contains(group.name)) return false;
+  if (processes && !processes->contains(group.process)) return false;
   return true;
 }
 

@@ -141,6 +141,7 @@ struct TableCounters {
 struct GroupFilter {
   std::set<uint32_t> pids;
   std::set<std::string> comms;
+  std::optional<std::set<ProcessKey>> processes;  // `exec`: only these (the watched tree)
   uint32_t min_count = 1;
   bool accepts(const LingerGroup& group) const;
 };

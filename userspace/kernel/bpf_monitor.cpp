@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/epoll.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +60,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
   bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
   bpf_program__set_autoload(skel_->progs.on_sys_exit, syscall_hooks && settings.stack_sample > 0);
+  bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
@@ -67,6 +70,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   }
   skel_->rodata->stack_sample = settings.stack_sample;
   skel_->rodata->stack_tgid = settings.stack_tgid;
+  skel_->rodata->watch_tree = settings.watch_tree;
   skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
   if (libbpf_verbose()) {
@@ -169,6 +173,21 @@ TickRate BpfMonitor::measure_tick_rate(bpf_link* link) {
 }
 
 BpfMonitor::~BpfMonitor() = default;
+
+void BpfMonitor::set_watch_parent(uint32_t tgid) { skel_->bss->watch_parent = tgid; }
+
+std::set<ProcessKey> BpfMonitor::watched() const {
+  std::set<ProcessKey> out;
+  const int fd = bpf_map__fd(skel_->maps.watched);
+  __u32 key = 0;
+  __u32 next = 0;
+  for (__u32* prev = nullptr; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+    key = next;
+    __u64 start = 0;
+    if (bpf_map_lookup_elem(fd, &key, &start) == 0) out.insert(ProcessKey{key, start});
+  }
+  return out;
+}
 
 void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck, Nanos interval) {
   scans_per_recheck_ = interval.count() > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(recheck / interval)) : 1;
@@ -320,6 +339,17 @@ void BpfMonitor::poll_events(std::chrono::milliseconds timeout, const EventBytes
   if (err >= 0 || err == -EINTR) err = ring_buffer__consume(ring_.get());
   sink_ = nullptr;
   if (err < 0 && err != -EINTR) throw Error("ring buffer: " + errno_text(err));
+}
+
+void BpfMonitor::wake_on(int fd) {
+  // libbpf's poll reads an event's data.fd as the index of the ring that is ready: 0, the
+  // only ring, which poll_events consumes anyway.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = 0;
+  if (epoll_ctl(ring_buffer__epoll_fd(ring_.get()), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    throw Error("epoll_ctl: " + errno_text(errno));
+  }
 }
 
 void BpfMonitor::track_closes(bool on) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct BpfSettings {
   // rows are SL_ROW_UNTRACKED, with everything a scan would say), so a scan after it walks
   // only what the map has for other reasons.
   bool read_only = false;
+  // `exec`: watch one process tree (tp_btf/sched_process_fork); call sites and exit closes
+  // (SL_EV_CALL_SITE, SL_EV_EXIT_CLOSE) only for it.
+  bool watch_tree = false;
   // Map entries a scan of changes walks per call at least (whole marks of SL_WALK_MARK);
   // more when the map is so large that a walk would not finish within a recheck period.
   uint64_t scan_slice = 4 * SL_WALK_MARK;
@@ -88,6 +92,8 @@ class BpfMonitor {
   std::vector<sl_capturer> read_executables();
   // Waits up to timeout for a wakeup, then hands every pending event to sink.
   void poll_events(std::chrono::milliseconds timeout, const EventBytes& sink);
+  // poll_events also returns as soon as fd is readable (e.g. a pidfd: the process exited).
+  void wake_on(int fd);
 
   // Close tracking (tp_btf/sys_enter) costs every syscall on the host, so it is attached
   // only while someone needs it. A no-op when syscall hooks are off.
@@ -100,6 +106,11 @@ class BpfMonitor {
   // sockleak's pid namespace: level 0 is the host's. Pids in rows and events are as this
   // namespace sees them; processes it cannot see have pid 0.
   uint32_t pid_namespace_level() const { return pidns_level_; }
+
+  // `exec` (watch_tree): children of this process, forked while it is set, root a watched
+  // tree (0: none); and every process of the tree so far, exited ones included.
+  void set_watch_parent(uint32_t tgid);
+  std::set<ProcessKey> watched() const;
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last whole walk (so far, before one)
