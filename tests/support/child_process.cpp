@@ -65,6 +65,15 @@ std::optional<std::string> ChildProcess::read_line(std::chrono::milliseconds tim
   }
 }
 
+void ChildProcess::write_stdin(const std::string& text) {
+  size_t done = 0;
+  while (stdin_fd_ >= 0 && done < text.size()) {
+    const ssize_t n = ::write(stdin_fd_, text.data() + done, text.size() - done);
+    if (n <= 0) throw std::runtime_error("write to child stdin");
+    done += static_cast<size_t>(n);
+  }
+}
+
 void ChildProcess::close_stdin() {
   if (stdin_fd_ >= 0) close(stdin_fd_);
   stdin_fd_ = -1;

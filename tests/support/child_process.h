@@ -21,6 +21,7 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // Next stdout line, or nullopt on EOF or timeout.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  void write_stdin(const std::string& text);
   void close_stdin();
   void close_stdout();
   void signal(int sig);

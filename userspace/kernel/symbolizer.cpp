@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -77,6 +78,28 @@ std::string build_id(Dwfl_Module* module) {
   return id;
 }
 
+// The Go function table of a module, when it is a Go program (see core/go_pclntab.h).
+std::optional<GoFuncTable> go_functions(Dwfl_Module* module) {
+  GElf_Addr bias = 0;
+  Elf* elf = dwfl_module_getelf(module, &bias);
+  size_t names = 0;
+  if (!elf || elf_getshdrstrndx(elf, &names) != 0) return std::nullopt;
+  std::span<const std::byte> table;
+  uint64_t text = 0;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (!gelf_getshdr(scn, &shdr)) continue;
+    const char* name = elf_strptr(elf, names, shdr.sh_name);
+    if (!name) continue;
+    if (std::strcmp(name, ".text") == 0) text = shdr.sh_addr;
+    if (std::strcmp(name, ".gopclntab") != 0 || shdr.sh_type == SHT_NOBITS) continue;
+    if (Elf_Data* data = elf_getdata(scn, nullptr); data && data->d_buf) {
+      table = {static_cast<const std::byte*>(data->d_buf), data->d_size};
+    }
+  }
+  return table.empty() ? std::nullopt : GoFuncTable::parse(table, text);
+}
+
 }  // namespace
 
 void Symbolizer::DwflDeleter::operator()(Dwfl* dwfl) const { dwfl_end(dwfl); }
@@ -113,6 +136,15 @@ std::vector<std::string> Symbolizer::frames(const ProcessKey& process, const std
     }
     const char* name = dwfl_module_addrname(module, pc);
     const char* module_name = dwfl_module_info(module, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    std::optional<std::string> go_name;
+    if (!name) {  // no symbol table (go test links with -s -w): the Go runtime's own table
+      auto [known, fresh] = go_tables_.try_emplace(module);
+      if (fresh) known->second = go_functions(module);
+      GElf_Addr bias = 0;
+      dwfl_module_getelf(module, &bias);
+      if (known->second) go_name = known->second->function_at(pc - bias);
+      if (go_name) name = go_name->c_str();
+    }
     std::string frame = name ? name : hex(addresses[i]);
     if (Dwfl_Line* line = dwfl_module_getsrc(module, pc)) {
       int lineno = 0;

@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "core/go_pclntab.h"
 #include "core/process_key.h"
 
 struct Dwfl;
+struct Dwfl_Module;
 
 namespace sockleak {
 
@@ -27,7 +29,10 @@ class Symbolizer {
   // addresses.
   std::vector<std::string> frames(const ProcessKey& process, const std::vector<uint64_t>& addresses);
   // Forget every process's mappings (they are re-read when next needed).
-  void clear() { sessions_.clear(); }
+  void clear() {
+    go_tables_.clear();
+    sessions_.clear();
+  }
 
  private:
   struct DwflDeleter {
@@ -35,6 +40,8 @@ class Symbolizer {
   };
   Dwfl* session_for(const ProcessKey& process);
   std::map<ProcessKey, std::unique_ptr<Dwfl, DwflDeleter>> sessions_;
+  // Go function tables of the sessions' modules (nullopt: not a Go program).
+  std::map<Dwfl_Module*, std::optional<GoFuncTable>> go_tables_;
 };
 
 }  // namespace sockleak

@@ -46,12 +46,14 @@ void describe(std::ostringstream& out, const ReportRow& row, bool never_closed, 
         << ")\n";
   }
   out << "    cause " << cause_name(linger_cause(row.group)) << ": " << linger_hint(row.group) << "\n";
+  constexpr size_t kFrames = 8;  // the innermost: the rest are in the records
   for (const CallSite& site : row.call_sites) {
     const char* label = "    opened at ";
-    for (const std::string& frame : site.frames) {
-      out << label << frame << "\n";
+    for (size_t i = 0; i < site.frames.size() && i < kFrames; ++i) {
+      out << label << site.frames[i] << "\n";
       label = "              ";
     }
+    if (site.frames.size() > kFrames) out << label << "(" << site.frames.size() - kFrames << " more frames in --output)\n";
     if (row.call_sites.size() > 1) out << "              (" << plural(site.count, "socket", "sockets") << ")\n";
   }
 }
