@@ -165,6 +165,50 @@ TEST_CASE("exec: long stacks are cut in the summary, whole in the records", "[ex
   CHECK(records.front()["call_sites"][0]["frames"].size() == 20);
 }
 
+TEST_CASE("exec: the summary folds Go standard library and libc frames around the program's own", "[exec]") {
+  ExecOutcome o;
+  o.argv = {"t"};
+  ReportRow go = lingered_row(kServer, 1, 1s);
+  go.call_sites.push_back({1,
+                           {"runtime/internal/syscall.Syscall6 (/t)", "syscall.connect (/t)", "net.(*netFD).connect (/t)",
+                            "github.com/lib/pq.(*conn).dial (/t)", "main.leakDial (/t)", "main.main (/t)",
+                            "runtime.main (/t)", "runtime.goexit (/t)"}});
+  ReportRow c = lingered_row(kWorker, 1, 1s);
+  c.call_sites.push_back({1,
+                          {"connect (../sysdeps/unix/sysv/linux/connect.c:26)", "leaky_fetch (/x/leak_site.c:33)",
+                           "main (/x/leak_site.c:48)", "__libc_start_call_main (../sysdeps/nptl/libc_start_call_main.h:58)"}});
+  o.never_closed = {go, c};
+  const std::string text = exec_summary(o);
+  INFO(text);
+  CHECK(text.find("    opened at runtime/internal/syscall.Syscall6 (/t)\n"
+                  "              (2 library frames)\n"
+                  "              github.com/lib/pq.(*conn).dial (/t)\n"
+                  "              main.leakDial (/t)\n"
+                  "              main.main (/t)\n") != std::string::npos);
+  CHECK(text.find("runtime.goexit") == std::string::npos);
+  CHECK(text.find("    opened at connect (../sysdeps/unix/sysv/linux/connect.c:26)\n"
+                  "              leaky_fetch (/x/leak_site.c:33)\n"
+                  "              main (/x/leak_site.c:48)\n") != std::string::npos);
+  CHECK(text.find("__libc_start_call_main") == std::string::npos);
+
+  // Only library code (a net/http dial goroutine): its outermost frames.
+  ReportRow dial = lingered_row(kServer, 1, 1s);
+  dial.call_sites.push_back({1,
+                             {"runtime/internal/syscall.Syscall6 (/t)", "syscall.connect (/t)", "net.(*netFD).connect (/t)",
+                              "net.(*Dialer).DialContext (/t)", "net/http.(*Transport).dial (/t)",
+                              "net/http.(*Transport).dialConn (/t)", "net/http.(*Transport).dialConnFor (/t)",
+                              "net/http.(*Transport).queueForDial.func1 (/t)", "runtime.goexit (/t)"}});
+  o.never_closed = {dial};
+  const std::string library = exec_summary(o);
+  INFO(library);
+  CHECK(library.find("    opened at runtime/internal/syscall.Syscall6 (/t)\n"
+                     "              (3 library frames)\n"
+                     "              net/http.(*Transport).dial (/t)\n"
+                     "              net/http.(*Transport).dialConn (/t)\n"
+                     "              net/http.(*Transport).dialConnFor (/t)\n"
+                     "              net/http.(*Transport).queueForDial.func1 (/t)\n") != std::string::npos);
+}
+
 TEST_CASE("exec: NDJSON has one leak record per finding and an exec record last", "[exec]") {
   ExecOutcome o;
   o.argv = {"./t", "-v"};

@@ -1,5 +1,6 @@
 #include "output/exec_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -39,6 +40,20 @@ std::string headline(const ReportRow& row, bool never_closed, const Thresholds& 
          " (oldest " + seconds_text(to_seconds(g.oldest)) + ")";
 }
 
+// A frame of the Go standard library or of libc, which a summary folds: "net/http.(*T).f",
+// "runtime.goexit", "connect (../sysdeps/...)", "0x... (/usr/lib/.../libc.so.6)".
+bool library_frame(const std::string& frame) {
+  if (frame.find("(../sysdeps/") != std::string::npos || frame.find("/libc.so") != std::string::npos) return true;
+  const std::string function = frame.substr(0, frame.find(' '));
+  const size_t slash = function.rfind('/');
+  const size_t dot = function.find('.', slash == std::string::npos ? 0 : slash);
+  if (dot == std::string::npos || function.find('(') < dot) return false;  // not a Go name
+  const std::string package = function.substr(0, dot);
+  const std::string first = package.substr(0, package.find('/'));
+  // Standard packages have no dot in their first path element; main is the program's.
+  return first.find('.') == std::string::npos && package != "main";
+}
+
 void describe(std::ostringstream& out, const ReportRow& row, bool never_closed, const Thresholds& t) {
   out << "  " << who(row) << ": " << headline(row, never_closed, t) << "\n";
   for (const PeerCount& p : row.group.top_peers) {
@@ -46,14 +61,46 @@ void describe(std::ostringstream& out, const ReportRow& row, bool never_closed, 
         << ")\n";
   }
   out << "    cause " << cause_name(linger_cause(row.group)) << ": " << linger_hint(row.group) << "\n";
-  constexpr size_t kFrames = 8;  // the innermost: the rest are in the records
+  // The innermost frame, then the program's own, with library frames folded between:
+  // the whole stack is in the records.
+  constexpr size_t kFrames = 8;
   for (const CallSite& site : row.call_sites) {
     const char* label = "    opened at ";
-    for (size_t i = 0; i < site.frames.size() && i < kFrames; ++i) {
+    const auto own = std::find_if(site.frames.begin() + (site.frames.empty() ? 0 : 1), site.frames.end(),
+                                  [](const std::string& f) { return !library_frame(f); });
+    if (own == site.frames.end() && site.frames.size() > 2) {
+      // Nothing of the program's on the stack (a Go transport's dial goroutine): the
+      // library's outermost frames say what started it.
+      size_t last = site.frames.size();
+      while (last > 1 && (site.frames[last - 1].rfind("runtime.goexit", 0) == 0 ||
+                          site.frames[last - 1].rfind("__libc_start", 0) == 0)) {
+        --last;
+      }
+      const size_t first = std::max<size_t>(1, last > 4 ? last - 4 : 1);
+      out << label << site.frames[0] << "\n";
+      if (first > 1) out << "              (" << first - 1 << " library frames)\n";
+      for (size_t i = first; i < last; ++i) out << "              " << site.frames[i] << "\n";
+      continue;
+    }
+    size_t shown = 0;
+    size_t folded = 0;
+    size_t i = 0;
+    auto fold = [&] {
+      if (folded) out << label << "(" << folded << (folded == 1 ? " library frame)\n" : " library frames)\n");
+      folded = 0;
+    };
+    for (; i < site.frames.size() && shown < kFrames; ++i) {
+      if (i > 0 && library_frame(site.frames[i])) {
+        ++folded;
+        continue;
+      }
+      fold();
       out << label << site.frames[i] << "\n";
       label = "              ";
+      ++shown;
     }
-    if (site.frames.size() > kFrames) out << label << "(" << site.frames.size() - kFrames << " more frames in --output)\n";
+    folded = 0;
+    if (i < site.frames.size()) out << label << "(" << site.frames.size() - i << " more frames in --output)\n";
     if (row.call_sites.size() > 1) out << "              (" << plural(site.count, "socket", "sockets") << ")\n";
   }
 }
