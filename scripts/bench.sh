@@ -49,6 +49,9 @@ stop_monitor() {
 }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 churn() { "$bench/sl_bench_churn" --seconds "$seconds" | awk '{print $2}'; }
+# The same churn as a command run by `sockleak exec` (call sites on, as its default): the
+# cost falls on the watched command itself.
+churn_exec() { "$sockleak" exec -- "$bench/sl_bench_churn" --seconds "$seconds" 2>/dev/null | awk '{print $2}'; }
 # $rounds rounds of WORKLOAD under `monitored` in every CONFIG, their order rotating from
 # round to round; one line per round in FILE with the results in the order the configs are given.
 interleaved() {
@@ -101,7 +104,8 @@ await_close_tracking() {
 
 # One run of WORKLOAD (a command printing one rate) with the monitor off or in one
 # configuration: on, leak (sockets lingering: close() hook attached), stacks (--call-sites 1),
-# sites (--call-sites 16), fallbacks (the paths of kernels before 5.12).
+# sites (--call-sites 16), fallbacks (the paths of kernels before 5.12); exec: WORKLOAD's
+# command under `sockleak exec` (WORKLOAD_exec).
 monitored() {
   local workload=$1
   case $2 in
@@ -111,13 +115,14 @@ monitored() {
     stacks) start_monitor "${quiet[@]}" --call-sites 1; "$workload"; stop_monitor ;;
     sites) start_monitor "${quiet[@]}" --call-sites 16; "$workload"; stop_monitor ;;
     fallbacks) SOCKLEAK_DISABLE_FEATURES=$fallbacks start_monitor "${quiet[@]}"; "$workload"; stop_monitor ;;
+    exec) "${workload}_exec" ;;
   esac
 }
 # What a 5.10/5.11 kernel lacks: sockleak names sockets by address and finds them in files
 # by probe reads there.
 fallbacks=socket_cookie,sock_from_file
-echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks (order rotates)" >&2
-interleaved churn "$work/churn" off on leak stacks fallbacks
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks / under sockleak exec (order rotates)" >&2
+interleaved churn "$work/churn" off on leak stacks fallbacks exec
 churn_off=$(column_median 1 "$work/churn")
 churn_on=$(column_median 2 "$work/churn")
 churn_leak=$(column_median 3 "$work/churn")
@@ -125,6 +130,7 @@ churn_ratio=$(ratio_median 2 "$work/churn")
 churn_ratio_leak=$(ratio_median 3 "$work/churn")
 churn_ratio_stacks=$(ratio_median 4 "$work/churn")
 churn_ratio_fallbacks=$(ratio_median 5 "$work/churn")
+churn_ratio_exec=$(ratio_median 6 "$work/churn")
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
@@ -251,6 +257,7 @@ printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_rati
 printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering (close hook)" "$churn_ratio_leak"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
 printf '%-52s %s\n' "churn ratio on/off, 5.10 fallbacks ($fallbacks)" "$churn_ratio_fallbacks"
+printf '%-52s %s\n' "churn ratio under sockleak exec/off (call sites on)" "$churn_ratio_exec (goal >= 0.95)"
 printf '%-52s %s\n' "nginx+wrk requests/s, monitor off (median)" "$nginx_off"
 printf '%-52s %s\n' "nginx+wrk ratio on/off (goal >= 0.98)" "$nginx_ratio"
 printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$nginx_ratio_leak"

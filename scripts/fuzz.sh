@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(event_decoder duration config cli go_pclntab)
+((${#targets[@]})) || targets=(event_decoder duration config cli go_pclntab symbolize_request elf_names)
 "$root/scripts/deps.sh"
 build=${SOCKLEAK_FUZZ_BUILD_DIR:-$root/build-fuzz}
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKLEAK_FUZZ=ON >/dev/null

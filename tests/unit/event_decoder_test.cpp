@@ -9,6 +9,7 @@
 #include "core/event_decoder.h"
 
 using sockleak::decode_event;
+using sockleak::decode_exit_close;
 using sockleak::decode_rows;
 
 namespace {
@@ -56,11 +57,38 @@ TEST_CASE("an event of the wrong size is not decoded", "[decoder]") {
 }
 
 TEST_CASE("an event of an unknown kind is not decoded", "[decoder]") {
-  const uint32_t kind = GENERATE(0u, 4u, 0xFFFFFFFFu);
+  // 5 is the larger exit-close record's kind: never an sl_event.
+  const uint32_t kind = GENERATE(0u, 5u, 6u, 0xFFFFFFFFu);
   sl_event ev = fd_close_event();
   ev.kind = kind;
   INFO("kind " << kind);
   CHECK_FALSE(decode_event(bytes_of(ev)).has_value());
+}
+
+TEST_CASE("exec's exit-close records decode at their own size only, with the socket they name", "[decoder]") {
+  sl_exit_close record{};
+  record.head.kind = SL_EV_EXIT_CLOSE;
+  record.head.cookie = 42;
+  record.head.tgid = 7;
+  record.row.cookie = 42;
+  record.row.peer_port = 8080;
+  std::vector<std::byte> bytes(sizeof record);
+  std::memcpy(bytes.data(), &record, sizeof record);
+  const auto decoded = decode_exit_close(bytes);
+  REQUIRE(decoded);
+  CHECK(decoded->head.tgid == 7);
+  CHECK(decoded->row.peer_port == 8080);
+  CHECK_FALSE(decode_event(bytes));  // not an sl_event
+  CHECK_FALSE(decode_exit_close(std::span(bytes).first(sizeof(sl_event))));
+  record.row.cookie = 43;  // a row of another socket
+  std::memcpy(bytes.data(), &record, sizeof record);
+  CHECK_FALSE(decode_exit_close(bytes));
+  sl_event call_site = fd_close_event();
+  call_site.kind = SL_EV_CALL_SITE;
+  call_site.stack_id = 12;
+  const auto site = decode_event(bytes_of(call_site));
+  REQUIRE(site);
+  CHECK(site->stack_id == 12);
 }
 
 TEST_CASE("a valid event decodes with every field preserved", "[decoder]") {

@@ -14,6 +14,7 @@
 #include "core/exec_findings.h"
 #include "core/go_pclntab.h"
 #include "output/exec_report.h"
+#include "symbolize/protocol.h"
 #include "table_fixtures.h"
 
 using namespace std::chrono_literals;
@@ -360,4 +361,34 @@ TEST_CASE("go function table: other versions and damaged tables are refused or a
   const auto damaged = GoFuncTable::parse(bad_func, 0);
   REQUIRE(damaged);
   CHECK_FALSE(damaged->function_at(0x401100));
+}
+
+TEST_CASE("symbolizer messages: requests and answers round-trip; anything else is refused", "[exec][symbolizer]") {
+  SymbolizeRequest request;
+  request.modules = {{0x7f0000000000, "/usr/lib/libc.so.6"}, {0x400000, "/tmp/go-build1/b001/x.test"}};
+  request.addresses = {0x7f0000001234, 0x401000};
+  const auto bytes = encode_request(request);
+  const auto back = decode_request(bytes);
+  REQUIRE(back);
+  CHECK(back->kind == SymbolizeKind::kFrames);
+  REQUIRE(back->modules.size() == 2);
+  CHECK(back->modules[1].name == "/tmp/go-build1/b001/x.test");
+  CHECK(back->modules[0].base == 0x7f0000000000);
+  CHECK(back->addresses == request.addresses);
+  CHECK_FALSE(decode_request(std::span(bytes).first(bytes.size() - 1)));  // truncated
+  auto longer = bytes;
+  longer.push_back(std::byte{0});
+  CHECK_FALSE(decode_request(longer));  // trailing bytes
+  auto bad_magic = bytes;
+  bad_magic[0] = std::byte{0};
+  CHECK_FALSE(decode_request(bad_magic));
+  SymbolizeRequest many;
+  many.addresses.assign(kMaxAddresses + 1, 1);
+  CHECK_FALSE(decode_request(encode_request(many)));
+
+  const auto texts = encode_texts({"main.leakDial (/src/x.go:3)", "0x401000"});
+  CHECK(decode_texts(texts, 2) == std::optional<std::vector<std::string>>({{"main.leakDial (/src/x.go:3)", "0x401000"}}));
+  CHECK_FALSE(decode_texts(texts, 3));  // a helper answering another question
+  CHECK_FALSE(decode_texts(std::span(texts).first(texts.size() - 2), 2));
+  CHECK(decode_texts(encode_texts({std::string(kMaxText + 10, 'x')}), 1)->front().size() == kMaxText);
 }

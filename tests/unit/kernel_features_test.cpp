@@ -82,10 +82,11 @@ TEST_CASE("optional features missing are fallbacks, not refusals", "[kernel_feat
   k.available[static_cast<size_t>(Feature::kSocketCookie)] = false;
   k.available[static_cast<size_t>(Feature::kSockFromFile)] = false;
   CHECK_NOTHROW(sockleak::require_supported(k));
-  sockleak::FeaturesReport report{k, sockleak::TickRate{250, 250.2, true}, ""};
+  sockleak::FeaturesReport report{k, sockleak::TickRate{250, 250.2, true}, "", "uid=65534 caps=0"};
   const auto json = sockleak::features_json(report);
   CHECK(json["supported"] == true);
   CHECK(json["tick_rate"]["hz"] == 250);
+  CHECK(json["symbolizer"] == "uid=65534 caps=0");
   int fallbacks = 0;
   for (const auto& f : json["features"]) {
     if (f["path"] == "fallback") {

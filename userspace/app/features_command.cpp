@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernel/bpf_monitor.h"
 #include "kernel/kernel_probe.h"
+#include "kernel/symbolizer.h"
 #include "output/features_page.h"
 
 namespace sockleak {
@@ -17,6 +18,7 @@ int run_features(const Options& options) {
     BpfSettings settings;
     settings.verbose = options.verbose;
     settings.stack_sample = 1;
+    settings.watch_tree = true;  // exec's fork hook too
     settings.btf_path = options.btf_path;
     settings.features = report.kernel;
     BpfMonitor bpf(settings);
@@ -24,6 +26,7 @@ int run_features(const Options& options) {
   } catch (const Error& e) {
     report.load_error = e.what();
   }
+  report.symbolizer = Symbolizer().helper_status();
   const std::string page = options.format == Format::kJson ? features_json(report).dump(-1, ' ', false,
                                                                                          nlohmann::json::error_handler_t::replace) + "\n"
                                                            : features_text(report);

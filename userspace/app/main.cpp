@@ -1,15 +1,19 @@
 // sockleak entry point: parse, dispatch, map every failure to a documented exit code.
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "app/exec_command.h"
 #include "app/features_command.h"
 #include "app/monitor.h"
 #include "app/options.h"
 #include "core/error.h"
+#include "symbolize/helper.h"
 
 int main(int argc, char** argv) {
   using namespace sockleak;
+  // The sandboxed call-site symbolizer, started by sockleak itself (not a user command).
+  if (argc == 2 && std::string_view(argv[1]) == kSymbolizerCommand) return run_symbolizer_helper(kSymbolizerChannel);
   const ParseOutcome parsed = parse_options(argc, argv);
   if (!parsed.options) {
     std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);

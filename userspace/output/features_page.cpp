@@ -51,7 +51,9 @@ std::string features_text(const FeaturesReport& r) {
     }
   }
   out += "  tick_rate — kernel HZ, for idle times and CLOSE_WAIT lower bounds\n";
-  out += "      path:  " + (r.tick_rate ? tick_rate_text(*r.tick_rate) : std::string("not measured")) + "\n\n";
+  out += "      path:  " + (r.tick_rate ? tick_rate_text(*r.tick_rate) : std::string("not measured")) + "\n";
+  out += "  symbolizer — names call sites from other programs' files, in a sandboxed helper\n";
+  out += "      path:  " + (r.symbolizer.empty() ? std::string("not started") : r.symbolizer) + "\n\n";
   if (r.supported()) {
     out += "sockleak runs here: every program loads and attaches.\n";
   } else {
@@ -90,6 +92,7 @@ nlohmann::ordered_json features_json(const FeaturesReport& r) {
   } else {
     out["tick_rate"] = nullptr;
   }
+  out["symbolizer"] = r.symbolizer;
   out["supported"] = r.supported();
   if (!r.load_error.empty()) out["error"] = r.load_error;
   return out;

@@ -17,6 +17,7 @@ struct FeaturesReport {
   KernelFeatures kernel;
   std::optional<TickRate> tick_rate;  // measured once the object loaded
   std::string load_error;             // empty: every program loaded and attached
+  std::string symbolizer;             // the call-site symbolizer helper's confinement, as it reports it
   bool supported() const { return load_error.empty() && !kernel.first_missing_required(); }
 };
 
