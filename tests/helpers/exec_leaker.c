@@ -19,22 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback_connect.h"
+
 #define MAX_CONNECTIONS 256
-
-static int open_connection(int port)
-{
-	struct sockaddr_in addr = {0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((unsigned short)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		perror("connect");
-		exit(1);
-	}
-	return fd;
-}
 
 /* The leak: connections whose fds the caller keeps but never closes. */
 void leaky_connect(int port, int count, int *fds)

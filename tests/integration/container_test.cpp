@@ -324,13 +324,6 @@ TEST_CASE("an Alertmanager that is down at first gets the alert once it is up; f
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void replace_once(std::string& text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
   REQUIRE(at != std::string::npos);

@@ -18,18 +18,12 @@ using sockleak::test::ChildProcess;
 using sockleak::test::expect_line_prefix;
 using sockleak::test::LoopbackServer;
 using sockleak::test::make_temp_dir;
+using sockleak::test::read_file;
 using sockleak::test::Record;
 using sockleak::test::run_command;
 using sockleak::test::ss_count;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -152,6 +146,21 @@ TEST_CASE("exec: exit status is the command's when it fails, the leak status whe
   {
     ExecRun run({"--close-wait", "nonsense"}, {"/bin/true"});
     CHECK(run.finish() == 2);
+  }
+  {
+    // Without privileges: 77 before the command runs (it would have left a file).
+    const std::string dir = make_temp_dir();
+    run_command({"/bin/chmod", "777", dir});  // writable by the unprivileged command, had it run
+    ChildProcess dropped({"/bin/sh", "-c",
+                          "exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
+                              std::string(SOCKLEAK_BIN) + " exec -- /bin/touch " + dir + "/ran 2>&1"});
+    std::string output;
+    while (auto line = dropped.read_line(10s)) output += *line + "\n";
+    CHECK(dropped.wait(10s) == 77);
+    CHECK(output.find("CAP_BPF") != std::string::npos);
+    CHECK(read_file(dir + "/ran").empty());
+    CHECK(access((dir + "/ran").c_str(), F_OK) != 0);
+    run_command({"/bin/rm", "-rf", dir});
   }
 }
 

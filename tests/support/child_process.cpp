@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -115,6 +117,13 @@ std::string make_temp_dir() {
   std::string path = "/tmp/sockleak-test-XXXXXX";
   if (!mkdtemp(path.data())) throw std::runtime_error("mkdtemp failed");
   return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace sockleak::test

@@ -42,4 +42,7 @@ std::string run_command(const std::vector<std::string>& argv);
 // A new private directory under /tmp (mkdtemp); the caller removes it.
 std::string make_temp_dir();
 
+// A file's whole content ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 }  // namespace sockleak::test

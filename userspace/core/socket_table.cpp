@@ -361,7 +361,9 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
   basis.valid_until_ns = UINT64_MAX;
   // Sockets a process holds and those queued on its listeners are separate groups.
   std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
-  for (const auto& [cookie, socket] : lingering_) {
+  for (const auto& entry : lingering_) {
+    // Named, not a structured binding: lambdas below capture it (clang before 16 refuses that).
+    const LingeringSocket& socket = entry.second;
     const Nanos age = socket.age(now_ns);
     const bool close_wait = socket.state == TcpState::kCloseWait;
     const Nanos threshold = close_wait ? thresholds.close_wait : thresholds.established_idle;
