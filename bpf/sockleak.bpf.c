@@ -87,6 +87,15 @@ struct {
 	__type(value, __u64);
 } watched SEC(".maps");
 
+/* `exec`: call sites already announced to userspace, by (stack id << 32 | tgid): one event
+ * per call site and process, not one per connection of a command that churns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} announced_sites SEC(".maps");
+
 /* Set before load: `exec` watches one process tree (call sites and exit closes for it only). */
 const volatile __u32 watch_tree = 0;
 /* `exec`: sockleak itself while it forks the command, 0 otherwise: its child is the root. */
@@ -172,9 +181,16 @@ static __always_inline bool is_watched(__u32 tgid, __u64 start)
 	return known && *known == start;
 }
 
-/* `exec`: userspace reads the capturer's mappings at once, while it runs. */
+/* `exec`: userspace reads the capturer's mappings at once, while it runs; once per call
+ * site and process. */
 static __always_inline void announce_call_site(__u32 tgid, __u32 stack_id)
 {
+	__u64 site = (__u64)stack_id << 32 | tgid;
+	__u8 yes = 1;
+
+	if (bpf_map_lookup_elem(&announced_sites, &site))
+		return;
+	bpf_map_update_elem(&announced_sites, &site, &yes, BPF_ANY);
 	struct sl_event *slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
 
 	if (!slot) {
@@ -211,8 +227,7 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 
 	if (!refs)
 		return key;
-	/* No fetching add before 5.12: two CPUs may both see 0 and announce it twice. */
-	if (watch_tree && *refs == 0)
+	if (watch_tree)
 		announce_call_site(tgid, key);
 	__sync_fetch_and_add(refs, 1);
 	return key;

@@ -122,8 +122,8 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
       ->capture_default_str();
   if (exec) {
     cmd.add_option("--call-sites", raw.call_sites,
-                   "Capture the user stack at connect()/accept() in the command's processes (only there) and "
-                   "name the functions that opened leaked sockets: 0 off, 1 every socket, N one in N")
+                   "Capture the user stack at connect() in the command's processes (only there) and name the "
+                   "functions that opened leaked sockets: 0 off, 1 every socket, N one in N")
         ->capture_default_str();
   } else if (streaming) {
     cmd.add_option("--call-sites", raw.call_sites,

@@ -59,7 +59,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoattach(skel_->progs.sample_clock, false);
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
   bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
-  bpf_program__set_autoload(skel_->progs.on_sys_exit, syscall_hooks && settings.stack_sample > 0);
+  bpf_program__set_autoload(skel_->progs.on_sys_exit,
+                            syscall_hooks && settings.stack_sample > 0 && settings.accept_call_sites);
   bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {

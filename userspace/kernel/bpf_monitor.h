@@ -44,6 +44,9 @@ struct BpfSettings {
   bool syscall_hooks = true;              // tp_btf/sys_enter (close); sys_exit (accept call sites)
   uint32_t stack_sample = 0;              // call sites: 0 off, N = one connect/accept in N
   uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
+  // Call sites of accepted sockets too (tp_btf/sys_exit: every syscall on the host takes the
+  // tracepoint path while it is attached); connect()'s come from the state hook for free.
+  bool accept_call_sites = true;
   std::string btf_path;                   // --btf: types for CO-RE instead of the kernel's own
   KernelFeatures features;                // from probe_kernel(); probed by the constructor if not
   // One-shot reports: reconciles read held sockets without adding them to the map (their
