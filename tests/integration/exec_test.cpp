@@ -95,6 +95,21 @@ TEST_CASE("exec: a child's leak is reported under the child's pid, with peer, ca
   CHECK(contains(summary, "exit 66: leak found"));
 }
 
+TEST_CASE("exec: a daemon the command started and left to init is still watched", "[exec_daemon]") {
+  LoopbackServer server;
+  // The middle shell exits at once: the leaker is re-parented (to init or a subreaper)
+  // before it connects, while the command goes on.
+  ExecRun run({}, {"/bin/sh", "-c",
+                   "/bin/sh -c '" + std::string(EXEC_LEAKER_BIN) + " " + server.port +
+                       " linger 2 & echo DAEMON $!'; sleep 4"});
+  const std::string daemon = expect_line_prefix(run.process(), "DAEMON ");
+  CHECK(run.finish() == 66);
+  const std::string summary = run.summary();
+  INFO(summary);
+  CHECK(contains(summary, "pid " + daemon + " (sl_exec_leaker): 2 CLOSE_WAIT sockets never closed"));
+  CHECK(contains(summary, "pid " + daemon + " (sl_exec_leaker): 2 CLOSE_WAIT sockets past 1s"));
+}
+
 TEST_CASE("exec: a leaker outside the watched tree is never reported", "[exec_outside_leaker]") {
   LoopbackServer server;
   ChildProcess outside({LEAK_SITE_BIN, server.port, "5"});
