@@ -68,9 +68,11 @@ std::string enter_sandbox(int keep) {
   std::string problems;
   for (int fd = 3; fd < keep; ++fd) close(fd);
   if (syscall(SYS_close_range, keep + 1, ~0u, 0) != 0) note(problems, "close_range");
-  const rlimit memory{kMemoryLimit, kMemoryLimit};
   const rlimit none{0, 0};
+#ifndef __SANITIZE_ADDRESS__  // ASan reserves terabytes of shadow address space up front
+  const rlimit memory{kMemoryLimit, kMemoryLimit};
   setrlimit(RLIMIT_AS, &memory);
+#endif
   setrlimit(RLIMIT_CORE, &none);
   setrlimit(RLIMIT_NPROC, &none);
   // Capabilities out of the bounding and ambient sets while they can be dropped, then the
