@@ -296,8 +296,12 @@ TEST_CASE("exec: `go test` whose test never closes a response body fails with th
     CHECK(contains(summary, "(leaky.test): 1 CLOSE_WAIT socket never closed"));
     CHECK(contains(summary, "peer 127.0.0.1:"));
     CHECK(contains(summary, "cause peer_closed"));
-    // go test links with -s -w: named from the Go runtime's own function table.
+    // go test links with -s -w: named from the Go runtime's own function table. The test
+    // binary lives for milliseconds after its connect(); an ASan-built sockleak is often
+    // too slow to read its mappings in time (README Known limits), so only here.
+#ifndef __SANITIZE_ADDRESS__
     CHECK(contains(summary, "net/http.(*Transport).dial"));
+#endif
   }
   const std::string tidy = go_module(true);
   {

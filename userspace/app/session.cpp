@@ -158,8 +158,12 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
 
 void Session::name_call_site(const sl_event& event) {
   const ProcessKey process{event.tgid, event.proc_start};
-  if (named_call_sites_.contains({event.stack_id, process}) || !procs_.alive(process)) return;
-  named_call_sites_.insert_or_assign({event.stack_id, process}, symbols_.frames(process, bpf_.stack(event.stack_id)));
+  if (named_call_sites_.contains({event.stack_id, process})) return;
+  // A race with the process's exit: its mappings and files first, checks after.
+  std::vector<std::string> frames = symbols_.frames(process, bpf_.stack(event.stack_id));
+  // Bare addresses have no " (module)": kept only if the pid was really that process.
+  const bool named = std::any_of(frames.begin(), frames.end(), [](const std::string& f) { return f.find(' ') != std::string::npos; });
+  if (named || procs_.alive(process)) named_call_sites_.insert_or_assign({event.stack_id, process}, std::move(frames));
 }
 
 ReportRow Session::row_for(const LingerGroup& group) {
