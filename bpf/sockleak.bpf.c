@@ -87,6 +87,17 @@ struct {
 	__type(value, __u64);
 } watched SEC(".maps");
 
+/* Processes holding reported sockets (tgid as sockleak's pid namespace sees it -> process
+ * start), kept by userspace: a fork by one of them shares its sockets with the child,
+ * which only a new reading of the fd tables shows (close() is not watched while every
+ * reported socket has one holder). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_HOLDER_PROCESSES);
+	__type(key, __u32);
+	__type(value, __u64);
+} holder_processes SEC(".maps");
+
 /* `exec`: call sites already announced to userspace, by (stack id << 32 | tgid): one event
  * per call site and process, not one per connection of a command that churns. */
 struct {
@@ -384,7 +395,8 @@ static __always_inline void report_exit_close(const struct sock *sk, __u64 cooki
 	count(SL_CNT_EVENTS_SENT);
 }
 
-/* `exec`: children of watched processes are watched (threads are their process). */
+/* Every fork on the host (threads are their process): counted when the parent holds
+ * reported sockets; under `exec`, children of watched processes are watched. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -392,7 +404,14 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	__u32 parent_tgid = sl_task_tgid(parent);
 
-	if (!parent_tgid || (parent_tgid != watch_parent && !is_watched(parent_tgid, sl_task_start(parent))))
+	if (!parent_tgid)
+		return 0;
+	__u64 parent_start = sl_task_start(parent);
+	__u64 *holder = bpf_map_lookup_elem(&holder_processes, &parent_tgid);
+
+	if (holder && *holder == parent_start)
+		count(SL_CNT_HOLDER_FORKS);
+	if (!watch_tree || (parent_tgid != watch_parent && !is_watched(parent_tgid, parent_start)))
 		return 0;
 	__u32 tgid = sl_task_tgid(child);
 	__u64 start = sl_task_start(child);

@@ -15,6 +15,7 @@
 #define SL_ABI_VERSION 6
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
+#define SL_MAX_HOLDER_PROCESSES 4096 /* processes holding reported sockets the fork hook knows */
 #define SL_NO_STACK 0xffffffffu
 #define SL_ADDR_LEN 16
 
@@ -60,6 +61,7 @@ enum sl_counter {
 	SL_CNT_STACKS_LOST,     /* call-site stack not captured (stack map full or collision) */
 	SL_CNT_QUEUE_TRUNCATED, /* accept queues longer than a reconcile walks (SL_MAX_QUEUED) */
 	SL_CNT_ESTABLISHED,     /* transitions to ESTABLISHED: a reconcile of new sockets is due only after one */
+	SL_CNT_HOLDER_FORKS,    /* forks of processes holding reported sockets: their holders must be read again */
 	SL_CNT_MAX,
 };
 

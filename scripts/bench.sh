@@ -78,40 +78,63 @@ column_median() { awk -v n="$1" '{print $n}' "$2" | median; }
 ratio_median() { awk -v n="$1" '{printf "%.3f\n", $n / $1}' "$2" | median; }
 
 # A standing leak for every round: 100 CLOSE_WAIT sockets held by one process. They
-# linger (and sockleak attaches its close() hook) only where --close-wait is 1s.
+# linger only where --close-wait is 1s; one holder needs no close() hook.
 helpers=$build/tests/helpers
 "$helpers/sl_http_server" --idle-close-ms 1 --max-seconds 3600 >"$work/server.out" &
 fixture_pids+=($!)
 for _ in $(seq 100); do grep -q PORT "$work/server.out" 2>/dev/null && break; sleep 0.05; done
+leak_port=$(awk '/PORT/ {print $2}' "$work/server.out")
 mkfifo "$work/leak_in"  # the leaker runs until its stdin closes
-"$helpers/sl_socket_scenarios" --port "$(awk '/PORT/ {print $2}' "$work/server.out")" --count 100 \
-  --max-seconds 3600 <"$work/leak_in" >"$work/leak.out" &
+"$helpers/sl_socket_scenarios" --port "$leak_port" --count 100 --max-seconds 3600 <"$work/leak_in" >"$work/leak.out" &
 fixture_pids+=($!)
 exec 8>"$work/leak_in"
 for _ in $(seq 100); do grep -q READY "$work/leak.out" 2>/dev/null && break; sleep 0.05; done
 
-quiet=(--interval 1s --close-wait 1h)     # the leak does not linger yet: no close() hook
-leaking=(--interval 1s --close-wait 1s)   # 100 sockets linger: close() hook attached
-# Waits until the monitor reports that its close() hook is attached.
-await_close_tracking() {
+quiet=(--interval 1s --close-wait 1h)     # the leak does not linger yet
+leaking=(--interval 1s --close-wait 1s)   # 100 sockets linger, one holder: no close() hook
+# Waits until the monitor reports lingering sockets, and with `hooked` until its stats
+# say that its close() hook is attached.
+await_lingering() {
+  local want='"type":"linger"'
+  [[ ${1:-} == hooked ]] && want='"close_tracking":true'
   for _ in $(seq 100); do
-    grep -q '"close_tracking":true' "$work/monitor.out" && return 0
+    grep -q "$want" "$work/monitor.out" && return 0
     sleep 0.05
   done
-  echo "bench: the close() hook did not attach" >&2
+  echo "bench: no $want from the monitor" >&2
   exit 1
+}
+# 20 more CLOSE_WAIT sockets, shared by a process and its forked child: a close() by one
+# of them changes the report, so the close() hook is attached while they linger.
+start_shared_leak() {
+  rm -f "$work/shared_in" && mkfifo "$work/shared_in"  # it runs until its stdin closes
+  "$helpers/sl_socket_scenarios" --port "$leak_port" --scenario fork --count 20 --max-seconds 600 \
+    <"$work/shared_in" >"$work/shared.out" &
+  shared_pid=$!
+  exec 7>"$work/shared_in"
+  for _ in $(seq 100); do grep -q READY "$work/shared.out" 2>/dev/null && break; sleep 0.05; done
+}
+stop_shared_leak() {
+  exec 7>&-
+  wait "$shared_pid" || true
 }
 
 # One run of WORKLOAD (a command printing one rate) with the monitor off or in one
-# configuration: on, leak (sockets lingering: close() hook attached), stacks (--call-sites 1),
-# sites (--call-sites 16), fallbacks (the paths of kernels before 5.12); exec: WORKLOAD's
-# command under `sockleak exec` (WORKLOAD_exec).
+# configuration: on, leak (100 sockets lingering, one holder), shared (20 more shared by a
+# fork: close() hook attached), stacks (--call-sites 1), sites (--call-sites 16), fallbacks
+# (the paths of kernels before 5.12); exec: WORKLOAD's command under `sockleak exec`
+# (WORKLOAD_exec).
 monitored() {
   local workload=$1
   case $2 in
     off) "$workload" ;;
     on) start_monitor "${quiet[@]}"; "$workload"; stop_monitor ;;
-    leak) start_monitor "${leaking[@]}"; await_close_tracking; "$workload"; stop_monitor ;;
+    leak)
+      start_monitor "${leaking[@]}"; await_lingering
+      "$workload"; stop_monitor ;;
+    shared)
+      start_shared_leak; start_monitor "${leaking[@]}"; await_lingering hooked
+      "$workload"; stop_monitor; stop_shared_leak ;;
     stacks) start_monitor "${quiet[@]}" --call-sites 1; "$workload"; stop_monitor ;;
     sites) start_monitor "${quiet[@]}" --call-sites 16; "$workload"; stop_monitor ;;
     fallbacks) SOCKLEAK_DISABLE_FEATURES=$fallbacks start_monitor "${quiet[@]}"; "$workload"; stop_monitor ;;
@@ -121,26 +144,29 @@ monitored() {
 # What a 5.10/5.11 kernel lacks: sockleak names sockets by address and finds them in files
 # by probe reads there.
 fallbacks=socket_cookie,sock_from_file
-echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / on with lingering sockets / on --call-sites 1 / on with 5.10 fallbacks / under sockleak exec (order rotates)" >&2
-interleaved churn "$work/churn" off on leak stacks fallbacks exec
+echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / lingering / lingering shared / on --call-sites 1 / on with 5.10 fallbacks / under sockleak exec (order rotates)" >&2
+interleaved churn "$work/churn" off on leak shared stacks fallbacks exec
 churn_off=$(column_median 1 "$work/churn")
 churn_on=$(column_median 2 "$work/churn")
 churn_leak=$(column_median 3 "$work/churn")
 churn_ratio=$(ratio_median 2 "$work/churn")
 churn_ratio_leak=$(ratio_median 3 "$work/churn")
-churn_ratio_stacks=$(ratio_median 4 "$work/churn")
-churn_ratio_fallbacks=$(ratio_median 5 "$work/churn")
-churn_ratio_exec=$(ratio_median 6 "$work/churn")
+churn_ratio_shared=$(ratio_median 4 "$work/churn")
+churn_ratio_stacks=$(ratio_median 5 "$work/churn")
+churn_ratio_fallbacks=$(ratio_median 6 "$work/churn")
+churn_ratio_exec=$(ratio_median 7 "$work/churn")
 
 echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
 start_monitor "${quiet[@]}"; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
-start_monitor "${leaking[@]}"; await_close_tracking; "$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor
+start_shared_leak; start_monitor "${leaking[@]}"; await_lingering hooked
+"$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor; stop_shared_leak
 sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 
 # A real server under connection churn: nginx (keepalive_timeout 0: a connection per request,
 # epoll, accept4, reads and writes, each paying for the syscall hook) driven by wrk, with the
-# monitor off, on, on with sockets lingering (close() hook attached) and on --call-sites 16.
+# monitor off, on, on with sockets lingering (one holder; and shared: close() hook attached)
+# and on --call-sites 16.
 for pkg in nginx-light wrk; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && continue
   export DEBIAN_FRONTEND=noninteractive
@@ -171,12 +197,13 @@ for _ in $(seq 100); do ss -tlnH "sport = :$nginx_port" | grep -q . && break; sl
 wrk_rps() {
   wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/Requests\/sec/ {print $2}'
 }
-echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / --call-sites 16 (order rotates)" >&2
-interleaved wrk_rps "$work/nginx_rounds" off on leak sites
+echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / lingering shared / --call-sites 16 (order rotates)" >&2
+interleaved wrk_rps "$work/nginx_rounds" off on leak shared sites
 nginx_off=$(column_median 1 "$work/nginx_rounds")
 nginx_ratio=$(ratio_median 2 "$work/nginx_rounds")
 nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
-nginx_ratio_sites=$(ratio_median 4 "$work/nginx_rounds")
+nginx_ratio_shared=$(ratio_median 4 "$work/nginx_rounds")
+nginx_ratio_sites=$(ratio_median 5 "$work/nginx_rounds")
 kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
 fixture_pids=()
 
@@ -254,13 +281,15 @@ printf '%-52s %s\n' "churn conn/s, monitor off (median)" "$churn_off"
 printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
 printf '%-52s %s\n' "churn conn/s, on with 100 lingering sockets (median)" "$churn_leak"
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
-printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering (close hook)" "$churn_ratio_leak"
+printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering, one holder" "$churn_ratio_leak"
+printf '%-52s %s\n' "churn ratio on/off, + 20 shared by a fork (close hook)" "$churn_ratio_shared"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
 printf '%-52s %s\n' "churn ratio on/off, 5.10 fallbacks ($fallbacks)" "$churn_ratio_fallbacks"
 printf '%-52s %s\n' "churn ratio under sockleak exec/off (call sites on)" "$churn_ratio_exec (goal >= 0.95)"
 printf '%-52s %s\n' "nginx+wrk requests/s, monitor off (median)" "$nginx_off"
 printf '%-52s %s\n' "nginx+wrk ratio on/off (goal >= 0.98)" "$nginx_ratio"
 printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$nginx_ratio_leak"
+printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_shared"
 printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
 printf '%-52s %s\n' "getppid ns/call off -> on (-> close hook attached)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") (-> $(sys getppid_ns "$work/sys_hooked"))"
 printf '%-52s %s\n' "dup+close ns/call off -> on (-> close hook attached)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") (-> $(sys dup_close_ns "$work/sys_hooked"))"

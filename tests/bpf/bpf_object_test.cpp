@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -296,6 +297,48 @@ TEST_CASE("connections reaching ESTABLISHED are counted, both ends", "[bpf]") {
   // Other connections on the host may count too: at least this one's two ends.
   CHECK(bpf.counters().established >= before + 2);
   close(served);
+  close(client);
+}
+
+TEST_CASE("forks are counted for the processes named as holders only, by pid and start time", "[bpf]") {
+  BpfMonitor bpf(settings());
+  Listener listener;
+  const int client = listener.connect_client();
+  const std::vector<sl_sock_row> rows = bpf.read_holders();
+  const sl_sock_row* mine = find_holder(rows, static_cast<uint32_t>(client));
+  REQUIRE(mine);
+  const sockleak::ProcessKey me{mine->tgid, mine->proc_start};
+  const auto forks = [&bpf] { return bpf.counters().holder_forks; };
+  const auto fork_and_reap = [] {
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    REQUIRE(child > 0);
+    waitpid(child, nullptr, 0);
+  };
+  const uint64_t before = forks();
+  fork_and_reap();
+  CHECK(forks() == before);  // not named
+
+  REQUIRE(bpf.set_holder_processes({me}));
+  fork_and_reap();
+  std::thread([&] { fork_and_reap(); }).join();  // a fork from another thread of the process
+  CHECK(forks() == before + 2);
+  std::thread([] {}).join();  // a new thread is no fork
+  CHECK(forks() == before + 2);
+
+  // Another process that had this pid (a reused pid) is not this one.
+  REQUIRE(bpf.set_holder_processes({sockleak::ProcessKey{me.pid, me.start_ns + 1}}));
+  fork_and_reap();
+  CHECK(forks() == before + 2);
+  REQUIRE(bpf.set_holder_processes({}));
+  fork_and_reap();
+  CHECK(forks() == before + 2);
+
+  // More holders than the kernel map takes: said, so that closes are watched instead.
+  std::set<sockleak::ProcessKey> many;
+  for (uint32_t pid = 1; pid <= SL_MAX_HOLDER_PROCESSES + 1; ++pid) many.insert({pid, 1});
+  CHECK_FALSE(bpf.set_holder_processes(many));
+  CHECK(bpf.set_holder_processes({me}));
   close(client);
 }
 

@@ -13,6 +13,8 @@
 // sockets and dropping them (so a monitor reports both holders first).
 // --close-after-ms T: T ms after READY, close() every socket fd this process opened and
 // print "CLOSED" (a burst of close syscalls).
+// --fork-after-ms T: T ms after READY, fork a child that holds what it inherited and print
+// "FORKED <pid>" (sockets shared after they were reported).
 // --dup-after-ms T: T ms after READY, dup() every socket fd this process opened, then close
 // the dup (--dup-mode close-dup, as Go's conn.File() and Python's socket.dup() leave it)
 // or the original (close-original), and print "DUPED": the process still holds every
@@ -301,6 +303,7 @@ int main(int argc, char** argv) {
   long long max_seconds = 120;
   long long close_after_ms = -1;
   long long dup_after_ms = -1;
+  long long fork_after_ms = -1;
   std::string dup_mode = "close-dup";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -312,6 +315,7 @@ int main(int argc, char** argv) {
     else if (flag == "--close-after-ms") close_after_ms = std::atoll(argv[i + 1]);
     else if (flag == "--delay-ms") g_delay_ms = std::atoll(argv[i + 1]);
     else if (flag == "--dup-after-ms") dup_after_ms = std::atoll(argv[i + 1]);
+    else if (flag == "--fork-after-ms") fork_after_ms = std::atoll(argv[i + 1]);
     else if (flag == "--dup-mode") dup_mode = argv[i + 1];
     else if (flag == "--fd-tables") g_fd_tables = std::atoi(argv[i + 1]);
     else if (flag == "--connect") g_connect = std::atoi(argv[i + 1]);
@@ -331,6 +335,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   auto serve = [=]() mutable {
   for (long long waited = 0; waited < max_seconds * 10; ++waited) {
+    if (fork_after_ms >= 0 && waited * 100 >= fork_after_ms) {
+      say("FORKED", fork_holder());
+      fork_after_ms = -1;
+    }
     if (close_after_ms >= 0 && waited * 100 >= close_after_ms) {
       for (int fd : g_opened) close(fd);
       close_after_ms = -1;

@@ -31,14 +31,21 @@ struct Scenario {
   std::vector<pid_t> holders;
   std::vector<pid_t> not_holders;
 
-  Scenario(const std::string& port, const std::string& name, int count, std::vector<std::string> extra = {},
-           const NetNamespace* ns = nullptr)
+  std::string name;
+
+  // Started, and with `ready` read up to its READY line (else call await_ready()).
+  Scenario(const std::string& port, const std::string& scenario, int count, std::vector<std::string> extra = {},
+           const NetNamespace* ns = nullptr, bool ready = true)
       : process([&] {
-          std::vector<std::string> argv{SOCKET_SCENARIOS_BIN, "--port", port, "--scenario", name, "--count",
+          std::vector<std::string> argv{SOCKET_SCENARIOS_BIN, "--port", port, "--scenario", scenario, "--count",
                                         std::to_string(count)};
           argv.insert(argv.end(), extra.begin(), extra.end());
           return ns ? ns->exec(argv) : argv;
-        }()) {
+        }()),
+        name(scenario) {
+    if (ready) await_ready();
+  }
+  void await_ready() {
     while (auto line = process.read_line(30s)) {
       if (*line == "READY") return;
       if (line->rfind("HOLDER ", 0) == 0) holders.push_back(std::stoi(line->substr(7)));
@@ -128,28 +135,40 @@ TEST_CASE("a socket moved with SCM_RIGHTS is reported under the receiver only", 
 
 TEST_CASE("holders that drop sockets without close() leave no stale record past one reconcile interval",
           "[missed_closes]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args());
+  // Four ways at once, each in its own processes: both holders are reported during the
+  // 3 s delay, then one drops the sockets.
+  std::vector<std::unique_ptr<Scenario>> scenarios;
   for (const std::string name : {"exit", "close_range", "dup2", "exec"}) {
-    DYNAMIC_SECTION("scenario " << name) {
-      LoopbackServer server;
-      SockleakRun sockleak(run_args());
-      // Both holders are reported during the 3 s delay, then one drops the sockets.
-      Scenario scenario(server.port, name, 20, {"--delay-ms", "3000"});
-      REQUIRE(scenario.not_holders.size() == 1);
-      // Threshold 1s + interval 1s + --reconcile-interval 2s bound how long a stale holder may last.
-      auto cycle = cycle_matching(sockleak, scenario.all(), expected(scenario, 20), 5s);
-      REQUIRE(cycle);
-      check_against_ss(*cycle, scenario.all());
-      bool reported_before = false;  // the case exercised: a holder that was reported, then left
-      for (const Record& r : sockleak.seen()) {
-        reported_before = reported_before || (is_linger(r, scenario.not_holders.front(), "CLOSE_WAIT") &&
-                                              r["socket"]["count"] == 20);
-      }
-      CHECK(reported_before);
+    scenarios.push_back(std::make_unique<Scenario>(server.port, name, 20, std::vector<std::string>{"--delay-ms", "3000"},
+                                                   nullptr, false));
+  }
+  std::vector<pid_t> all;
+  std::map<pid_t, int> want;
+  for (auto& scenario : scenarios) {
+    scenario->await_ready();
+    INFO("scenario " << scenario->name);
+    REQUIRE(scenario->not_holders.size() == 1);
+    for (pid_t pid : scenario->all()) all.push_back(pid);
+    want.merge(expected(*scenario, 20));
+  }
+  // Threshold 1s + interval 1s + --reconcile-interval 2s bound how long a stale holder may last.
+  auto cycle = cycle_matching(sockleak, all, want, 5s);
+  REQUIRE(cycle);
+  check_against_ss(*cycle, all);
+  for (auto& scenario : scenarios) {
+    bool reported_before = false;  // the case exercised: a holder that was reported, then left
+    for (const Record& r : sockleak.seen()) {
+      reported_before = reported_before || (is_linger(r, scenario->not_holders.front(), "CLOSE_WAIT") &&
+                                            r["socket"]["count"] == 20);
     }
+    INFO("scenario " << scenario->name);
+    CHECK(reported_before);
   }
 }
 
-TEST_CASE("close() of shared lingering sockets is tracked by events, and the close hook only runs while sockets linger",
+TEST_CASE("close() of shared lingering sockets is tracked by events, and the close hook only runs while they are shared",
           "[tracked_closes]") {
   LoopbackServer server;
   SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only events can drop the holder
@@ -170,30 +189,61 @@ TEST_CASE("close() of shared lingering sockets is tracked by events, and the clo
   CHECK(sockleak.wait_for([](const Record& r) { return r["type"] == "stats" && r["close_tracking"] == false; }, 5s));
 }
 
+TEST_CASE("sockets of one holder need no close hook; a fork after they were reported shows the child, then closes are seen",
+          "[forked_holder]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only the kernel's fork count shows the child
+  Scenario scenario(server.port, "plain", 20, {"--fork-after-ms", "4000", "--close-after-ms", "7000"});
+  const pid_t parent = scenario.holders.at(0);
+  auto alone = cycle_matching(sockleak, {parent}, {{parent, 20}}, 4s);
+  REQUIRE(alone);
+  check_against_ss(*alone, {parent});
+  CHECK(alone->second["close_tracking"] == false);  // one holder: its last close() is a state change
+
+  const pid_t child = std::stoi(expect_line_prefix(scenario.process, "FORKED "));
+  auto both = cycle_matching(sockleak, {parent, child}, {{parent, 20}, {child, 20}}, 3s);
+  REQUIRE(both);
+  check_against_ss(*both, {parent, child});
+  CHECK(both->second["close_tracking"] == true);
+  const int reconciles = both->second["reconcile"]["runs"].get<int>();
+
+  expect_line_prefix(scenario.process, "CLOSED");
+  auto handed = cycle_matching(sockleak, {parent, child}, {{child, 20}}, 3s);
+  REQUIRE(handed);
+  check_against_ss(*handed, {parent, child});
+  CHECK(handed->second["reconcile"]["runs"].get<int>() == reconciles);  // the close events did it
+  CHECK(sockleak.wait_for([](const Record& r) { return r["type"] == "stats" && r["close_tracking"] == false; }, 3s));
+}
+
 TEST_CASE("a holder that closes a dup of a shared socket, or the original and keeps the dup, stays a holder",
           "[dup_close]") {
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile to hide a wrong release
+  // Both ways at once: parent and forked child share 15 CLOSE_WAIT sockets; 4 s in, the
+  // parent dups each and closes one of the two fds.
+  std::vector<std::unique_ptr<Scenario>> scenarios;
   for (const std::string mode : {"close-dup", "close-original"}) {
-    DYNAMIC_SECTION("mode " << mode) {
-      LoopbackServer server;
-      SockleakRun sockleak(run_args("1h"));  // no periodic reconcile to hide a wrong release
-      // Parent and forked child share 15 CLOSE_WAIT sockets; 4 s in, the parent dups each
-      // and closes one of the two fds.
-      Scenario scenario(server.port, "fork", 15, {"--dup-after-ms", "4000", "--dup-mode", mode});
-      REQUIRE(scenario.holders.size() == 2);
-      const std::map<pid_t, int> both = expected(scenario, 15);
-      REQUIRE(cycle_matching(sockleak, scenario.all(), both, 4s));
-      REQUIRE(expect_line_prefix(scenario.process, "DUPED").empty());
-      const auto after = std::chrono::steady_clock::now();
-      int cycles = 0;
-      while (std::chrono::steady_clock::now() - after < 3s) {
-        auto cycle = sockleak.next_cycle(10s);
-        ++cycles;
-        CHECK(only(linger_counts(cycle.first, "CLOSE_WAIT"), scenario.all()) == both);
-        check_against_ss(cycle, scenario.all());
-      }
-      CHECK(cycles >= 2);
-    }
+    scenarios.push_back(std::make_unique<Scenario>(
+        server.port, "fork", 15, std::vector<std::string>{"--dup-after-ms", "4000", "--dup-mode", mode}));
   }
+  std::vector<pid_t> all;
+  std::map<pid_t, int> both;
+  for (auto& scenario : scenarios) {
+    REQUIRE(scenario->holders.size() == 2);
+    for (pid_t pid : scenario->all()) all.push_back(pid);
+    both.merge(expected(*scenario, 15));
+  }
+  REQUIRE(cycle_matching(sockleak, all, both, 4s));
+  for (auto& scenario : scenarios) REQUIRE(expect_line_prefix(scenario->process, "DUPED").empty());
+  const auto after = std::chrono::steady_clock::now();
+  int cycles = 0;
+  while (std::chrono::steady_clock::now() - after < 3s) {
+    auto cycle = sockleak.next_cycle(10s);
+    ++cycles;
+    CHECK(only(linger_counts(cycle.first, "CLOSE_WAIT"), all) == both);
+    check_against_ss(cycle, all);
+  }
+  CHECK(cycles >= 2);
 }
 
 TEST_CASE("a 32-bit process: its read() is not taken for close(), its close() through int 0x80 is seen",

@@ -139,3 +139,14 @@ TEST_CASE("a listener whose holder exited asks for a reconcile", "[accept_queue]
   scan(table, {queued_row(1, 900)});
   CHECK(table.needs_reconcile([](const ProcessKey& p) { return p != kServer; }));
 }
+
+TEST_CASE("a queued socket of a listener two processes hold needs no close tracking; their forks count",
+          "[accept_queue]") {
+  SocketTable table;
+  reconcile(table, {listener_row(900, kServer, kAny), listener_row(900, kWorker, kAny)});
+  scan(table, {queued_row(1, 900)});
+  CHECK(groups_of(table.report(kDefaults, kNow), kWorker).size() == 1);
+  // Nobody closes a socket no one accepted by an fd of their own.
+  CHECK_FALSE(table.shared_holders());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer, kWorker});
+}

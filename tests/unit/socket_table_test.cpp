@@ -364,6 +364,31 @@ TEST_CASE("an fd close by one of two holders removes only that holder", "[socket
   CHECK_FALSE(table.needs_reconcile(everyone_alive));
 }
 
+TEST_CASE("close tracking is needed while a lingering socket has two holder processes, not for dups of one",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec), close_wait_row(8, kServer, kNow - 60 * kSec)});
+  CHECK_FALSE(table.shared_holders());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer});  // the owner, until a reconcile says more
+  // Socket 8 in two fds of one process: a close() of one leaves it held by the same process.
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(8, kServer, 6, "server"),
+                    holder_row(8, kServer, 10, "server")});
+  CHECK_FALSE(table.shared_holders());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer});
+
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker"),
+                    holder_row(8, kServer, 6, "server")});
+  CHECK(table.shared_holders());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer, kWorker});
+
+  table.apply(fd_close_event(7, kWorker, 9));
+  CHECK_FALSE(table.shared_holders());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer});
+  table.apply(state_event(7, kServer, 8, 9));  // LAST_ACK
+  table.apply(state_event(8, kServer, 8, 9));
+  CHECK(table.holding().empty());
+}
+
 TEST_CASE("a process holding a socket in two fds still holds it after closing one", "[socket_table]") {
   SocketTable table;
   scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});

@@ -223,6 +223,13 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // established since the last one there is nothing new to find (one-shot commands read
   // every held socket afresh instead: their walks add nothing to the map).
   const bool news = !watches(options_.command) || counters.established != established_at_reconcile_;
+  if (counters.holder_forks != holder_forks_seen_) {
+    // A process holding reported sockets forked: the child holds them too. Closes are
+    // watched from now, before the reconcile that reads who holds what.
+    holder_forks_seen_ = counters.holder_forks;
+    watch_closes(true);
+    table_.request_reconcile();
+  }
   if (reconcile_due && monotonic_ns() >= next_full_reconcile_ns_) {
     reconcile(SocketTable::Reconcile::kAll);
   } else if (reconcile_due && news) {
@@ -243,7 +250,6 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
                         table_.add_scan_rows(chunk, monotonic_ns());
                       });
   table_.finish_scan();
-  if (table_.lingering() > 0) watch_closes(true);
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: %s scan: %zu rows, %zu lingering of %llu tracked sockets in %.1f ms\n",
                  full ? "full" : "changes", changes, table_.lingering(),
@@ -253,12 +259,23 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // One-shot reports read every held socket in their reconcile: nothing is left to ask.
   // Otherwise new lingering sockets whose holders were never read: a reconcile of new
   // sockets sends them; what it cannot settle (a socket nobody holds) takes a full one.
-  if (watches(options_.command)) reconcile_after_scan(counters);
+  if (watches(options_.command)) {
+    reconcile_after_scan(counters);
+    // Sockets two processes hold, first seen now: closes are watched from here on, and
+    // what either closed before that is read at once.
+    if (table_.shared_holders() && !bpf_.tracking_closes()) {
+      watch_closes(true);
+      if (bpf_.tracking_closes()) reconcile(SocketTable::Reconcile::kAll);
+    }
+  }
   if (options_.command == Command::kExec) options_.filter.processes = bpf_.watched();
   const uint64_t now = monotonic_ns();
   last_report_ = table_.report(options_.thresholds, now);
   totals_ = last_report_.totals;
-  watch_closes(table_.lingering() > 0);
+  // close() changes what a report says only of a socket two processes hold (else the last
+  // close ends the socket: a state event); forks by holders are counted in the kernel.
+  const bool forks_counted = bpf_.set_holder_processes(table_.holding());
+  watch_closes(table_.shared_holders() || !forks_counted);
   return rows_for(last_report_, now);
 }
 

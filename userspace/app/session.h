@@ -62,8 +62,9 @@ class Session {
   // fd closes of reported sockets, checked against the processes' fd tables: a holder that
   // closed one fd may hold the socket through another.
   void check_closed_holders();
-  // Attaches close tracking while lingering sockets are reported (their holders can
-  // change), detaches it when none are: it costs every syscall on the host.
+  // Attaches close tracking while a reported socket is held by two processes (a close by
+  // one changes the report without a state change), detaches it otherwise: it costs every
+  // syscall on the host.
   void watch_closes(bool needed);
   StatsSnapshot stats(bool final) const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
@@ -101,6 +102,7 @@ class Session {
   HostTotals totals_;
   uint64_t started_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
+  uint64_t holder_forks_seen_ = 0;  // SL_CNT_HOLDER_FORKS at the last report
   uint64_t established_at_reconcile_ = UINT64_MAX;  // SL_CNT_ESTABLISHED when the last walk began
   uint64_t next_full_reconcile_ns_ = 0;  // holders of known sockets re-read then
   // Scans report changes; every reconcile interval, after lost events and after new

@@ -125,7 +125,7 @@ std::string render_metrics(const MetricsInput& in) {
   e.sample("sockleak_socket_map_fill_ratio", "",
            in.map_capacity ? static_cast<double>(s.sockets_tracked) / static_cast<double>(in.map_capacity) : 0);
   e.family("sockleak_close_tracking", "gauge",
-           "1 while the close() hook is attached (only while sockets linger), else 0.");
+           "1 while the close() hook is attached (only while a lingering socket is held by two processes), else 0.");
   e.sample("sockleak_close_tracking", "", s.close_tracking ? 1 : 0);
   e.family("sockleak_alert_pushes_total", "counter",
            "Alert batches pushed to Alertmanager (--alertmanager-url), by result.");

@@ -54,7 +54,7 @@ struct StatsSnapshot {
   uint64_t alert_pushes_failed = 0;  // and attempts that failed
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;
-  bool close_tracking = false;     // the close hook is attached (only while sockets linger)
+  bool close_tracking = false;     // the close hook is attached (only while a lingering socket is shared)
   HostTotals lingering;
   double uptime_seconds = 0;
   bool final = false;

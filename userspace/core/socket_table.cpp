@@ -337,17 +337,20 @@ SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) const
 const SocketTable::HolderBasis& SocketTable::holder_basis() const {
   HolderBasis& b = holder_basis_;
   if (b.version != version_) {
-    b = HolderBasis{version_, false, {}};
+    b = HolderBasis{version_, false, false, {}};
     for (const auto& [cookie, socket] : lingering_) {
       // Report holders read from the fd tables, not just the connect/accept owner: a fork,
       // dup2 or exec since then is invisible to events.
       bool read = false;
       const HolderSet holders = holders_of(socket, &read);
-      if ((holders.empty() || !read) && !orphans_.contains(cookie)) {
-        b.unread = true;
-        break;
-      }
-      holders.each([&b](const HolderSet::Holder& h) { b.holding.insert(h.process); });
+      if ((holders.empty() || !read) && !orphans_.contains(cookie)) b.unread = true;
+      size_t processes = 0;
+      holders.each([&](const HolderSet::Holder& h) {
+        b.holding.insert(h.process);
+        ++processes;
+      });
+      // A queued socket's holders are its listener's: nobody closes it by its own fd.
+      if (processes > 1 && !socket.unaccepted) b.shared = true;
     }
   }
   return b;

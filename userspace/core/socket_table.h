@@ -186,6 +186,14 @@ class SocketTable {
   // A lingering socket whose holders no reconcile has read (and that is not known to be
   // held by nobody).
   bool holders_unread() const { return holder_basis().unread; }
+  // Whether some lingering socket is held by more than one process: a close() by one of
+  // them changes what is reported without a state change. Otherwise a holder's close()
+  // of its last fd ends the socket (a state event), a fork shares it (forks of
+  // holding() processes are counted in the kernel), and a socket passed with SCM_RIGHTS
+  // is seen by the next full reconcile.
+  bool shared_holders() const { return holder_basis().shared; }
+  // The processes holding lingering sockets, as read so far.
+  const std::set<ProcessKey>& holding() const { return holder_basis().holding; }
   // fd closes since the last call, to check against the fd tables.
   std::vector<HolderCheck> take_holder_checks() { return std::exchange(holder_checks_, {}); }
   // What the fd table said: the process holds the socket through fds_open fds (0: gone).
@@ -245,6 +253,7 @@ class SocketTable {
   struct HolderBasis {
     uint64_t version = ~0ull;
     bool unread = false;
+    bool shared = false;
     std::set<ProcessKey> holding;
   };
   void rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const;

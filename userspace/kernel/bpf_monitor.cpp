@@ -61,7 +61,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
   bpf_program__set_autoload(skel_->progs.on_sys_exit,
                             syscall_hooks && settings.stack_sample > 0 && settings.accept_call_sites);
-  bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree);
+  // Forks of holders (and under `exec` of the watched tree): for commands that keep watching.
+  bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree || !settings.read_only);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
@@ -188,6 +189,24 @@ std::set<ProcessKey> BpfMonitor::watched() const {
     if (bpf_map_lookup_elem(fd, &key, &start) == 0) out.insert(ProcessKey{key, start});
   }
   return out;
+}
+
+bool BpfMonitor::set_holder_processes(const std::set<ProcessKey>& processes) {
+  if (processes == holder_processes_ || !bpf_program__autoload(skel_->progs.on_fork)) return holder_processes_fit_;
+  const int fd = bpf_map__fd(skel_->maps.holder_processes);
+  for (const ProcessKey& gone : holder_processes_) {
+    __u32 key = gone.pid;
+    if (!processes.contains(gone)) bpf_map_delete_elem(fd, &key);
+  }
+  // Then every one (again): of two processes with one pid (one exited), the newer counts.
+  holder_processes_fit_ = true;
+  for (const ProcessKey& process : processes) {
+    __u32 key = process.pid;
+    __u64 start = process.start_ns;
+    if (process.pid != 0 && bpf_map_update_elem(fd, &key, &start, BPF_ANY) != 0) holder_processes_fit_ = false;
+  }
+  holder_processes_ = processes;
+  return holder_processes_fit_;
 }
 
 void BpfMonitor::set_scan_thresholds(const Thresholds& t, Nanos recheck, Nanos interval) {
@@ -374,7 +393,7 @@ KernelCounters BpfMonitor::counters() const {
   };
   return {sum(SL_CNT_EVENTS_SENT), sum(SL_CNT_EVENTS_LOST), sum(SL_CNT_SOCKETS_FULL), sum(SL_CNT_ROWS_LOST),
           sum(SL_CNT_STALE_ENTRIES), sum(SL_CNT_STACKS_LOST), sum(SL_CNT_QUEUE_TRUNCATED),
-          sum(SL_CNT_ESTABLISHED)};
+          sum(SL_CNT_ESTABLISHED), sum(SL_CNT_HOLDER_FORKS)};
 }
 
 uint64_t BpfMonitor::slice() const {

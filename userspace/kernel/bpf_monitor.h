@@ -35,6 +35,7 @@ struct KernelCounters {
   uint64_t stacks_lost = 0;     // call sites not captured (stack map full or collision)
   uint64_t queues_truncated = 0;  // accept queues walked only to SL_MAX_QUEUED
   uint64_t established = 0;     // connections that reached ESTABLISHED (any socket, any namespace)
+  uint64_t holder_forks = 0;    // forks by processes set_holder_processes() named
 };
 
 struct BpfSettings {
@@ -114,6 +115,10 @@ class BpfMonitor {
   // tree (0: none); and every process of the tree so far, exited ones included.
   void set_watch_parent(uint32_t tgid);
   std::set<ProcessKey> watched() const;
+  // Processes whose forks KernelCounters::holder_forks counts (`run`, `exec`): those
+  // holding reported sockets. False when there are more than the kernel map holds
+  // (SL_MAX_HOLDER_PROCESSES): then the forks of some go uncounted.
+  bool set_holder_processes(const std::set<ProcessKey>& processes);
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last whole walk (so far, before one)
@@ -148,6 +153,8 @@ class BpfMonitor {
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
   uint64_t scans_per_recheck_ = 1;
+  std::set<ProcessKey> holder_processes_;  // as last set (the kernel map has them unless !fit)
+  bool holder_processes_fit_ = true;
   // Entries the next scan of changes walks: scan_slice_, or the share of the map that
   // completes a walk in scans_per_recheck_ scans; whole marks.
   uint64_t slice() const;
