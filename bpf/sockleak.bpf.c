@@ -169,7 +169,8 @@ static __always_inline void count(__u32 which)
 		*value += 1;
 }
 
-static __always_inline void emit(const struct sl_event *ev)
+/* Sends ev; with wake, wakes userspace at once (else once SL_WAKEUP_BYTES are pending). */
+static __always_inline void emit_now(const struct sl_event *ev, bool wake)
 {
 	struct sl_event *slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
 
@@ -178,11 +179,16 @@ static __always_inline void emit(const struct sl_event *ev)
 		return;
 	}
 	*slot = *ev;
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= SL_WAKEUP_BYTES
+	__u64 flags = wake || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= SL_WAKEUP_BYTES
 			      ? BPF_RB_FORCE_WAKEUP
 			      : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(slot, flags);
 	count(SL_CNT_EVENTS_SENT);
+}
+
+static __always_inline void emit(const struct sl_event *ev)
+{
+	emit_now(ev, false);
 }
 
 static __always_inline bool is_watched(__u32 tgid, __u64 start)
@@ -194,7 +200,7 @@ static __always_inline bool is_watched(__u32 tgid, __u64 start)
 
 /* `exec`: userspace reads the capturer's mappings at once, while it runs; once per call
  * site and process. */
-static __always_inline void announce_call_site(__u32 tgid, __u32 stack_id)
+static __always_inline void announce_call_site(__u32 tgid, __u64 start, __u32 stack_id)
 {
 	__u64 site = (__u64)stack_id << 32 | tgid;
 	__u8 yes = 1;
@@ -202,20 +208,14 @@ static __always_inline void announce_call_site(__u32 tgid, __u32 stack_id)
 	if (bpf_map_lookup_elem(&announced_sites, &site))
 		return;
 	bpf_map_update_elem(&announced_sites, &site, &yes, BPF_ANY);
-	struct sl_event *slot = bpf_ringbuf_reserve(&events, sizeof(*slot), 0);
-
-	if (!slot) {
-		count(SL_CNT_EVENTS_LOST);
-		return;
-	}
-	__builtin_memset(slot, 0, sizeof(*slot));
-	slot->ts_ns = bpf_ktime_get_ns();
-	slot->kind = SL_EV_CALL_SITE;
-	slot->tgid = tgid;
-	slot->proc_start = sl_task_start(sl_current_task());
-	slot->stack_id = stack_id;
-	bpf_ringbuf_submit(slot, BPF_RB_FORCE_WAKEUP);
-	count(SL_CNT_EVENTS_SENT);
+	struct sl_event ev = {
+		.ts_ns = bpf_ktime_get_ns(),
+		.kind = SL_EV_CALL_SITE,
+		.tgid = tgid,
+		.proc_start = start,
+		.stack_id = stack_id,
+	};
+	emit_now(&ev, true);
 }
 
 /* The caller's user stack, for sockets it creates or accepts: process context only. */
@@ -223,7 +223,9 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 {
 	if (!stack_sample || (stack_tgid && stack_tgid != tgid))
 		return SL_NO_STACK;
-	if (watch_tree && !is_watched(tgid, sl_task_start(sl_current_task())))
+	__u64 start = watch_tree ? sl_task_start(sl_current_task()) : 0;
+
+	if (watch_tree && !is_watched(tgid, start))
 		return SL_NO_STACK;
 	if (stack_sample > 1 && bpf_get_prandom_u32() % stack_sample)
 		return SL_NO_STACK;
@@ -239,7 +241,7 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 	if (!refs)
 		return key;
 	if (watch_tree)
-		announce_call_site(tgid, key);
+		announce_call_site(tgid, start, key);
 	__sync_fetch_and_add(refs, 1);
 	return key;
 }
@@ -731,6 +733,21 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	const struct sock *sk = (const struct sock *)entry->sk;
 	__u64 cookie = *key;
+
+	/* The recheck of a reported idle socket (at 100k idle sockets, 10k of them per scan):
+	 * its activity timestamps alone. Identity, state and acceptance need no reading: the
+	 * state hook updates or drops an announced entry at every transition, and an accepted
+	 * socket never returns to a queue; full scans check everything. */
+	if (!full && entry->reported == SL_REPORTED && entry->state == TCP_ESTABLISHED) {
+		__u64 idle_ms = sl_idle_ms(sk);
+		__u64 from = now - idle_ms * 1000000ull;
+		__u64 moved = from > entry->idle_from_ns ? from - entry->idle_from_ns : entry->idle_from_ns - from;
+
+		if (moved < SL_IDLE_SLACK_NS && idle_ms >= scan_config.established_idle_ms) {
+			entry->next_check_ns = now + scan_config.recheck_ns;
+			return 0;
+		}
+	}
 
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */

@@ -20,6 +20,8 @@
 #   SOCKLEAK_VM_ACCEL      auto (KVM when a probe boots, else TCG), kvm or tcg (default auto)
 #   SOCKLEAK_VM_MEMORY     guest memory in MiB (default 2048)
 #   SOCKLEAK_VM_CPUS       guest CPUs (default 2)
+#   SOCKLEAK_VM_JOBS       kernels booted at once (default 2: under TCG a guest keeps about
+#                          one host core busy, its tests mostly wait; 1: one after another)
 #   SOCKLEAK_VM_REFRESH    1: look for newer kernel packages even when some are cached
 # Exit status: 0 when every item passed or skipped on every kernel, 1 when one failed or a
 # kernel did not boot or finish, 2 on usage errors or a missing build, 77 when not root.
@@ -35,6 +37,7 @@ export SOCKLEAK_ITEM_TIMEOUT=${SOCKLEAK_ITEM_TIMEOUT:-300}
 accel_mode=${SOCKLEAK_VM_ACCEL:-auto}
 vm_memory=${SOCKLEAK_VM_MEMORY:-2048}
 vm_cpus=${SOCKLEAK_VM_CPUS:-2}
+vm_jobs=${SOCKLEAK_VM_JOBS:-2}
 refresh=${SOCKLEAK_VM_REFRESH:-0}
 
 readonly ALL_KERNELS=(5.10 6.1 6.12 host)
@@ -52,6 +55,7 @@ readonly BOOT_MARGIN=60
 run_dir=''
 child_pid=''
 follower_pid=''
+boot_pids=()
 last_rc=0
 accel=''
 declare -A row_uname=() row_wall=() row_boot=() row_error=()
@@ -133,6 +137,11 @@ cleanup() {
     wait "$child_pid" 2>/dev/null || true
   fi
   if [[ -n $follower_pid ]]; then kill -TERM "$follower_pid" 2>/dev/null || true; fi
+  local pid
+  for pid in "${boot_pids[@]}"; do
+    kill_tree "$pid"
+    wait "$pid" 2>/dev/null || true
+  done
   if [[ -n $run_dir && -d $run_dir ]]; then
     keep_logs || true
     rm -rf "$run_dir"
@@ -510,44 +519,55 @@ run_error() {
   fi
 }
 
-# Runs one kernel end to end and records its row.
-run_kernel() {
-  local label=$1 dir=$run_dir/$1 start end err
+# Fetches LABEL's kernel and builds its initramfs (nothing for host); a failure is left in
+# its out/host-error. Kernels are prepared one at a time: they share the apt cache.
+prepare_kernel() {
+  local label=$1 dir=$run_dir/$1 start
   mkdir -p "$dir/out"
-  echo
-  log "=== $label ==="
+  [[ $label == host ]] && return 0
+  start=$(date +%s)
+  run_checked fetch_kernel "$label"
+  if ((last_rc != 0)); then
+    echo "cannot fetch the $label kernel (see above)" >"$dir/out/host-error"
+    return 0
+  fi
+  run_checked build_initramfs "$label" "$dir/initramfs.cpio"
+  if ((last_rc != 0)); then
+    echo "cannot build the $label initramfs (see above)" >"$dir/out/host-error"
+    return 0
+  fi
+  choose_accel "$cache_dir/kernels/$label/boot/vmlinuz-$(kernel_info "$label" KVER)"
+  log "$label: kernel and initramfs ready in $(fmt_duration $(($(date +%s) - start)))"
+}
+
+# Boots a prepared kernel (or runs on the host's) and leaves the wall time of the run in
+# DIR/wall-seconds: boot, tests, power-off.
+boot_kernel() {
+  local label=$1 dir=$run_dir/$1 start
   start=$(date +%s)
   if [[ $label == host ]]; then
     run_host "$dir"
-  else
-    run_checked fetch_kernel "$label"
-    if ((last_rc != 0)); then
-      echo "cannot fetch the $label kernel (see above)" >"$dir/out/host-error"
-    else
-      run_checked build_initramfs "$label" "$dir/initramfs.cpio"
-      if ((last_rc != 0)); then
-        echo "cannot build the $label initramfs (see above)" >"$dir/out/host-error"
-      else
-        choose_accel "$cache_dir/kernels/$label/boot/vmlinuz-$(kernel_info "$label" KVER)"
-        log "$label: kernel and initramfs ready in $(fmt_duration $(($(date +%s) - start)))"
-        start=$(date +%s) # the wall time of a row is the VM's: boot, tests, power-off
-        run_vm "$label" "$dir"
-        # Under TCG a guest once died of "Oops: int3" inside its own live code patching
-        # (text_poke_bp, which flips a tracepoint's static key at every attach and detach)
-        # while another vCPU ran the patched code; the same kernel passed on the next boot.
-        # Such a run gets one more boot; its console is kept, and the log says so.
-        if [[ ! -s $dir/out/exit-status ]] && grep -q "Oops: int3" "$dir/console.log" 2>/dev/null; then
-          log "$label: guest kernel oops (int3) in its own code patching under ${accel^^}; booting it once more (console kept as console-int3-oops.log)"
-          mv "$dir/console.log" "$dir/console-int3-oops.log"
-          rm -rf "$dir/out" && mkdir -p "$dir/out"
-          start=$(date +%s)
-          run_vm "$label" "$dir"
-        fi
-      fi
+  elif [[ ! -s $dir/out/host-error ]]; then
+    run_vm "$label" "$dir"
+    # Under TCG a guest once died of "Oops: int3" inside its own live code patching
+    # (text_poke_bp, which flips a tracepoint's static key at every attach and detach)
+    # while another vCPU ran the patched code; the same kernel passed on the next boot.
+    # Such a run gets one more boot; its console is kept, and the log says so.
+    if [[ ! -s $dir/out/exit-status ]] && grep -q "Oops: int3" "$dir/console.log" 2>/dev/null; then
+      log "$label: guest kernel oops (int3) in its own code patching under ${accel^^}; booting it once more (console kept as console-int3-oops.log)"
+      mv "$dir/console.log" "$dir/console-int3-oops.log"
+      rm -rf "$dir/out" && mkdir -p "$dir/out"
+      start=$(date +%s)
+      run_vm "$label" "$dir"
     fi
   fi
-  end=$(date +%s)
-  row_wall[$label]=$((end - start))
+  echo $(($(date +%s) - start)) >"$dir/wall-seconds"
+}
+
+# Records LABEL's row from what its run left behind, and says what went wrong.
+record_row() {
+  local label=$1 dir=$run_dir/$1 err
+  row_wall[$label]=$(cat "$dir/wall-seconds" 2>/dev/null || echo 0)
   row_uname[$label]=$(cat "$dir/out/uname" 2>/dev/null || echo "$label (no uname)")
   if [[ $label == host ]]; then row_uname[$label]+=" (host)"; fi
   row_boot[$label]=$(cat "$dir/out/boot-seconds" 2>/dev/null || echo -)
@@ -561,6 +581,50 @@ run_kernel() {
     fi
   fi
   log "$label: done in $(fmt_duration "${row_wall[$label]}")"
+}
+
+# Boots the prepared kernels, up to $vm_jobs at once. One at a time, each streams its
+# guest's output; together, each one's output goes to DIR/boot.log, printed when it ends.
+boot_kernels() {
+  local label pid
+  if ((vm_jobs <= 1 || $# == 1)); then
+    for label in "$@"; do
+      echo
+      log "=== $label ==="
+      boot_kernel "$label"
+    done
+    return 0
+  fi
+  log "booting ${*} ($vm_jobs at a time; each one's output follows when it ends)"
+  declare -A running=()
+  for label in "$@"; do
+    while ((${#running[@]} >= vm_jobs)); do
+      wait -n || true
+      reap_boots running
+    done
+    (boot_kernel "$label") >"$run_dir/$label/boot.log" 2>&1 &
+    running[$label]=$!
+    boot_pids+=($!)
+  done
+  while ((${#running[@]})); do
+    wait -n || true
+    reap_boots running
+  done
+}
+
+# Prints the output of the boots in the named array that have ended, and forgets them.
+reap_boots() {
+  local -n boots=$1
+  local label
+  for label in "${!boots[@]}"; do
+    if ! kill -0 "${boots[$label]}" 2>/dev/null; then
+      wait "${boots[$label]}" 2>/dev/null || true
+      echo
+      log "=== $label ==="
+      cat "$run_dir/$label/boot.log"
+      unset "boots[$label]"
+    fi
+  done
 }
 
 fmt_duration() {
@@ -637,6 +701,7 @@ main() {
     auto | kvm | tcg) ;;
     *) die "SOCKLEAK_VM_ACCEL must be auto, kvm or tcg" 2 ;;
   esac
+  [[ $vm_jobs =~ ^[1-9][0-9]*$ ]] || die "SOCKLEAK_VM_JOBS must be a number of kernels, at least 1" 2
   if ! [[ $vm_timeout =~ ^[0-9]+$ ]] || ((vm_timeout < 2 * BOOT_MARGIN)); then
     die "SOCKLEAK_VM_TIMEOUT must be a number of seconds, at least $((2 * BOOT_MARGIN))" 2
   fi
@@ -657,7 +722,11 @@ main() {
   run_dir=$(mktemp -d /tmp/sockleak-vmtest.XXXXXX)
   log "build dir $build_dir; kernels: ${kernels[*]}"
   for k in "${kernels[@]}"; do
-    run_kernel "$k"
+    prepare_kernel "$k"
+  done
+  boot_kernels "${kernels[@]}"
+  for k in "${kernels[@]}"; do
+    record_row "$k"
   done
   print_matrix "${kernels[@]}" >"$run_dir/matrix.txt" || bad=1
   sed -i 's/ *$//' "$run_dir/matrix.txt" # the last column's padding

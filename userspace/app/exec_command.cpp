@@ -177,9 +177,6 @@ int run_exec(const Options& options) {
     UniqueFd exited(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
     if (exited.valid()) session.bpf().wake_on(exited.get());
     const uint64_t started = monotonic_ns();
-    const auto interval = static_cast<uint64_t>(options.interval.count());
-    uint64_t next_report = started + interval;
-    uint64_t next_reconcile = started + static_cast<uint64_t>(session.reconcile_period().count());
     ExecFindings findings;
     int wait_status = 0;
     for (;;) {
@@ -188,16 +185,13 @@ int run_exec(const Options& options) {
       if (done == pid) break;
       if (done < 0 && errno != EINTR) throw Error(std::string("waitpid: ") + std::strerror(errno));
       // Until the next report, or COMMAND's exit (its pidfd wakes the wait), or a signal.
+      const uint64_t next_report = session.next_report_ns();
       const uint64_t until_report = next_report > monotonic_ns() ? next_report - monotonic_ns() : 0;
       const auto wait_ms = static_cast<int64_t>(until_report / 1'000'000) + 1;
       session.drain_events(std::chrono::milliseconds(std::min<int64_t>(wait_ms, exited.valid() ? 1000 : 50)));
       for (const sl_exit_close& e : session.take_exit_closes()) findings.add_exit_close(e);
-      const uint64_t now = monotonic_ns();
-      if (now < next_report) continue;
-      next_report = std::max(next_report + interval, now + interval / 2);
-      const bool reconcile_due = now >= next_reconcile;
-      if (reconcile_due) next_reconcile = now + static_cast<uint64_t>(session.reconcile_period().count());
-      findings.add_report(session.collect(reconcile_due));
+      const std::optional<bool> reconcile_due = session.report_due(monotonic_ns());
+      if (reconcile_due) findings.add_report(session.collect(*reconcile_due));
     }
     const uint64_t ended = monotonic_ns();
     status = describe_status(wait_status);

@@ -58,24 +58,14 @@ int run_monitor(const Options& options, int argc, const char* const* argv) {
 
   const uint64_t deadline =
       options.duration ? session.started_ns() + static_cast<uint64_t>(options.duration->count()) : UINT64_MAX;
-  uint64_t next_report = session.started_ns() + static_cast<uint64_t>(options.interval.count());
-  uint64_t next_reconcile = session.started_ns() + static_cast<uint64_t>(session.reconcile_period().count());
-
   while (!g_stop.load()) {
     session.drain_events(std::chrono::milliseconds(100));
-    if (g_reload.exchange(false)) {
-      reload(session, argc, argv);
-      // A shorter --reconcile-interval or --established-idle applies at once.
-      next_reconcile = std::min(next_reconcile, monotonic_ns() + static_cast<uint64_t>(session.reconcile_period().count()));
-    }
+    if (g_reload.exchange(false)) reload(session, argc, argv);
     const uint64_t now = monotonic_ns();
     if (now >= deadline) break;
-    if (now < next_report) continue;
-    const auto interval = static_cast<uint64_t>(session.options().interval.count());
-    next_report = std::max(next_report + interval, now + interval / 2);
-    const bool reconcile_due = now >= next_reconcile;
-    if (reconcile_due) next_reconcile = now + static_cast<uint64_t>(session.reconcile_period().count());
-    if (!session.report(reconcile_due) || !session.write_stats(false)) return kExitOk;
+    const std::optional<bool> reconcile_due = session.report_due(now);
+    if (!reconcile_due) continue;
+    if (!session.report(*reconcile_due) || !session.write_stats(false)) return kExitOk;
   }
   session.drain_events(std::chrono::milliseconds(0));
   session.write_stats(true);

@@ -66,6 +66,8 @@ Session::Session(Options options)
   bpf_.set_scan_thresholds(options_.thresholds, recheck_period(), options_.interval);
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
   started_ns_ = monotonic_ns();
+  next_report_ns_ = started_ns_ + static_cast<uint64_t>(options_.interval.count());
+  next_periodic_reconcile_ns_ = started_ns_ + static_cast<uint64_t>(reconcile_period().count());
   // Seed sockets that existed before we started, so the first scan sees them.
   reconcile(SocketTable::Reconcile::kAll);
   if (metrics_) publish_metrics(LingerReport{}, {});
@@ -110,6 +112,15 @@ void Session::watch_closes(bool needed) {
   if (bpf_.tracking_closes()) table_.request_reconcile();
 }
 
+std::optional<bool> Session::report_due(uint64_t now_ns) {
+  if (now_ns < next_report_ns_) return std::nullopt;
+  const auto interval = static_cast<uint64_t>(options_.interval.count());
+  next_report_ns_ = std::max(next_report_ns_ + interval, now_ns + interval / 2);
+  const bool reconcile_due = now_ns >= next_periodic_reconcile_ns_;
+  if (reconcile_due) next_periodic_reconcile_ns_ = now_ns + static_cast<uint64_t>(reconcile_period().count());
+  return reconcile_due;
+}
+
 std::chrono::nanoseconds Session::reconcile_period() const {
   return std::min<std::chrono::nanoseconds>(options_.reconcile_interval, options_.thresholds.established_idle);
 }
@@ -146,10 +157,7 @@ std::vector<ReportRow> Session::rows_for(const LingerReport& report, uint64_t no
       row.forecast.seconds_to_emfile =
           trends_.seconds_to_emfile(row.group.process, *row.process.fd_open, *row.process.fd_limit);
     }
-    row.forecast.hint = linger_hint(row.group);
-    for (const LingerGroup::CallSiteCount& site : row.group.call_sites) {
-      row.call_sites.push_back({site.count, call_site_frames(site, row.group.process)});
-    }
+    name_row(row);
   }
   symbols_.clear();  // names are cached per stack; mappings are re-read for new stacks
   running_.reset();
@@ -169,11 +177,15 @@ void Session::name_call_site(const sl_event& event) {
 ReportRow Session::row_for(const LingerGroup& group) {
   ReportRow row{group, procs_.details(group.process, group.name), {}, {}};
   if (row.process.name.empty()) row.process.name = group.name;
-  row.forecast.hint = linger_hint(group);
-  for (const LingerGroup::CallSiteCount& site : group.call_sites) {
-    row.call_sites.push_back({site.count, call_site_frames(site, group.process)});
-  }
+  name_row(row);
   return row;
+}
+
+void Session::name_row(ReportRow& row) {
+  row.forecast.hint = linger_hint(row.group);
+  for (const LingerGroup::CallSiteCount& site : row.group.call_sites) {
+    row.call_sites.push_back({site.count, call_site_frames(site, row.group.process)});
+  }
 }
 
 std::vector<std::string> Session::call_site_frames(const LingerGroup::CallSiteCount& site,
@@ -431,6 +443,9 @@ void Session::reload(Options next) {
   options_ = std::move(next);
   bpf_.set_scan_thresholds(options_.thresholds, recheck_period(), options_.interval);
   full_scan_due_ = true;  // sockets reported under the old thresholds, or not yet under the new
+  // A shorter --reconcile-interval or --established-idle applies at once.
+  next_periodic_reconcile_ns_ =
+      std::min(next_periodic_reconcile_ns_, monotonic_ns() + static_cast<uint64_t>(reconcile_period().count()));
 }
 
 RecordContext Session::context() const {

@@ -53,6 +53,12 @@ class Session {
   // 10 s old, and never more often than reports.
   Nanos recheck_period() const;
   uint64_t started_ns() const { return started_ns_; }
+  // The report schedule of the watching loops (`run`, `exec`): a report every --interval
+  // (a late one puts the next at least half an interval after it), a periodic reconcile
+  // every reconcile_period(). nullopt while no report is due; else whether the report due
+  // now includes the periodic reconcile (pass it to report() or collect()).
+  std::optional<bool> report_due(uint64_t now_ns);
+  uint64_t next_report_ns() const { return next_report_ns_; }
   const Options& options() const { return options_; }
 
  private:
@@ -68,6 +74,8 @@ class Session {
   void watch_closes(bool needed);
   StatsSnapshot stats(bool final) const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
+  // A row's hint and named call sites (the last step of rows_for and row_for).
+  void name_row(ReportRow& row);
   std::vector<std::string> call_site_frames(const LingerGroup::CallSiteCount& site, const ProcessKey& holder);
   // `exec`: a new call site of a watched process, named now while the process runs (a test
   // binary may exit, and be deleted, long before its sockets are reported).
@@ -101,6 +109,8 @@ class Session {
   std::string host_;
   HostTotals totals_;
   uint64_t started_ns_ = 0;
+  uint64_t next_report_ns_ = 0;
+  uint64_t next_periodic_reconcile_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
   uint64_t holder_forks_seen_ = 0;  // SL_CNT_HOLDER_FORKS at the last report
   uint64_t established_at_reconcile_ = UINT64_MAX;  // SL_CNT_ESTABLISHED when the last walk began

@@ -42,13 +42,18 @@ std::vector<ReportRow> ExecFindings::lingered() const {
 }
 
 std::vector<LingerGroup> ExecFindings::never_closed() const {
-  std::map<ProcessKey, LingerGroup> groups;
-  std::map<ProcessKey, std::map<Endpoint, PeerCount>> peers;
-  std::map<ProcessKey, std::map<uint32_t, LingerGroup::CallSiteCount>> sites;
-  std::map<ProcessKey, std::set<uint32_t>> netns;
+  // One per process: its group and what is counted per peer, call site and namespace.
+  struct Builder {
+    LingerGroup group;
+    std::map<Endpoint, PeerCount> peers;
+    std::map<uint32_t, LingerGroup::CallSiteCount> sites;
+    std::set<uint32_t> netns;
+  };
+  std::map<ProcessKey, Builder> builders;
   for (const auto& [cookie, exit] : exits_) {
     const LingeringSocket& s = exit.socket;
-    LingerGroup& g = groups[s.owner];
+    Builder& b = builders[s.owner];
+    LingerGroup& g = b.group;
     g.process = s.owner;
     g.name = exit.name;
     g.state = TcpState::kCloseWait;
@@ -61,12 +66,12 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
     const bool unread = s.unread_bytes() > 0;
     g.unread_count += unread ? 1 : 0;
     g.unread_bytes += s.unread_bytes();
-    PeerCount& p = peers[s.owner][s.peer];
+    PeerCount& p = b.peers[s.peer];
     p.peer = s.peer;
     ++p.count;
     p.unread += unread ? 1 : 0;
     if (s.stack_id != SL_NO_STACK) {
-      LingerGroup::CallSiteCount& site = sites[s.owner][s.stack_id];
+      LingerGroup::CallSiteCount& site = b.sites[s.stack_id];
       site.stack_id = s.stack_id;
       ++site.count;
       if (s.capture) {
@@ -74,15 +79,16 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
         site.exe = s.capture->exe;
       }
     }
-    netns[s.owner].insert(s.netns);
+    b.netns.insert(s.netns);
   }
   std::vector<LingerGroup> out;
-  for (auto& [process, g] : groups) {
-    for (const auto& [endpoint, count] : peers[process]) g.top_peers.push_back(count);
+  for (auto& [process, b] : builders) {
+    LingerGroup& g = b.group;
+    for (const auto& [endpoint, count] : b.peers) g.top_peers.push_back(count);
     most_first(g.top_peers, [](const PeerCount& p) { return p.count; }, SocketTable::kTopPeers);
-    for (const auto& [id, site] : sites[process]) g.call_sites.push_back(site);
+    for (const auto& [id, site] : b.sites) g.call_sites.push_back(site);
     most_first(g.call_sites, [](const LingerGroup::CallSiteCount& c) { return c.count; }, SocketTable::kTopCallSites);
-    g.netns.assign(netns[process].begin(), netns[process].end());
+    g.netns.assign(b.netns.begin(), b.netns.end());
     out.push_back(std::move(g));
   }
   most_first(out, [](const LingerGroup& g) { return g.count; }, out.size());
