@@ -95,6 +95,15 @@ check_build() {
   if ((${#missing[@]})); then
     die "missing ${missing[*]}: build first (scripts/build.sh); this script builds nothing" 2
   fi
+  # The guests see the host's root, but fresh /tmp, /run and /boot of their own.
+  local path real
+  for path in "$repo" "$build_dir"; do
+    real=$(realpath "$path")
+    case $real/ in
+      /tmp/* | /run/* | /boot/*)
+        die "$real: the VMs mount /tmp, /run and /boot afresh and cannot see it; use a checkout and build dir elsewhere (e.g. under /var/tmp)" 2 ;;
+    esac
+  done
 }
 
 # Runs "$@" in a background subshell with errexit in force and leaves its exit status in
