@@ -705,6 +705,15 @@ static __always_inline __u64 first_recheck(__u64 cookie, __u64 now)
 /* Activity within this of the reported time is the same idle period (tick granularity). */
 #define SL_IDLE_SLACK_NS 100000000ull
 
+/* Whether a socket idle since idle_from is in the idle period it was reported in: no
+ * activity since (the idle start it was reported with, give or take a tick). */
+static __always_inline bool same_idle_period(const struct sl_sock_entry *entry, __u64 idle_from)
+{
+	__u64 moved = idle_from > entry->idle_from_ns ? idle_from - entry->idle_from_ns : entry->idle_from_ns - idle_from;
+
+	return moved < SL_IDLE_SLACK_NS;
+}
+
 /* Every report interval: the tracked sockets whose lingering changed (scan_config). Most
  * entries are passed over on their next_check_ns alone, without reading the socket. */
 SEC("iter/bpf_map_elem")
@@ -740,10 +749,8 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	 * socket never returns to a queue; full scans check everything. */
 	if (!full && entry->reported == SL_REPORTED && entry->state == TCP_ESTABLISHED) {
 		__u64 idle_ms = sl_idle_ms(sk);
-		__u64 from = now - idle_ms * 1000000ull;
-		__u64 moved = from > entry->idle_from_ns ? from - entry->idle_from_ns : entry->idle_from_ns - from;
 
-		if (moved < SL_IDLE_SLACK_NS && idle_ms >= scan_config.established_idle_ms) {
+		if (same_idle_period(entry, now - idle_ms * 1000000ull) && idle_ms >= scan_config.established_idle_ms) {
 			entry->next_check_ns = now + scan_config.recheck_ns;
 			return 0;
 		}
@@ -796,9 +803,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	if (entry->reported && !full && queued == (entry->reported == SL_REPORTED_QUEUED)) {
 		/* Still lingering: news only if an idle socket was active meanwhile (its idle
 		 * time started again). */
-		__u64 moved = idle_from > entry->idle_from_ns ? idle_from - entry->idle_from_ns
-							     : entry->idle_from_ns - idle_from;
-		if (state == TCP_CLOSE_WAIT || moved < SL_IDLE_SLACK_NS) {
+		if (state == TCP_CLOSE_WAIT || same_idle_period(entry, idle_from)) {
 			entry->next_check_ns = queued ? 0 : now + scan_config.recheck_ns;
 			return 0;
 		}
