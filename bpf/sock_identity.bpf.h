@@ -64,7 +64,7 @@ static __always_inline struct sock *sl_file_tcp_sock(struct file *file)
 }
 
 /* The file behind fd in the current task, or NULL. Probe reads only: called from
- * sys_enter/sys_exit where fdtable entries are plain pointers. */
+ * sys_enter where fdtable entries are plain pointers. */
 static __always_inline struct file *sl_current_fd_file(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -78,14 +78,6 @@ static __always_inline struct file *sl_current_fd_file(__u32 fd)
 	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd))
 		return NULL;
 	return file;
-}
-
-/* The TCP socket behind fd in the current task, or NULL. */
-static __always_inline struct sock *sl_current_fd_sock(__u32 fd)
-{
-	struct file *file = sl_current_fd_file(fd);
-
-	return file ? sl_file_tcp_sock(file) : NULL;
 }
 
 /* The socket's identity, assigned now if it has none (a cookie is given on first ask).

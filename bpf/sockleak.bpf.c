@@ -26,13 +26,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* x86-64 syscall numbers... */
 #define SL_NR_CLOSE 3
-#define SL_NR_ACCEPT 43
-#define SL_NR_ACCEPT4 288
 #define SL_NR_CLOSE_RANGE 436
 /* ...and those of 32-bit (ia32) callers, which mean other calls there: ia32's read is 3,
  * x86-64's lstat is 6. */
 #define SL_NR32_CLOSE 6
-#define SL_NR32_ACCEPT4 364
 /* thread_info.status flag of a task inside an ia32 syscall (arch/x86 TS_COMPAT). */
 #define SL_TS_COMPAT 0x0002
 
@@ -218,7 +215,25 @@ static __always_inline void announce_call_site(__u32 tgid, __u64 start, __u32 st
 	emit_now(&ev, true);
 }
 
-/* The caller's user stack, for sockets it creates or accepts: process context only. */
+/* Whether a socket's call site is sampled (one in stack_sample): decided by its inode
+ * number, so the hooks that may capture it agree without a map lookup, and sockets of every
+ * kind are sampled alike (the multiplier spreads numbers handed out in sequence). A socket
+ * without a struct socket (never accepted) is not. */
+static __always_inline bool sampled(const struct sock *sk)
+{
+	if (stack_sample <= 1)
+		return true;
+	/* struct socket is the first member of the socket_alloc holding its inode. */
+	struct socket_alloc *sa = (struct socket_alloc *)sk->sk_socket;
+
+	if (!sa)
+		return false;
+	__u64 ino = BPF_CORE_READ(sa, vfs_inode.i_ino);
+
+	return ((ino * 0x9E3779B97F4A7C15ull) >> 32) % stack_sample == 0;
+}
+
+/* The caller's user stack, for a sampled socket it creates or reads: process context only. */
 static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 {
 	if (!stack_sample || (stack_tgid && stack_tgid != tgid))
@@ -226,8 +241,6 @@ static __always_inline __u32 call_site(void *ctx, __u32 tgid)
 	__u64 start = watch_tree ? sl_task_start(sl_current_task()) : 0;
 
 	if (watch_tree && !is_watched(tgid, start))
-		return SL_NO_STACK;
-	if (stack_sample > 1 && bpf_get_prandom_u32() % stack_sample)
 		return SL_NO_STACK;
 	long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 
@@ -332,7 +345,7 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
  * owner. Softirq transitions never name an owner: current is whoever was interrupted. */
 static __always_inline void on_connect(void *ctx, const struct sock *sk)
 {
-	if (!sk->sk_lock.owned)
+	if (!sk->sk_lock.owned || !sampled(sk))
 		return;
 	__u32 tgid = sl_current_tgid();
 	__u32 stack_id = call_site(ctx, tgid);
@@ -441,9 +454,6 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 			return 0;
 		if (newstate == TCP_SYN_SENT)
 			on_connect(ctx, sk);
-		else if (newstate == TCP_SYN_RECV)
-			/* Assign the identity now: accept()'s hook can only read it. */
-			sl_sock_id((struct sock *)sk);
 		return 0;
 	}
 	if (!sl_is_tcp_btf(sk))
@@ -585,35 +595,21 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* accept()/accept4() returned fd (loaded only with call sites on): the caller's stack is
- * the accepted socket's call site. */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* A TCP read by a process that holds the socket (lock owned: process context; loaded with
+ * call sites on, but for `exec`). The first read of a sampled socket without a call site
+ * names it: accepted sockets, which no hook that only sockets pay sees at accept(), and
+ * sockets older than sockleak. Unlike a syscall hook it costs nothing to other syscalls,
+ * and unsampled reads leave before any map lookup. */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(on_read, struct sock *sk)
 {
-	if (ret < 0)
+	if (!sk->sk_lock.owned || !sampled(sk))
 		return 0;
-	/* Direct BTF load (no helper call): this runs on every syscall exit. */
-	long id = regs->orig_ax;
-
-	if (id != SL_NR_ACCEPT && id != SL_NR_ACCEPT4 && id != SL_NR32_ACCEPT4)
-		return 0;
-	/* ia32 numbers mean other calls on x86-64 and the other way round (43 is ia32's
-	 * times()); ia32 accept through socketcall() is not followed. */
-	if (in_ia32_syscall() != (id == SL_NR32_ACCEPT4))
-		return 0;
-	struct sock *sk = sl_current_fd_sock((__u32)ret);
-
-	if (!sk)
-		return 0;
-	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u32 state = sk->__sk_common.skc_state;
 
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
-	/* No cookie: it was queued before sockleak attached (SYN_RECV assigns one). */
-	__u64 cookie = sl_read_sock_id(sk);
-
-	if (!cookie)
-		return 0;
+	__u64 cookie = sl_sock_id(sk);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
 	if (entry && entry->stack_id != SL_NO_STACK)

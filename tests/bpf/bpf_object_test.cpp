@@ -510,6 +510,96 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
   CHECK(bpf.stack(stack_id).empty());
 }
 
+// The socket inode behind fd, as /proc/PID/fd names it.
+uint64_t inode_of(int fd) {
+  struct stat st {};
+  REQUIRE(fstat(fd, &st) == 0);
+  return st.st_ino;
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return ntohs(a.sin_port);
+}
+
+TEST_CASE("an accepted socket's call site is its first read; one socket in N is sampled by its inode", "[bpf]") {
+  constexpr uint32_t kSample = 4;
+  sockleak::BpfSettings settings = ::settings();
+  settings.stack_sample = kSample;
+  settings.stack_tgid = static_cast<uint32_t>(getpid());
+  BpfMonitor bpf(settings);
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  // The kernel's sampling rule, computed here from the inode the kernel reports in /proc.
+  const auto sampled = [](uint64_t ino) { return ((ino * 0x9E3779B97F4A7C15ull) >> 32) % kSample == 0; };
+  Listener listener;
+  constexpr int kPairs = 48;
+  struct Pair {
+    int client = -1, served = -1;
+    uint16_t client_port = 0;
+    bool read = false;      // the server read from its socket
+    bool expect = false;    // a stack is expected on the socket left in CLOSE_WAIT
+  };
+  std::vector<Pair> pairs(kPairs);
+  int sampled_reads = 0, sampled_connects = 0;
+  for (int i = 0; i < kPairs; ++i) {
+    Pair& p = pairs[i];
+    p.client = listener.connect_client();
+    p.served = accept(listener.fd, nullptr, nullptr);
+    REQUIRE(p.served >= 0);
+    p.client_port = local_port(p.client);
+    if (i % 3 == 0) {
+      // The server closes: the client lingers with its connect() stack, if sampled.
+      p.expect = sampled(inode_of(p.client));
+      sampled_connects += p.expect;
+      close(p.served);
+      p.served = -1;
+    } else {
+      // Served sockets read (or not), then the client closes: the served one lingers, with
+      // the stack of its first read if sampled and read; accept() alone captures nothing.
+      p.read = i % 3 == 1;
+      if (p.read) {
+        REQUIRE(write(p.client, "x", 1) == 1);
+        char c = 0;
+        REQUIRE(read(p.served, &c, 1) == 1);
+      }
+      p.expect = p.read && sampled(inode_of(p.served));
+      sampled_reads += p.expect;
+      close(p.client);
+      p.client = -1;
+    }
+  }
+  // With 16 pairs of each kind, some are sampled and some are not (inodes run in sequence).
+  CHECK(sampled_reads > 0);
+  CHECK(sampled_connects > 0);
+  std::this_thread::sleep_for(100ms);
+  const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
+  int checked = 0;
+  for (const Pair& p : pairs) {
+    const sl_sock_row* row = nullptr;
+    for (const sl_sock_row& r : scan) {
+      const bool served_row = p.client < 0 && r.peer_port == p.client_port;
+      const bool client_row = p.client >= 0 && r.local_port == p.client_port && r.peer_port == listener.port;
+      if ((served_row || client_row) && r.state == 8) row = &r;  // TCP_CLOSE_WAIT
+    }
+    REQUIRE(row);
+    INFO("pair client port " << p.client_port << (p.client < 0 ? " served side" : " client side")
+                             << (p.read ? ", read" : ""));
+    CHECK((row->stack_id != SL_NO_STACK) == p.expect);
+    if (p.expect) {
+      CHECK(row->capturer.tgid == static_cast<uint32_t>(getpid()));
+      CHECK(bpf.stack(row->stack_id).size() >= 2);
+    }
+    ++checked;
+  }
+  CHECK(checked == kPairs);
+  for (Pair& p : pairs) {
+    if (p.client >= 0) close(p.client);
+    if (p.served >= 0) close(p.served);
+  }
+}
+
 TEST_CASE("the kernel tick rate is measured at start-up and equals CONFIG_HZ where the config is readable", "[bpf]") {
   BpfMonitor bpf(settings());
   const sockleak::TickRate& rate = bpf.tick_rate();

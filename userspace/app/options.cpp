@@ -127,9 +127,9 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
         ->capture_default_str();
   } else if (streaming) {
     cmd.add_option("--call-sites", raw.call_sites,
-                   "Capture the user stack at connect()/accept() and report the top call sites of lingering "
-                   "sockets: 0 off, 1 every socket, N one socket in N (costs ~1-2us per connect/accept; with one "
-                   "--pid only that process)")
+                   "Capture the user stack at connect() (accepted sockets: at their first read) and report "
+                   "the top call sites of lingering sockets: 0 off, 1 every socket, N one socket in N (costs "
+                   "~1-2us per captured socket; with one --pid only that process)")
         ->capture_default_str();
   } else {
     // Refused with the reason rather than "unknown option".
@@ -137,8 +137,8 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
                                                    "watches (use sockleak run --call-sites N)");
   }
   cmd.add_flag("--no-syscall-hooks", raw.no_syscall_hooks,
-               "Never attach the close() hook (it runs only while sockets linger, ~25ns per syscall "
-               "host-wide) nor the accept() call-site hook; holder changes of shared lingering sockets "
+               "Never attach the close() hook (it runs only while a lingering socket is shared by two "
+               "processes, ~25ns per syscall host-wide); holder changes of shared lingering sockets "
                "are then seen at the next reconcile");
   add_kernel(cmd, raw);
   if (!streaming) return;

@@ -18,7 +18,7 @@ enum class Feature {
   kRingBuffer,          // BPF_MAP_TYPE_RINGBUF
   kTaskFileIterator,    // iter/task_file
   kMapElemIterator,     // iter/bpf_map_elem
-  kSyscallTracepoints,  // tp_btf/sys_enter, sys_exit
+  kSyscallTracepoints,  // tp_btf/sys_enter
   kSocketCookie,        // bpf_get_socket_cookie() in tracing programs
   kSockFromFile,        // bpf_sock_from_file()
 };

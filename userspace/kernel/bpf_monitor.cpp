@@ -51,7 +51,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_.reset(sockleak_bpf__open_opts(&open_opts));
   if (!skel_) unsupported("open BPF object", errno);
   // Iterators run on demand and close tracking when asked; the state tracepoint (and the
-  // accept hook that captures call sites) attach for the whole run.
+  // first-read hook that captures accepted sockets' call sites) attach for the whole run.
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
   bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
@@ -59,8 +59,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoattach(skel_->progs.sample_clock, false);
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
   bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
-  bpf_program__set_autoload(skel_->progs.on_sys_exit,
-                            syscall_hooks && settings.stack_sample > 0 && settings.accept_call_sites);
+  bpf_program__set_autoload(skel_->progs.on_read, settings.stack_sample > 0 && settings.accept_call_sites);
   // Forks of holders (and under `exec` of the watched tree): for commands that keep watching.
   bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree || !settings.read_only);
 
@@ -101,8 +100,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
                  tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
   }
   if (int err = sockleak_bpf__attach(skel_.get())) {
-    unsupported(bpf_program__autoload(skel_->progs.on_sys_exit)
-                    ? "attach tp_btf/inet_sock_set_state, tp_btf/sys_exit"
+    unsupported(bpf_program__autoload(skel_->progs.on_read)
+                    ? "attach tp_btf/inet_sock_set_state, tp_btf/tcp_rcv_space_adjust"
                     : "attach tp_btf/inet_sock_set_state",
                 err);
   }

@@ -42,11 +42,11 @@ struct BpfSettings {
   bool verbose = false;
   uint32_t ring_buffer_bytes = 1u << 20;  // a power of two, at least one page
   uint32_t max_sockets = 262144;          // socket map capacity
-  bool syscall_hooks = true;              // tp_btf/sys_enter (close); sys_exit (accept call sites)
-  uint32_t stack_sample = 0;              // call sites: 0 off, N = one connect/accept in N
+  bool syscall_hooks = true;              // tp_btf/sys_enter (close)
+  uint32_t stack_sample = 0;              // call sites: 0 off, N = one socket in N (by inode)
   uint32_t stack_tgid = 0;                // call sites only for this process (0: any)
-  // Call sites of accepted sockets too (tp_btf/sys_exit: every syscall on the host takes the
-  // tracepoint path while it is attached); connect()'s come from the state hook for free.
+  // Call sites of accepted sockets too, at their first read (tp_btf/tcp_rcv_space_adjust:
+  // every TCP read on the host passes it); connect()'s come from the state hook for free.
   bool accept_call_sites = true;
   std::string btf_path;                   // --btf: types for CO-RE instead of the kernel's own
   KernelFeatures features;                // from probe_kernel(); probed by the constructor if not
