@@ -126,7 +126,7 @@ void SocketTable::apply(const sl_event& event) {
     }
     case SL_EV_FD_CLOSE: {
       if (event.tgid == 0) break;  // a process sockleak's pid namespace cannot see
-      if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.release(actor);
+      if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.holders.release(actor);
       if (event.inode != 0) holder_checks_.push_back({event.cookie, actor, event.inode});
       auto it = lingering_.find(event.cookie);
       if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
@@ -197,6 +197,7 @@ void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t no
 void SocketTable::begin_reconcile(uint64_t now_ns) {
   reading_ = ReconcileReading{};
   reading_.now_ns = now_ns;
+  reading_.mark = ++reconciles_read_;
   // Untracked sockets are only in reconciles: this one's replace the last one's.
   reading_.untracked_before = !untracked_cookies_.empty();
   for (uint64_t cookie : untracked_cookies_) {
@@ -227,8 +228,31 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
         lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, r.now_ns)).second) {
       untracked_cookies_.push_back(row.cookie);
     }
-    r.truth[row.cookie].add(key);
+    read_holder(row.cookie, key);
   }
+}
+
+void SocketTable::read_holder(uint64_t cookie, const ProcessKey& key) {
+  ReconcileReading& r = reading_;
+  auto [it, fresh] = holders_.try_emplace(cookie);
+  Held& held = it->second;
+  if (held.read_by == r.mark) {  // another fd or holder of a socket read already
+    // Known before and read as it was so far: what was known is what it holds now.
+    if (held.added_by != r.mark && !r.before.contains(cookie)) r.before.emplace(cookie, held.holders);
+    held.holders.add(key);
+    return;
+  }
+  held.read_by = r.mark;
+  ++r.sockets;
+  orphans_.erase(cookie);
+  HolderSet now = HolderSet::of(key);
+  if (fresh) {
+    held.added_by = r.mark;
+    ++r.added;
+  } else if (held.holders != now) {
+    r.before.emplace(cookie, std::move(held.holders));
+  }
+  held.holders = std::move(now);
 }
 
 void SocketTable::finish_reconcile(HolderRows kind) {
@@ -246,28 +270,28 @@ void SocketTable::finish_reconcile(HolderRows kind) {
   // Whether anything a report shows may differ. A reconcile of new sockets says nothing of
   // the others (what it names replaces, the rest stays); a full one that found the fd
   // tables as they were (the common case) leaves reports as they are.
-  bool news = !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_ ||
-              (all ? r.truth.size() != holders_.size() || r.names != names_ : !r.truth.empty());
+  bool news = !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_ || r.added > 0 ||
+              (all ? r.names != names_ : r.sockets > 0);
+  // Holders this reconcile changed, against what was known of them (a socket new to the
+  // table is news, no correction).
+  for (const auto& [cookie, before] : r.before) {
+    if (corrected(&before, &holders_.at(cookie).holders)) news = true;
+  }
   if (all) {
-    for (const auto& [cookie, before] : holders_) {
-      auto now = r.truth.find(cookie);
-      if (corrected(&before, now == r.truth.end() ? nullptr : &now->second)) news = true;
-    }
+    // What it did not read, nobody holds now.
+    std::erase_if(holders_, [&](const auto& entry) {
+      if (entry.second.read_by == r.mark) return false;
+      if (corrected(&entry.second.holders, nullptr)) news = true;
+      return true;
+    });
     std::unordered_set<uint64_t> orphans;
     for (const auto& [cookie, socket] : lingering_) {
-      if (!r.truth.contains(cookie)) orphans.insert(cookie);
+      if (!holders_.contains(cookie)) orphans.insert(cookie);
     }
     if (orphans != orphans_) news = true;
     orphans_ = std::move(orphans);
-    holders_ = std::move(r.truth);
     names_ = std::move(r.names);
   } else {
-    for (auto& [cookie, now] : r.truth) {
-      auto before = holders_.find(cookie);
-      if (before != holders_.end()) corrected(&before->second, &now);
-      orphans_.erase(cookie);
-      holders_.insert_or_assign(cookie, std::move(now));
-    }
     for (auto& [key, name] : r.names) names_.insert_or_assign(key, std::move(name));
   }
   listeners_ = std::move(r.listeners);
@@ -282,7 +306,7 @@ void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
   auto held = holders_.find(check.cookie);
   if (held == holders_.end()) return;
   changed();
-  held->second.set_fds(check.process, fds_open);
+  held->second.holders.set_fds(check.process, fds_open);
   if (fds_open == 0) return;
   // Still held: the close did not make the owner unknown either.
   auto it = lingering_.find(check.cookie);
@@ -321,7 +345,7 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
   }
   auto held = holders_.find(socket.cookie);
   if (read) *read = held != holders_.end();
-  if (held != holders_.end() && !held->second.empty()) return held->second;
+  if (held != holders_.end() && !held->second.holders.empty()) return held->second.holders;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
 }
