@@ -65,6 +65,7 @@ Session::Session(Options options)
   }
   bpf_.set_scan_thresholds(options_.thresholds, recheck_period(), options_.interval);
   table_.set_visible_only(bpf_.pid_namespace_level() > 0);
+  table_.set_one_shot(!watches(options_.command));
   started_ns_ = monotonic_ns();
   next_report_ns_ = started_ns_ + static_cast<uint64_t>(options_.interval.count());
   next_periodic_reconcile_ns_ = started_ns_ + static_cast<uint64_t>(reconcile_period().count());

@@ -199,7 +199,9 @@ void SocketTable::begin_reconcile(uint64_t now_ns) {
   reading_.now_ns = now_ns;
   reading_.mark = ++reconciles_read_;
   // Untracked sockets are only in reconciles: this one's replace the last one's.
-  reading_.untracked_before = !untracked_cookies_.empty();
+  reading_.untracked_before = !untracked_cookies_.empty() || !read_whole_.empty();
+  read_whole_ = {};
+  read_whole_sockets_ = 0;
   for (uint64_t cookie : untracked_cookies_) {
     auto it = lingering_.find(cookie);
     if (it != lingering_.end() && it->second.untracked) lingering_.erase(it);
@@ -222,6 +224,12 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
       l.local = endpoint(row.family, row.local_addr, row.local_port);
       l.netns = row.netns;
       l.holders.add(key);
+      continue;
+    }
+    if ((row.flags & SL_ROW_UNTRACKED) && one_shot_) {
+      const LingeringSocket s = LingeringSocket::from_row(row, r.now_ns);
+      read_whole_.push_back({row.cookie, s.linger_start(), key, s.peer, s.netns, s.rx_queue,
+                             static_cast<uint8_t>(s.state), s.since_is_lower_bound});
       continue;
     }
     if ((row.flags & SL_ROW_UNTRACKED) &&
@@ -270,7 +278,14 @@ void SocketTable::finish_reconcile(HolderRows kind) {
   // Whether anything a report shows may differ. A reconcile of new sockets says nothing of
   // the others (what it names replaces, the rest stays); a full one that found the fd
   // tables as they were (the common case) leaves reports as they are.
-  bool news = !untracked_cookies_.empty() || r.untracked_before || r.listeners != listeners_ || r.added > 0 ||
+  std::sort(read_whole_.begin(), read_whole_.end(), [](const ReadWhole& a, const ReadWhole& b) {
+    return std::tie(a.cookie, a.holder) < std::tie(b.cookie, b.holder);
+  });
+  for (size_t i = 0; i < read_whole_.size(); ++i) {
+    if (i == 0 || read_whole_[i].cookie != read_whole_[i - 1].cookie) ++read_whole_sockets_;
+  }
+  bool news = !untracked_cookies_.empty() || !read_whole_.empty() || r.untracked_before ||
+              r.listeners != listeners_ || r.added > 0 ||
               (all ? r.names != names_ : r.sockets > 0);
   // Holders this reconcile changed, against what was known of them (a socket new to the
   // table is news, no correction).
@@ -344,10 +359,41 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
     return listener ? listener->holders : HolderSet{};
   }
   auto held = holders_.find(socket.cookie);
+  if (held == holders_.end()) {
+    // A socket read whole that a scan read since (the state hook added it meanwhile).
+    if (auto whole = read_whole_holders(socket.cookie)) {
+      if (read) *read = true;
+      return *whole;
+    }
+  }
   if (read) *read = held != holders_.end();
   if (held != holders_.end() && !held->second.holders.empty()) return held->second.holders;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
+}
+
+std::optional<HolderSet> SocketTable::read_whole_holders(uint64_t cookie) const {
+  auto first = std::lower_bound(read_whole_.begin(), read_whole_.end(), cookie,
+                                [](const ReadWhole& r, uint64_t c) { return r.cookie < c; });
+  if (first == read_whole_.end() || first->cookie != cookie) return std::nullopt;
+  HolderSet holders;
+  for (auto it = first; it != read_whole_.end() && it->cookie == cookie; ++it) holders.add(it->holder);
+  return holders;
+}
+
+LingeringSocket SocketTable::socket_of(const ReadWhole& row) {
+  LingeringSocket s;
+  s.cookie = row.cookie;
+  s.state = static_cast<TcpState>(row.state);
+  s.since_ns = row.start;  // linger_start() is start in either state
+  s.seen_ns = row.start;
+  s.since_is_lower_bound = row.since_is_lower_bound;
+  s.owner = row.holder;
+  s.peer = row.peer;
+  s.netns = row.netns;
+  s.rx_queue = row.rx_queue;
+  s.untracked = true;
+  return s;
 }
 
 SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) const {
@@ -388,19 +434,18 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
   basis.valid_until_ns = UINT64_MAX;
   // Sockets a process holds and those queued on its listeners are separate groups.
   std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
-  for (const auto& entry : lingering_) {
-    // Named, not a structured binding: lambdas below capture it (clang before 16 refuses that).
-    const LingeringSocket& socket = entry.second;
+  // One socket into the totals and the groups of its holders (holders_fn names them).
+  const auto count = [&](const LingeringSocket& socket, const auto& holders_fn) {
     const Nanos age = socket.age(now_ns);
     const bool close_wait = socket.state == TcpState::kCloseWait;
     const Nanos threshold = close_wait ? thresholds.close_wait : thresholds.established_idle;
     const uint64_t start = socket.linger_start();
     if (age < threshold) {  // scans report only sockets past it: a reconcile's untracked one
       basis.valid_until_ns = std::min(basis.valid_until_ns, start + static_cast<uint64_t>(threshold.count()));
-      continue;
+      return;
     }
-    const HolderSet holders = holders_of(socket);
-    if (holders.empty() && visible_only_) continue;
+    const HolderSet holders = holders_fn();
+    if (holders.empty() && visible_only_) return;
     ++(close_wait ? basis.totals.close_wait : basis.totals.established);
     (close_wait ? basis.close_wait_starts : basis.established_starts).push_back(start);
     if (holders.empty()) ++basis.totals.unowned;
@@ -434,6 +479,20 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
         }
       }
     });
+  };
+  for (const auto& entry : lingering_) {
+    count(entry.second, [&] { return holders_of(entry.second); });
+  }
+  for (auto run = read_whole_.begin(); run != read_whole_.end();) {
+    const auto end = std::find_if(run, read_whole_.end(), [&](const ReadWhole& r) { return r.cookie != run->cookie; });
+    if (!lingering_.contains(run->cookie)) {  // else a scan read it since: that reading counts
+      count(socket_of(*run), [&] {
+        HolderSet holders;
+        for (auto it = run; it != end; ++it) holders.add(it->holder);
+        return holders;
+      });
+    }
+    run = end;
   }
   for (auto& [key, b] : groups) {
     LingerGroup& g = b.group;
