@@ -844,7 +844,7 @@ static __always_inline bool first_reader_of_table(struct task_struct *task)
 	 * by threads they started) is read through one thread per reconcile. */
 	if (task->pid == task->tgid)
 		return true;
-	__u64 files = (__u64)BPF_CORE_READ(task, files);
+	__u64 files = (__u64)task->files;
 	struct sl_table_reader *reader = bpf_map_lookup_elem(&table_readers, &files);
 
 	if (reader && reader->generation == reconcile_generation)
@@ -934,8 +934,8 @@ static __always_inline void report_listener(struct bpf_iter__task_file *ctx, str
 	seed_accept_queue(sk, id);
 	struct sl_sock_row row = {
 		.cookie = id,
-		.proc_start = sl_task_start(task),
-		.tgid = sl_task_tgid(task),
+		.proc_start = sl_iter_task_start(task),
+		.tgid = sl_iter_task_tgid(task),
 		.fd = ctx->fd,
 		.state = TCP_LISTEN,
 		.flags = SL_ROW_HOLDER | SL_ROW_LISTENER,
@@ -973,9 +973,9 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		if (!sk)
 			return 0;
 	}
-	/* From here sk is read with probe reads only: it is a BTF pointer on one path and a
-	 * plain address on the other. */
-	__u32 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* A BTF pointer (direct loads) with bpf_sock_from_file, else a plain address (probe
+	 * reads); the verifier drops the other branch. */
+	__u32 state = use_sock_from_file ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	if (state == TCP_LISTEN) {
 		report_listener(ctx, task, sk);
@@ -992,8 +992,11 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	/* Holders userspace has: nothing new here (a fork or dup since is for full reconciles). */
 	if (reconcile_new_only && entry && entry->holders_gen && entry->holders_gen != generation)
 		return 0;
-	__u64 start = sl_task_start(task);
-	__u32 tgid = sl_task_tgid(task);
+	__u64 start = sl_iter_task_start(task);
+	__u32 tgid = sl_iter_task_tgid(task);
+	__u64 table = (__u64)task->files;
+	/* Rows come a table at a time: the process is named in its first row only. */
+	bool named = table == reconcile_named_table;
 	__u64 since = 0;
 
 	if (!entry) {
@@ -1032,11 +1035,8 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.flags = SL_ROW_HOLDER | SL_ROW_BRIEF,
 			.stack_id = SL_NO_STACK,
 		};
-		__u64 table = (__u64)BPF_CORE_READ(task, files);
-		bool named = table == reconcile_named_table;
-
 		if (!named)
-			BPF_CORE_READ_STR_INTO(&brief.comm, task, group_leader, comm);
+			bpf_probe_read_kernel_str(&brief.comm, sizeof(brief.comm), task->group_leader->comm);
 		if (!write_row(ctx->meta->seq, &brief) && !named)
 			reconcile_named_table = table;
 		return 0;
@@ -1046,7 +1046,6 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	struct sl_sock_row row = {
 		.cookie = cookie,
 		.since_ns = since,
-		.idle_ms = sl_idle_ms(sk),
 		.proc_start = start,
 		.tgid = tgid,
 		.fd = ctx->fd,
@@ -1054,9 +1053,16 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER | SL_ROW_UNTRACKED,
 		.stack_id = SL_NO_STACK,
 	};
-	sl_fill_endpoints(&row, sk);
-	BPF_CORE_READ_STR_INTO(&row.comm, task, group_leader, comm);
-	write_row(ctx->meta->seq, &row);
+	if (use_sock_from_file) {
+		sl_fill_typed(&row, (struct sock *)sk);
+	} else {
+		sl_fill_endpoints(&row, sk);
+		row.idle_ms = sl_idle_ms(sk);
+	}
+	if (!named)
+		bpf_probe_read_kernel_str(&row.comm, sizeof(row.comm), task->group_leader->comm);
+	if (!write_row(ctx->meta->seq, &row) && !named)
+		reconcile_named_table = table;
 	return 0;
 }
 
