@@ -62,6 +62,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoload(skel_->progs.on_read, settings.stack_sample > 0 && settings.accept_call_sites);
   // Forks of holders (and under `exec` of the watched tree): for commands that keep watching.
   bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree || !settings.read_only);
+  // One-shot reports read every socket from the fd tables and queues: no state hook.
+  bpf_program__set_autoload(skel_->progs.on_state_change, !settings.read_only);
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
