@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <tuple>
 
 namespace sockleak {
@@ -31,7 +32,9 @@ bool is_wildcard(const Endpoint& e) {
 struct GroupBuilder {
   LingerGroup group;
   uint64_t oldest_start = 0;  // linger start of its oldest socket
-  std::vector<std::pair<Endpoint, bool>> peers;  // one per socket: its peer, unread data or not
+  // One per socket: its peer, unread data or not. A deque: 100k of them grow without the
+  // copy and twice the room a vector's doubling takes.
+  std::deque<std::pair<Endpoint, bool>> peers;
   std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
   std::set<uint32_t> netns;
 };
@@ -433,6 +436,12 @@ void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) c
   basis.thresholds = thresholds;
   basis.valid_until_ns = UINT64_MAX;
   // Sockets a process holds and those queued on its listeners are separate groups.
+  // Room for every socket's start at once (a doubling vector would peak at twice it).
+  size_t in_close_wait = 0;
+  for (const auto& entry : lingering_) in_close_wait += entry.second.state == TcpState::kCloseWait ? 1 : 0;
+  for (const ReadWhole& r : read_whole_) in_close_wait += static_cast<TcpState>(r.state) == TcpState::kCloseWait ? 1 : 0;
+  basis.close_wait_starts.reserve(in_close_wait);
+  basis.established_starts.reserve(lingering_.size() + read_whole_.size() - in_close_wait);
   std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
   // One socket into the totals and the groups of its holders (holders_fn names them).
   const auto count = [&](const LingeringSocket& socket, const auto& holders_fn) {
