@@ -986,7 +986,10 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 
 	/* Cookies need a BTF pointer: userspace enables them only with bpf_sock_from_file. */
 	__u64 cookie = sl_sock_id(sk);
-	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	/* One-shot reports read every held socket whole: no lookup (a cache miss each). A
+	 * queued socket seeded by this walk and accepted meanwhile is also scanned: userspace
+	 * counts it once. */
+	struct sl_sock_entry *entry = reconcile_read_only ? NULL : bpf_map_lookup_elem(&sockets, &cookie);
 	__u32 generation = (__u32)reconcile_generation;
 
 	/* Holders userspace has: nothing new here (a fork or dup since is for full reconciles). */
