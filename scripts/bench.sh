@@ -162,6 +162,8 @@ start_monitor "${quiet[@]}"; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_mon
 start_monitor "${leaking[@]}"; await_lingering; "$bench/sl_bench_syscall" >"$work/sys_leak"; stop_monitor
 start_shared_leak; start_monitor "${leaking[@]}"; await_lingering hooked
 "$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor; stop_shared_leak
+# Call sites take no syscall hook (connect: the state hook; accepted sockets: their first read).
+start_monitor "${quiet[@]}" --call-sites 16; "$bench/sl_bench_syscall" >"$work/sys_sites"; stop_monitor
 sys() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 
 # A real server under connection churn: nginx (keepalive_timeout 0: a connection per request,
@@ -296,6 +298,7 @@ printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$ngin
 printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_shared"
 printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
 printf '%-52s %s\n' "getppid ns/call off -> on -> lingering -> shared (hook)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") -> $(sys getppid_ns "$work/sys_leak") -> $(sys getppid_ns "$work/sys_hooked")"
+printf '%-52s %s\n' "getppid ns/call on --call-sites 16 (no syscall hook)" "$(sys getppid_ns "$work/sys_sites")"
 printf '%-52s %s\n' "dup+close ns/call off -> on -> lingering -> shared (hook)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") -> $(sys dup_close_ns "$work/sys_leak") -> $(sys dup_close_ns "$work/sys_hooked")"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
