@@ -239,7 +239,7 @@ rec100k_fallbacks=$(reconcile_ms 100000 "$fallbacks")
 # 30 s; full scans, every 2 min, are timed on their own, after the window, asked for by a
 # SIGHUP): CPU per report (user+sys), peak
 # RSS, the time from start until all N were reported, the last full reconcile, full scan
-# and new-sockets reconcile of the run; then one `snapshot`'s wall time and peak RSS.
+# and new-sockets reconcile of the run; then `snapshot`'s wall time and peak RSS (medians of 5).
 # Prints "CPU_MS_PER_REPORT RSS_MB SNAPSHOT_MS SNAPSHOT_MB FULL_RECONCILE_MS
 # NEW_RECONCILE_MS FULL_SCAN_MS ALL_REPORTED_S".
 scale_numbers() {
@@ -269,8 +269,12 @@ scale_numbers() {
   full=$(awk '/full reconcile:/ {ms = $(NF-1)} END {print ms}' "$work/scale_log")
   new=$(awk '/new-sockets reconcile:/ {ms = $(NF-1)} END {print ms}' "$work/scale_log")
   scan=$(awk '/full scan:/ && $4 > 0 {ms = $(NF-1)} END {print ms}' "$work/scale_log")
-  # snapshot exits 1: the sockets linger.
-  snap=$( { /usr/bin/time -f "%e %M" "$sockleak" snapshot --established-idle 1s >/dev/null || true; } 2>&1 | tail -1)
+  # snapshot exits 1: the sockets linger. Medians of 5 runs (one run swings by a third here).
+  local i
+  for i in 1 2 3 4 5; do
+    { /usr/bin/time -f "%e %M" "$sockleak" snapshot --established-idle 1s >/dev/null || true; } 2>&1 | tail -1
+  done >"$work/snaps"
+  snap="$(awk '{print $1}' "$work/snaps" | median) $(awk '{print $2}' "$work/snaps" | median)"
   exec 9>&-
   wait "$hold" 2>/dev/null || true
   echo "$(((u2 - u1) * 1000 / $(getconf CLK_TCK) / 30)) $hwm $(echo "$snap" | awk '{print int($1 * 1000), int($2 / 1024)}') ${full:-?} ${new:-none} ${scan:-?} $all"
