@@ -142,8 +142,10 @@ __u32 reconcile_new_only = 0;
  * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
  * queued children still are, for the scan to find. */
 __u32 reconcile_read_only = 0;
-/* The fd table whose holder's name the reconcile sent last (reset by userspace per walk). */
+/* The fd table and process whose name the reconcile sent last (reset by userspace per walk):
+ * two processes may share a table (clone(CLONE_FILES) without CLONE_THREAD). */
 __u64 reconcile_named_table = 0;
+__u32 reconcile_named_tgid = 0;
 
 /* One element: what the sample_clock iterator walks. */
 struct {
@@ -323,7 +325,8 @@ static __always_inline void current_capturer(struct sl_capturer *capturer)
 	process_executable(sl_current_task(), capturer);
 }
 
-/* A socket created or accepted by the current process, tracked for its call site. */
+/* A socket created or read by the current process, tracked for its call site (or, with
+ * SL_NO_STACK, for a capture that failed: not to be tried again). */
 static __always_inline void track_call_site(__u64 cookie, const struct sock *sk, __u32 state, __u32 tgid,
 					    __u32 stack_id)
 {
@@ -332,10 +335,15 @@ static __always_inline void track_call_site(__u64 cookie, const struct sock *sk,
 		.since_ns = bpf_ktime_get_ns(),
 		.owner_tgid = tgid,
 		.state = state,
+		.site_tried = 1,
 		.stack_id = stack_id,
 	};
-	current_capturer(&fresh.capturer);
-	fresh.proc_start = fresh.capturer.start;
+	if (stack_id != SL_NO_STACK) {
+		current_capturer(&fresh.capturer);
+		fresh.proc_start = fresh.capturer.start;
+	} else {
+		fresh.proc_start = sl_task_start(sl_current_task());  /* the reader owns it */
+	}
 	/* Not tracked (map full, or a softirq added it meanwhile): nobody holds the stack. */
 	if (track(cookie, &fresh))
 		release_stack(stack_id);
@@ -605,6 +613,11 @@ int BPF_PROG(on_read, struct sock *sk)
 {
 	if (!sk->sk_lock.owned || !sampled(sk))
 		return 0;
+	__u32 tgid = sl_current_tgid();
+
+	/* --pid: other processes' reads cost no lookup. */
+	if (stack_tgid && stack_tgid != tgid)
+		return 0;
 	__u32 state = sk->__sk_common.skc_state;
 
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
@@ -612,13 +625,24 @@ int BPF_PROG(on_read, struct sock *sk)
 	__u64 cookie = sl_sock_id(sk);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
-	if (entry && entry->stack_id != SL_NO_STACK)
+	if (entry ? entry->stack_id != SL_NO_STACK || entry->site_tried : state != TCP_ESTABLISHED)
+		return 0;  /* named, tried, or a CLOSE_WAIT socket no hook saw enter it (its age unknown) */
+	/* Kernel threads (NFS, kTLS workers) have no user stack to name. */
+	if (!BPF_CORE_READ(sl_current_task(), mm))
 		return 0;
-	__u32 tgid = sl_current_tgid();
 	__u32 stack_id = call_site(ctx, tgid);
 
-	if (stack_id == SL_NO_STACK)
+	if (stack_id == SL_NO_STACK) {
+		/* Not captured (stack map full, or a collision; counted as lost): a socket read
+		 * often would otherwise walk its reader's stack at every read. A byte written
+		 * into the entry: at worst into another socket's, if this one closed and the
+		 * element was reused meanwhile, which then is not named at a read. */
+		if (entry)
+			entry->site_tried = 1;
+		else
+			track_call_site(cookie, sk, state, tgid, SL_NO_STACK);
 		return 0;
+	}
 	if (entry) {
 		/* Replace the entry, never write into it: the state hook may delete it meanwhile
 		 * (another thread closed the socket), and a freed element can be reused at once
@@ -999,7 +1023,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	__u32 tgid = sl_iter_task_tgid(task);
 	__u64 table = (__u64)task->files;
 	/* Rows come a table at a time: the process is named in its first row only. */
-	bool named = table == reconcile_named_table;
+	bool named = table == reconcile_named_table && tgid == reconcile_named_tgid;
 	__u64 since = 0;
 
 	if (!entry) {
@@ -1040,8 +1064,10 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		};
 		if (!named)
 			bpf_probe_read_kernel_str(&brief.comm, sizeof(brief.comm), task->group_leader->comm);
-		if (!write_row(ctx->meta->seq, &brief) && !named)
+		if (!write_row(ctx->meta->seq, &brief) && !named) {
 			reconcile_named_table = table;
+			reconcile_named_tgid = tgid;
+		}
 		return 0;
 	}
 	/* A full map (or a one-shot report) leaves the socket untracked: its row reports it
@@ -1064,8 +1090,10 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	}
 	if (!named)
 		bpf_probe_read_kernel_str(&row.comm, sizeof(row.comm), task->group_leader->comm);
-	if (!write_row(ctx->meta->seq, &row) && !named)
+	if (!write_row(ctx->meta->seq, &row) && !named) {
 		reconcile_named_table = table;
+		reconcile_named_tgid = tgid;
+	}
 	return 0;
 }
 

@@ -89,7 +89,7 @@ struct sl_sock_entry {
 	__u8 announced;   /* userspace knows it: send its changes */
 	__u8 since_lower; /* since_ns is a lower bound (pre-existing, or state seen late) */
 	__u8 reported;    /* the last scan that read it reported it lingering: userspace has it */
-	__u8 _pad;
+	__u8 site_tried;  /* a read tried to capture its call site: not again at every read */
 	__u32 stack_id;   /* user stack at connect()/accept(), SL_NO_STACK when not captured */
 	struct sl_capturer capturer; /* who captured stack_id (zero without a stack) */
 	__u64 listener;   /* identity of the listener whose accept queue a reconcile found it in */

@@ -2,6 +2,10 @@
 // does its job on a real loopback connection made by this test.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -13,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <chrono>
 #include <set>
@@ -598,6 +603,48 @@ TEST_CASE("an accepted socket's call site is its first read; one socket in N is 
     if (p.client >= 0) close(p.client);
     if (p.served >= 0) close(p.served);
   }
+}
+
+TEST_CASE("two processes sharing one fd table are each named in a reconcile", "[bpf]") {
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  close(listener.fd);  // a listener's row always names its holder: only the pair's rows here
+  listener.fd = -1;
+  // clone(CLONE_FILES) without CLONE_THREAD: a process of its own on this one fd table.
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  const long child = syscall(SYS_clone, CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    prctl(PR_SET_NAME, "sl_sharer");
+    const char ok = 1;
+    (void)!write(ready[1], &ok, 1);
+    for (int i = 0; i < 200; ++i) usleep(50'000);  // bounded: 10 s
+    _exit(0);
+  }
+  char ok = 0;
+  REQUIRE(read(ready[0], &ok, 1) == 1);
+  BpfMonitor bpf(settings());
+  const auto rows = bpf.read_holders();
+  std::set<std::string> child_names, own_names;
+  char own[16] = {};
+  prctl(PR_GET_NAME, own);
+  for (const sl_sock_row& row : rows) {
+    if (!(row.flags & SL_ROW_HOLDER) || row.comm[0] == '\0') continue;
+    const std::string comm(row.comm, strnlen(row.comm, sizeof row.comm));
+    if (row.tgid == static_cast<uint32_t>(child)) child_names.insert(comm);
+    if (row.tgid == static_cast<uint32_t>(getpid())) own_names.insert(comm);
+  }
+  kill(static_cast<pid_t>(child), SIGKILL);
+  waitpid(static_cast<pid_t>(child), nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  close(client);
+  close(served);
+  CHECK(child_names == std::set<std::string>{"sl_sharer"});
+  CHECK(own_names == std::set<std::string>{own});
 }
 
 TEST_CASE("the kernel tick rate is measured at start-up and equals CONFIG_HZ where the config is readable", "[bpf]") {

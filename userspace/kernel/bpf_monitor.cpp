@@ -62,8 +62,11 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoload(skel_->progs.on_read, settings.stack_sample > 0 && settings.accept_call_sites);
   // Forks of holders (and under `exec` of the watched tree): for commands that keep watching.
   bpf_program__set_autoload(skel_->progs.on_fork, settings.watch_tree || !settings.read_only);
-  // One-shot reports read every socket from the fd tables and queues: no state hook.
-  bpf_program__set_autoload(skel_->progs.on_state_change, !settings.read_only);
+  // One-shot reports read every socket from the fd tables and queues: no state hook, but
+  // where sockets are named by address, whose births it follows (a queued socket seeded by
+  // one walk of `explain --sample` must not name a new socket born at its address).
+  bpf_program__set_autoload(skel_->progs.on_state_change,
+                            !settings.read_only || !features_.has(Feature::kSocketCookie));
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, settings.ring_buffer_bytes)) {
     throw Error("ring buffer size " + std::to_string(settings.ring_buffer_bytes) + ": " + errno_text(err), kExitUsage);
@@ -102,10 +105,11 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
                  tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
   }
   if (int err = sockleak_bpf__attach(skel_.get())) {
-    unsupported(bpf_program__autoload(skel_->progs.on_read)
-                    ? "attach tp_btf/inet_sock_set_state, tp_btf/tcp_rcv_space_adjust"
-                    : "attach tp_btf/inet_sock_set_state",
-                err);
+    std::string attached;  // the hooks that attach for the whole run, as loaded
+    for (const bpf_program* p : {skel_->progs.on_state_change, skel_->progs.on_read, skel_->progs.on_fork}) {
+      if (bpf_program__autoload(p)) attached += std::string(attached.empty() ? " " : ", ") + bpf_program__section_name(p);
+    }
+    unsupported("attach" + attached, err);
   }
   if (syscall_hooks) {
     // Proves at start that close tracking can attach, rather than failing mid-run.
@@ -339,6 +343,7 @@ void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
   ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
   skel_->bss->reconcile_new_only = kind == Holders::kNew;
   skel_->bss->reconcile_named_table = 0;
+  skel_->bss->reconcile_named_tgid = 0;
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
 }
 
