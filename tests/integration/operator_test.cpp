@@ -333,6 +333,21 @@ TEST_CASE("call sites are named from the process that captured them, not an exec
   CHECK(top_frames(close_wait_record(sockleak, holder, 8)).find("leaky_fetch") != std::string::npos);
 }
 
+TEST_CASE("an accepted socket's call site is the server's read that took its request", "[accept_call_sites]") {
+  // Accepted after sockleak attached, read once (the request), then left in CLOSE_WAIT.
+  LoopbackServer server({"--idle-close-ms", "0", "--ignore-peer-close"});
+  SockleakRun sockleak(kCallSiteRun);
+  ChildProcess client({HTTP_CLIENT_BIN, "--port", server.port, "--mode", "close", "--count", "10"});
+  expect_line_prefix(client, "READY ");
+  const Record record = close_wait_record(sockleak, server.process.pid(), 10);
+  const std::string frames = top_frames(record);
+  INFO(frames);
+  CHECK(record["call_sites"][0]["count"] == 10);
+  CHECK(frames.rfind("read ", 0) == 0);  // innermost: libc's read()
+  CHECK(frames.find("main (") != std::string::npos);  // the server's loop that called it
+  CHECK(frames.find("http_server.cpp:") != std::string::npos);
+}
+
 TEST_CASE("call sites of a binary replaced on disk are named from the file the process mapped",
           "[replaced_call_sites]") {
   namespace fs = std::filesystem;
