@@ -208,40 +208,6 @@ static __always_inline void sl_fill_endpoints(struct sl_sock_row *row, const str
 	row->tx_queue = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
 }
 
-/* The same facts, and the idle time, from a typed socket (a BTF pointer: reconciles with
- * bpf_sock_from_file) by direct loads: a probe read per field was a third of the time a
- * one-shot reconcile of 100k sockets took. */
-static __always_inline void sl_fill_typed(struct sl_sock_row *row, struct sock *sk)
-{
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	__u16 family = sk->__sk_common.skc_family;
-	__u32 words[4];
-
-	row->family = family;
-	row->local_port = sk->__sk_common.skc_num;
-	row->peer_port = __builtin_bswap16(sk->__sk_common.skc_dport);
-	if (family == SL_AF_INET6) {
-		for (int i = 0; i < 4; i++)
-			words[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
-		__builtin_memcpy(row->local_addr, words, sizeof(words));
-		for (int i = 0; i < 4; i++)
-			words[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
-		__builtin_memcpy(row->peer_addr, words, sizeof(words));
-	} else {
-		words[0] = sk->__sk_common.skc_rcv_saddr;
-		__builtin_memcpy(row->local_addr, words, 4);
-		words[0] = sk->__sk_common.skc_daddr;
-		__builtin_memcpy(row->peer_addr, words, 4);
-	}
-	row->netns = sk->__sk_common.skc_net.net->ns.inum;
-	if (!tp)
-		return;
-	row->rx_queue = tp->rcv_nxt - tp->copied_seq;
-	row->tx_queue = tp->write_seq - tp->snd_una;
-	row->idle_ms = sl_jiffies_to_ms(
-		sl_ticks_since_either((__u32)bpf_jiffies64(), tp->lsndtime, tp->inet_conn.icsk_ack.lrcvtime));
-}
-
 /* An iterator's task (a BTF pointer), read by direct loads: its process's start time and
  * id (sl_task_start/sl_task_tgid read the running task, which is no BTF pointer before 5.11). */
 static __always_inline __u64 sl_iter_task_start(struct task_struct *task)

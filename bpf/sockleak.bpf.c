@@ -972,6 +972,21 @@ static __always_inline void report_listener(struct bpf_iter__task_file *ctx, str
 	write_row(ctx->meta->seq, &row);
 }
 
+/* A holder row of task's: rows come a table at a time, so the process is named (comm) in
+ * its first row of each table only. */
+static __always_inline void write_holder_row(struct seq_file *seq, struct sl_sock_row *row, struct task_struct *task)
+{
+	__u64 table = (__u64)task->files;
+	bool named = table == reconcile_named_table && row->tgid == reconcile_named_tgid;
+
+	if (!named)
+		bpf_probe_read_kernel_str(&row->comm, sizeof(row->comm), task->group_leader->comm);
+	if (!write_row(seq, row) && !named) {
+		reconcile_named_table = table;
+		reconcile_named_tgid = row->tgid;
+	}
+}
+
 /* At start and every reconcile interval: every process's TCP fds in ESTABLISHED
  * or CLOSE_WAIT, in every network namespace. Seeds sockets that existed before
  * sockleak started (their age is then a lower bound). */
@@ -1021,9 +1036,6 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		return 0;
 	__u64 start = sl_iter_task_start(task);
 	__u32 tgid = sl_iter_task_tgid(task);
-	__u64 table = (__u64)task->files;
-	/* Rows come a table at a time: the process is named in its first row only. */
-	bool named = table == reconcile_named_table && tgid == reconcile_named_tgid;
 	__u64 since = 0;
 
 	if (!entry) {
@@ -1062,12 +1074,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 			.flags = SL_ROW_HOLDER | SL_ROW_BRIEF,
 			.stack_id = SL_NO_STACK,
 		};
-		if (!named)
-			bpf_probe_read_kernel_str(&brief.comm, sizeof(brief.comm), task->group_leader->comm);
-		if (!write_row(ctx->meta->seq, &brief) && !named) {
-			reconcile_named_table = table;
-			reconcile_named_tgid = tgid;
-		}
+		write_holder_row(ctx->meta->seq, &brief, task);
 		return 0;
 	}
 	/* A full map (or a one-shot report) leaves the socket untracked: its row reports it
@@ -1082,18 +1089,9 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 		.flags = SL_ROW_HOLDER | SL_ROW_SINCE_LOWER | SL_ROW_UNTRACKED,
 		.stack_id = SL_NO_STACK,
 	};
-	if (use_sock_from_file) {
-		sl_fill_typed(&row, (struct sock *)sk);
-	} else {
-		sl_fill_endpoints(&row, sk);
-		row.idle_ms = sl_idle_ms(sk);
-	}
-	if (!named)
-		bpf_probe_read_kernel_str(&row.comm, sizeof(row.comm), task->group_leader->comm);
-	if (!write_row(ctx->meta->seq, &row) && !named) {
-		reconcile_named_table = table;
-		reconcile_named_tgid = tgid;
-	}
+	sl_fill_endpoints(&row, sk);
+	row.idle_ms = sl_idle_ms(sk);
+	write_holder_row(ctx->meta->seq, &row, task);
 	return 0;
 }
 
