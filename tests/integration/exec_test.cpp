@@ -320,11 +320,11 @@ TEST_CASE("exec: `go test` whose test never closes a response body fails with th
 }
 
 TEST_CASE("exec: a Go program's leaked net.Dial connections name the function that dialed", "[exec_go_call_site]") {
-  // The server closes idle connections after 100 ms, long before the leaker's stdin ends
-  // (2 s): at its exit they are CLOSE_WAIT. (With 1 s against `sleep 1` the exit could come
-  // first where Go starts slowly: seen once under qemu TCG on 5.10.)
+  // The server closes idle connections after 100 ms; the leaker exits once it has read the
+  // server's FIN on every leaked connection, so at its exit they are all CLOSE_WAIT. (A timer
+  // instead, `sleep 2 | leaker`, lost the race twice under qemu TCG on 5.10.)
   LoopbackServer server({"--idle-close-ms", "100"});
-  ExecRun run({}, {"/bin/sh", "-c", "sleep 2 | " GO_LEAKER_BIN " " + server.port + " 8 >/dev/null"});
+  ExecRun run({}, {GO_LEAKER_BIN, server.port, "8", "exit-at-eof"});
   CHECK(run.finish() == 66);
   const std::string summary = run.summary();
   INFO(summary);
