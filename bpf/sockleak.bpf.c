@@ -915,35 +915,63 @@ __noinline int sl_seed_queued(__u64 child, __u64 id, __u64 listener)
 	return 0;
 }
 
+/* The walk of a listener's accept queue, one child per step. */
+struct sl_queue_walk {
+	struct request_sock *req; /* the next child: a BTF pointer with cookies, else a plain address */
+	__u64 listener;
+};
+
+/* One child: seeds it, moves to the next; 1 (stop) at the queue's end. The child twice: as
+ * a BTF pointer for its cookie, as a number for sl_seed_queued. */
+static __always_inline long seed_next_queued(struct sl_queue_walk *walk)
+{
+	struct request_sock *req = walk->req;
+
+	if (!req)
+		return 1;
+	__u64 child = (__u64)BPF_CORE_READ(req, sk);
+	__u64 id = use_socket_cookies ? sl_sock_id(req->sk) : child;
+
+	sl_seed_queued(child, id, walk->listener);
+	walk->req = use_socket_cookies ? req->dl_next : BPF_CORE_READ(req, dl_next);
+	return 0;
+}
+
+/* bpf_loop's callback (5.17+): the verifier checks it once, not once per child. */
+static long seed_queued_step(__u32 index, void *walk)
+{
+	return seed_next_queued(walk);
+}
+
 /* Every child queued on a listener, up to SL_MAX_QUEUED (longer queues are counted). The
  * walk runs under RCU without the queue's lock: request socks and sockets are freed only
  * after a grace period (SLAB_TYPESAFE_BY_RCU), so a concurrent accept() can at worst make
- * it miss or revisit a child, never read something that is not a socket. One branch per
- * child: a NULL child gets identity 0 (the cookie helper checks) and is skipped there; so
- * is one whose two reads differ (accepted meanwhile) at its next scan, as stale. */
-static __always_inline void seed_accept_queue(struct sock *listener, __u64 listener_id)
+ * it miss or revisit a child, never read something that is not a socket. A NULL child gets
+ * identity 0 (the cookie helper checks) and is skipped there; so is one whose two reads
+ * differ (accepted meanwhile) at its next scan, as stale.
+ * with_loop: by bpf_loop(); else unrolled, one branch per child, which the verifier walks
+ * SL_MAX_QUEUED times (about 40 ms more at every start: kernels before 5.17 only). */
+static __always_inline void seed_accept_queue(struct sock *listener, __u64 listener_id, bool with_loop)
 {
-	struct request_sock *req;
+	struct sl_queue_walk walk = {.listener = listener_id};
 
 	if (use_socket_cookies) {
 		/* Cookies are assigned through BTF pointers: reach the queue by one. */
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock(listener);
 
-		req = tp ? tp->inet_conn.icsk_accept_queue.rskq_accept_head : NULL;
+		walk.req = tp ? tp->inet_conn.icsk_accept_queue.rskq_accept_head : NULL;
 	} else {
-		req = BPF_CORE_READ((struct inet_connection_sock *)listener, icsk_accept_queue.rskq_accept_head);
+		walk.req = BPF_CORE_READ((struct inet_connection_sock *)listener, icsk_accept_queue.rskq_accept_head);
 	}
-	for (__u32 i = 0; i < SL_MAX_QUEUED; i++) {
-		if (!req)
-			return;
-		/* The child twice: as a BTF pointer for its cookie, as a number for the callee. */
-		__u64 child = (__u64)BPF_CORE_READ(req, sk);
-		__u64 id = use_socket_cookies ? sl_sock_id(req->sk) : child;
-
-		sl_seed_queued(child, id, listener_id);
-		req = use_socket_cookies ? req->dl_next : BPF_CORE_READ(req, dl_next);
+	if (with_loop) {
+		bpf_loop(SL_MAX_QUEUED, seed_queued_step, &walk, 0);
+	} else {
+		for (__u32 i = 0; i < SL_MAX_QUEUED; i++) {
+			if (seed_next_queued(&walk))
+				break;
+		}
 	}
-	if (req)
+	if (walk.req)
 		count(SL_CNT_QUEUE_TRUNCATED);
 }
 
@@ -951,11 +979,11 @@ static __always_inline void seed_accept_queue(struct sock *listener, __u64 liste
  * address, and its accept queue seeded, so sockets never accepted are reported under the
  * process that stopped accepting them. */
 static __always_inline void report_listener(struct bpf_iter__task_file *ctx, struct task_struct *task,
-					    struct sock *sk)
+					    struct sock *sk, bool with_loop)
 {
 	__u64 id = sl_sock_id(sk);
 
-	seed_accept_queue(sk, id);
+	seed_accept_queue(sk, id, with_loop);
 	struct sl_sock_row row = {
 		.cookie = id,
 		.proc_start = sl_iter_task_start(task),
@@ -990,8 +1018,7 @@ static __always_inline void write_holder_row(struct seq_file *seq, struct sl_soc
 /* At start and every reconcile interval: every process's TCP fds in ESTABLISHED
  * or CLOSE_WAIT, in every network namespace. Seeds sockets that existed before
  * sockleak started (their age is then a lower bound). */
-SEC("iter/task_file")
-int reconcile_holders(struct bpf_iter__task_file *ctx)
+static __always_inline int reconcile_fd(struct bpf_iter__task_file *ctx, bool with_loop)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
@@ -1017,7 +1044,7 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	__u32 state = use_sock_from_file ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	if (state == TCP_LISTEN) {
-		report_listener(ctx, task, sk);
+		report_listener(ctx, task, sk, with_loop);
 		return 0;
 	}
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
@@ -1093,6 +1120,19 @@ int reconcile_holders(struct bpf_iter__task_file *ctx)
 	row.idle_ms = sl_idle_ms(sk);
 	write_holder_row(ctx->meta->seq, &row, task);
 	return 0;
+}
+
+/* Two builds of one walk; userspace loads one: with bpf_loop() where the kernel has it. */
+SEC("iter/task_file")
+int reconcile_holders(struct bpf_iter__task_file *ctx)
+{
+	return reconcile_fd(ctx, true);
+}
+
+SEC("iter/task_file")
+int reconcile_holders_unrolled(struct bpf_iter__task_file *ctx)
+{
+	return reconcile_fd(ctx, false);
 }
 
 /* Start-up clock sample, over a one-element array: the tick counter and the monotonic

@@ -143,7 +143,7 @@ monitored() {
 }
 # What a 5.10/5.11 kernel lacks: sockleak names sockets by address and finds them in files
 # by probe reads there.
-fallbacks=socket_cookie,sock_from_file
+fallbacks=socket_cookie,sock_from_file,bpf_loop
 echo "bench: connection churn, $rounds rounds of ${seconds}s: off / on / lingering / lingering shared / on --call-sites 1 / on with 5.10 fallbacks / under sockleak exec (order rotates)" >&2
 interleaved churn "$work/churn" off on leak shared stacks fallbacks exec
 churn_off=$(column_median 1 "$work/churn")

@@ -21,8 +21,9 @@ enum class Feature {
   kSyscallTracepoints,  // tp_btf/sys_enter
   kSocketCookie,        // bpf_get_socket_cookie() in tracing programs
   kSockFromFile,        // bpf_sock_from_file()
+  kBpfLoop,             // bpf_loop()
 };
-inline constexpr size_t kFeatureCount = 8;
+inline constexpr size_t kFeatureCount = 9;
 
 // What a feature is for, the first mainline kernel with it, and, for optional ones, what
 // sockleak does without it and what that costs.

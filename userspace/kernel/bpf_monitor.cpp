@@ -54,10 +54,15 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   // first-read hook that captures accepted sockets' call sites) attach for the whole run.
   bpf_program__set_autoattach(skel_->progs.scan_sockets, false);
   bpf_program__set_autoattach(skel_->progs.reconcile_holders, false);
+  bpf_program__set_autoattach(skel_->progs.reconcile_holders_unrolled, false);
   bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
   bpf_program__set_autoattach(skel_->progs.list_executables, false);
   bpf_program__set_autoattach(skel_->progs.sample_clock, false);
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
+  // One of the two builds of the reconcile walk: bpf_loop()'s where the kernel has it.
+  const bool loop = features_.has(Feature::kBpfLoop);
+  bpf_program__set_autoload(skel_->progs.reconcile_holders, loop);
+  bpf_program__set_autoload(skel_->progs.reconcile_holders_unrolled, !loop);
   bpf_program__set_autoload(skel_->progs.on_sys_enter, syscall_hooks);
   bpf_program__set_autoload(skel_->progs.on_read, settings.stack_sample > 0 && settings.accept_call_sites);
   // Forks of holders (and under `exec` of the watched tree): for commands that keep watching.
@@ -80,10 +85,12 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
   if (libbpf_verbose()) {
-    std::fprintf(stderr, "sockleak: kernel %s: socket identity %s, sockets in files by %s, syscall hooks %s\n",
+    std::fprintf(stderr,
+                 "sockleak: kernel %s: socket identity %s, sockets in files by %s, accept queues by %s, syscall "
+                 "hooks %s\n",
                  features_.release.c_str(), skel_->rodata->use_socket_cookies ? "cookie" : "address",
                  skel_->rodata->use_sock_from_file ? "bpf_sock_from_file" : "probe reads",
-                 syscall_hooks ? "on" : "off");
+                 loop ? "bpf_loop" : "an unrolled walk", syscall_hooks ? "on" : "off");
   }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   // Before anything attaches: the clock-sample iterator tells the tick rate and the pid
@@ -119,7 +126,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
 
   scan_link_ = attach_map_iterator(skel_->progs.scan_sockets, skel_->maps.sockets);
   if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
-  holders_link_.reset(bpf_program__attach_iter(skel_->progs.reconcile_holders, nullptr));
+  holders_link_.reset(bpf_program__attach_iter(
+      loop ? skel_->progs.reconcile_holders : skel_->progs.reconcile_holders_unrolled, nullptr));
   if (!holders_link_) unsupported("attach iter/task_file", errno);
   if (settings.stack_sample > 0) {
     executables_link_.reset(bpf_program__attach_iter(skel_->progs.list_executables, nullptr));

@@ -162,6 +162,13 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     const std::string why = try_probe(probe, types.get(), options.verbose);
     set(probe.feature, why.empty(), why);
   }
+  // bpf_loop() is a base helper: any program type tells; libbpf reads the verifier's verdict.
+  if (options.disabled.contains(Feature::kBpfLoop)) {
+    set(Feature::kBpfLoop, false, "disabled by --disable-feature");
+  } else {
+    const bool loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr) == 1;
+    set(Feature::kBpfLoop, loop, loop ? "" : "the kernel has no bpf_loop()");
+  }
   // Cookies are asked for with the typed socket that bpf_sock_from_file() returns.
   if (k.has(Feature::kSocketCookie) && !k.has(Feature::kSockFromFile)) {
     set(Feature::kSocketCookie, false, "needs sock_from_file");
