@@ -223,7 +223,7 @@ reconcile_ms() {
   exec 9>"$work/hold_in"
   for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
   ms=$(SOCKLEAK_DISABLE_FEATURES=${2:-} "$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
-       awk '/reconcile:/ {print $(NF-1); exit}')
+       awk '/reconcile:/ && match($0, / in [0-9.]+ ms/) {print substr($0, RSTART + 4, RLENGTH - 7); exit}')
   exec 9>&-
   wait "$hold" 2>/dev/null || true
   echo "$ms"
@@ -266,9 +266,11 @@ scale_numbers() {
   # A full scan runs every 2 min, outside this window: SIGHUP (a reload) asks for one now.
   kill -HUP "$run" && sleep 3
   kill -TERM "$run" && wait "$run" || true
-  full=$(awk '/full reconcile:/ {ms = $(NF-1)} END {print ms}' "$work/scale_log")
-  new=$(awk '/new-sockets reconcile:/ {ms = $(NF-1)} END {print ms}' "$work/scale_log")
-  scan=$(awk '/full scan:/ && $4 > 0 {ms = $(NF-1)} END {print ms}' "$work/scale_log")
+  # -v lines end "in X ms (cpu: ...)": the wall time X.
+  local wall='match($0, / in [0-9.]+ ms/) {ms = substr($0, RSTART + 4, RLENGTH - 7)}'
+  full=$(awk "/full reconcile:/ && $wall END {print ms}" "$work/scale_log")
+  new=$(awk "/new-sockets reconcile:/ && $wall END {print ms}" "$work/scale_log")
+  scan=$(awk "/full scan:/ && \$4 > 0 && $wall END {print ms}" "$work/scale_log")
   # snapshot exits 1: the sockets linger. Medians of 5 runs (one run swings by a third here).
   local i
   for i in 1 2 3 4 5; do
@@ -306,6 +308,7 @@ printf '%-52s %s\n' "getppid ns/call on --call-sites 16 (no syscall hook)" "$(sy
 printf '%-52s %s\n' "dup+close ns/call off -> on -> lingering -> shared (hook)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") -> $(sys dup_close_ns "$work/sys_leak") -> $(sys dup_close_ns "$work/sys_hooked")"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
+printf '%-52s %s\n' "report that recounts 100k lingering sockets, ms" "$(agg report_rebuild_ms_100k)"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
 printf '%-52s %s\n' "reconcile at 100k sockets, 5.10 fallbacks, ms" "$rec100k_fallbacks"

@@ -114,12 +114,15 @@ bool GroupFilter::accepts(const LingerGroup& group) const {
 
 void SocketTable::apply(const sl_event& event) {
   ++counters_.events;
-  changed();
   const ProcessKey actor{event.tgid, event.proc_start};
+  // Reports count lingering sockets only: an event about any other socket (most of them,
+  // on a busy host) changes nothing they show, and must not make the next one recount 100k.
+  // Holders of a socket that lingers later are read when a scan reports it (a change).
+  auto it = lingering_.find(event.cookie);
+  if (it != lingering_.end()) changed();
   switch (event.kind) {
     case SL_EV_STATE: {
       const auto next = static_cast<TcpState>(event.new_state);
-      auto it = lingering_.find(event.cookie);
       if (it != lingering_.end() && it->second.state != next) lingering_.erase(it);
       if (!is_linger_state(next)) {
         holders_.erase(event.cookie);
@@ -129,9 +132,8 @@ void SocketTable::apply(const sl_event& event) {
     }
     case SL_EV_FD_CLOSE: {
       if (event.tgid == 0) break;  // a process sockleak's pid namespace cannot see
-      if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.holders.release(actor);
+      if (Held* held = holders_.find(event.cookie)) held->holders.release(actor);
       if (event.inode != 0) holder_checks_.push_back({event.cookie, actor, event.inode});
-      auto it = lingering_.find(event.cookie);
       if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
       break;
     }
@@ -245,8 +247,8 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
 
 void SocketTable::read_holder(uint64_t cookie, const ProcessKey& key) {
   ReconcileReading& r = reading_;
-  auto [it, fresh] = holders_.try_emplace(cookie);
-  Held& held = it->second;
+  auto [found, fresh] = holders_.try_emplace(cookie);
+  Held& held = *found;
   if (held.read_by == r.mark) {  // another fd or holder of a socket read already
     // Known before and read as it was so far: what was known is what it holds now.
     if (held.added_by != r.mark && !r.before.contains(cookie)) r.before.emplace(cookie, held.holders);
@@ -293,13 +295,13 @@ void SocketTable::finish_reconcile(HolderRows kind) {
   // Holders this reconcile changed, against what was known of them (a socket new to the
   // table is news, no correction).
   for (const auto& [cookie, before] : r.before) {
-    if (corrected(&before, &holders_.at(cookie).holders)) news = true;
+    if (corrected(&before, &holders_.find(cookie)->holders)) news = true;
   }
   if (all) {
     // What it did not read, nobody holds now.
-    std::erase_if(holders_, [&](const auto& entry) {
-      if (entry.second.read_by == r.mark) return false;
-      if (corrected(&entry.second.holders, nullptr)) news = true;
+    holders_.erase_if([&](uint64_t, const Held& held) {
+      if (held.read_by == r.mark) return false;
+      if (corrected(&held.holders, nullptr)) news = true;
       return true;
     });
     std::unordered_set<uint64_t> orphans;
@@ -321,13 +323,13 @@ void SocketTable::finish_reconcile(HolderRows kind) {
 }
 
 void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
-  auto held = holders_.find(check.cookie);
-  if (held == holders_.end()) return;
-  changed();
-  held->second.holders.set_fds(check.process, fds_open);
+  Held* held = holders_.find(check.cookie);
+  if (!held) return;
+  auto it = lingering_.find(check.cookie);
+  if (it != lingering_.end()) changed();  // reports show lingering sockets' holders only
+  held->holders.set_fds(check.process, fds_open);
   if (fds_open == 0) return;
   // Still held: the close did not make the owner unknown either.
-  auto it = lingering_.find(check.cookie);
   if (it != lingering_.end() && it->second.owner.pid == 0) it->second.owner = check.process;
 }
 
@@ -361,16 +363,16 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
     if (read) *read = listener != nullptr;  // held by its listener's holders: known once it is
     return listener ? listener->holders : HolderSet{};
   }
-  auto held = holders_.find(socket.cookie);
-  if (held == holders_.end()) {
+  const Held* held = holders_.find(socket.cookie);
+  if (!held) {
     // A socket read whole that a scan read since (the state hook added it meanwhile).
     if (auto whole = read_whole_holders(socket.cookie)) {
       if (read) *read = true;
       return *whole;
     }
   }
-  if (read) *read = held != holders_.end();
-  if (held != holders_.end() && !held->second.holders.empty()) return held->second.holders;
+  if (read) *read = held != nullptr;
+  if (held && !held->holders.empty()) return held->holders;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
 }
@@ -430,6 +432,7 @@ const SocketTable::HolderBasis& SocketTable::holder_basis() const {
 }
 
 void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const {
+  ++report_rebuilds_;
   ReportBasis& basis = basis_;
   basis = ReportBasis{};
   basis.version = version_;

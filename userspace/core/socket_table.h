@@ -22,6 +22,7 @@
 #include "core/abi.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
+#include "core/cookie_map.h"
 #include "core/holder_set.h"
 #include "core/process_key.h"
 #include "core/tcp_state.h"
@@ -136,6 +137,7 @@ struct TableCounters {
   uint64_t events = 0;
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;  // holder facts the events had wrong or missed
+  uint64_t report_rebuilds = 0;        // reports that recounted every lingering socket
 };
 
 // What to show: --pid, --comm, --min-count. Empty sets accept everything.
@@ -218,7 +220,11 @@ class SocketTable {
   // report of an unchanged table costs no pass over its sockets.
   LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
 
-  const TableCounters& counters() const { return counters_; }
+  TableCounters counters() const {
+    TableCounters c = counters_;
+    c.report_rebuilds = report_rebuilds_;
+    return c;
+  }
   size_t lingering() const { return lingering_.size(); }
   // Held sockets the last reconcile found without a kernel map entry (map full), each once.
   size_t untracked() const { return untracked_cookies_.size() + read_whole_sockets_; }
@@ -311,9 +317,10 @@ class SocketTable {
 
   uint64_t version_ = 0;  // bumped by every change a report can show
   mutable ReportBasis basis_;
+  mutable uint64_t report_rebuilds_ = 0;
   mutable HolderBasis holder_basis_;
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
-  std::unordered_map<uint64_t, Held> holders_;
+  CookieMap<Held> holders_;
   uint32_t reconciles_read_ = 0;  // numbers the reconciles for Held::read_by
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
   std::unordered_map<uint64_t, Listener> listeners_;  // by identity
