@@ -113,7 +113,8 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
     cmd.add_option("--output", raw.output, "Append records to this file instead of stdout (reopened on SIGHUP)");
   }
   cmd.add_option("--config", raw.config, "JSON file with the long flag names as keys; flags override it");
-  cmd.add_flag("-v,--verbose", raw.verbose, "Log libbpf and progress details to stderr");
+  cmd.add_flag("-v,--verbose", raw.verbose,
+               "Log libbpf details, and each reconcile, scan and report with its wall and CPU time, to stderr");
   cmd.add_option("--ring-buffer-kib", raw.ring_buffer_kib,
                  "Kernel event ring buffer size in KiB (power of two, 4..1048576); losses are counted")
       ->capture_default_str();
