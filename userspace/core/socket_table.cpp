@@ -132,7 +132,7 @@ void SocketTable::apply(const sl_event& event) {
     }
     case SL_EV_FD_CLOSE: {
       if (event.tgid == 0) break;  // a process sockleak's pid namespace cannot see
-      if (Held* held = holders_.find(event.cookie)) held->holders.release(actor);
+      if (auto held = holders_.find(event.cookie); held != holders_.end()) held->second.holders.release(actor);
       if (event.inode != 0) holder_checks_.push_back({event.cookie, actor, event.inode});
       if (it != lingering_.end() && it->second.owner == actor) it->second.owner = ProcessKey{};
       break;
@@ -247,8 +247,8 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
 
 void SocketTable::read_holder(uint64_t cookie, const ProcessKey& key) {
   ReconcileReading& r = reading_;
-  auto [found, fresh] = holders_.try_emplace(cookie);
-  Held& held = *found;
+  auto [it, fresh] = holders_.try_emplace(cookie);
+  Held& held = it->second;
   if (held.read_by == r.mark) {  // another fd or holder of a socket read already
     // Known before and read as it was so far: what was known is what it holds now.
     if (held.added_by != r.mark && !r.before.contains(cookie)) r.before.emplace(cookie, held.holders);
@@ -295,13 +295,13 @@ void SocketTable::finish_reconcile(HolderRows kind) {
   // Holders this reconcile changed, against what was known of them (a socket new to the
   // table is news, no correction).
   for (const auto& [cookie, before] : r.before) {
-    if (corrected(&before, &holders_.find(cookie)->holders)) news = true;
+    if (corrected(&before, &holders_.at(cookie).holders)) news = true;
   }
   if (all) {
     // What it did not read, nobody holds now.
-    holders_.erase_if([&](uint64_t, const Held& held) {
-      if (held.read_by == r.mark) return false;
-      if (corrected(&held.holders, nullptr)) news = true;
+    std::erase_if(holders_, [&](const auto& entry) {
+      if (entry.second.read_by == r.mark) return false;
+      if (corrected(&entry.second.holders, nullptr)) news = true;
       return true;
     });
     std::unordered_set<uint64_t> orphans;
@@ -323,11 +323,11 @@ void SocketTable::finish_reconcile(HolderRows kind) {
 }
 
 void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
-  Held* held = holders_.find(check.cookie);
-  if (!held) return;
+  auto held = holders_.find(check.cookie);
+  if (held == holders_.end()) return;
   auto it = lingering_.find(check.cookie);
   if (it != lingering_.end()) changed();  // reports show lingering sockets' holders only
-  held->holders.set_fds(check.process, fds_open);
+  held->second.holders.set_fds(check.process, fds_open);
   if (fds_open == 0) return;
   // Still held: the close did not make the owner unknown either.
   if (it != lingering_.end() && it->second.owner.pid == 0) it->second.owner = check.process;
@@ -363,16 +363,16 @@ HolderSet SocketTable::holders_of(const LingeringSocket& socket, bool* read) con
     if (read) *read = listener != nullptr;  // held by its listener's holders: known once it is
     return listener ? listener->holders : HolderSet{};
   }
-  const Held* held = holders_.find(socket.cookie);
-  if (!held) {
+  auto held = holders_.find(socket.cookie);
+  if (held == holders_.end()) {
     // A socket read whole that a scan read since (the state hook added it meanwhile).
     if (auto whole = read_whole_holders(socket.cookie)) {
       if (read) *read = true;
       return *whole;
     }
   }
-  if (read) *read = held != nullptr;
-  if (held && !held->holders.empty()) return held->holders;
+  if (read) *read = held != holders_.end();
+  if (held != holders_.end() && !held->second.holders.empty()) return held->second.holders;
   if (socket.owner.pid != 0 && !orphans_.contains(socket.cookie)) return HolderSet::of(socket.owner);
   return {};
 }

@@ -22,7 +22,6 @@
 #include "core/abi.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
-#include "core/cookie_map.h"
 #include "core/holder_set.h"
 #include "core/process_key.h"
 #include "core/tcp_state.h"
@@ -320,7 +319,7 @@ class SocketTable {
   mutable uint64_t report_rebuilds_ = 0;
   mutable HolderBasis holder_basis_;
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
-  CookieMap<Held> holders_;
+  std::unordered_map<uint64_t, Held> holders_;
   uint32_t reconciles_read_ = 0;  // numbers the reconciles for Held::read_by
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody
   std::unordered_map<uint64_t, Listener> listeners_;  // by identity
