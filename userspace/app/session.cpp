@@ -26,17 +26,25 @@ std::string hostname() {
   return name;
 }
 
-// Wall and CPU time of one step, for -v: where a report's time goes (the kernel's share
-// includes the BPF programs that ran in this thread's reads of iterators).
+// Wall time of one step and, for -v, the thread's CPU time: where a report's time goes (the
+// kernel's share includes the BPF programs that ran in this thread's reads of iterators).
 class Stopwatch {
  public:
-  Stopwatch() : wall_(monotonic_ns()), usage_(thread_usage()) {}
+  // with_cpu: read the CPU time too (a getrusage() at each end: only when it is printed).
+  explicit Stopwatch(bool with_cpu) : wall_(monotonic_ns()), with_cpu_(with_cpu) {
+    if (with_cpu_) usage_ = thread_usage();
+  }
+  uint64_t started_ns() const { return wall_; }
   std::string elapsed() const {
-    const rusage now = thread_usage();
+    const double wall_ms = static_cast<double>(monotonic_ns() - wall_) / 1e6;
     char text[96];
-    std::snprintf(text, sizeof text, "%.1f ms (cpu: user %.1f, kernel %.1f ms)",
-                  static_cast<double>(monotonic_ns() - wall_) / 1e6, ms_between(usage_.ru_utime, now.ru_utime),
-                  ms_between(usage_.ru_stime, now.ru_stime));
+    if (!with_cpu_) {
+      std::snprintf(text, sizeof text, "%.1f ms", wall_ms);
+      return text;
+    }
+    const rusage now = thread_usage();
+    std::snprintf(text, sizeof text, "%.1f ms (cpu: user %.1f, kernel %.1f ms)", wall_ms,
+                  ms_between(usage_.ru_utime, now.ru_utime), ms_between(usage_.ru_stime, now.ru_stime));
     return text;
   }
 
@@ -50,7 +58,8 @@ class Stopwatch {
     return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_usec - a.tv_usec) / 1e3;
   }
   uint64_t wall_;
-  rusage usage_;
+  bool with_cpu_;
+  rusage usage_{};
 };
 
 }  // namespace
@@ -105,8 +114,8 @@ Session::Session(Options options)
 void Session::reconcile(SocketTable::Reconcile kind) {
   // Events from before the fd tables are read must not be applied on top of them.
   drain_events(std::chrono::milliseconds(0));
-  const Stopwatch watch;
-  const uint64_t start = monotonic_ns();
+  const Stopwatch watch(options_.verbose);
+  const uint64_t start = watch.started_ns();
   const bool all = kind == SocketTable::Reconcile::kAll;
   const KernelCounters counters = bpf_.counters();
   established_at_reconcile_ = counters.established;
@@ -277,8 +286,8 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   } else if (reconcile_due && news) {
     reconcile(SocketTable::Reconcile::kNew);
   }
-  const uint64_t scan_start = monotonic_ns();
-  const Stopwatch scan_watch;
+  const Stopwatch scan_watch(options_.verbose);
+  const uint64_t scan_start = scan_watch.started_ns();
   const bool full = full_scan_due_ || scan_start >= next_full_scan_ns_ || counters.events_lost > lost_at_full_scan_;
   if (full) {
     full_scan_due_ = false;
@@ -334,7 +343,7 @@ void Session::reconcile_after_scan(const KernelCounters& counters) {
 }
 
 std::optional<size_t> Session::report(bool reconcile_due) {
-  const Stopwatch watch;
+  const Stopwatch watch(options_.verbose);
   const std::vector<ReportRow> rows = collect(reconcile_due);
   if (!writer_.write_report(rows, totals_, context())) return std::nullopt;
   if (options_.command == Command::kRun) {

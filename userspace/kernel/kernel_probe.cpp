@@ -154,18 +154,19 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   set(Feature::kBtf, true);
   const bool ring_buffer = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
   set(Feature::kRingBuffer, ring_buffer, ring_buffer ? "" : "BPF_MAP_TYPE_RINGBUF refused");
+  // A feature --disable-feature names is recorded as such, and not probed.
+  auto disabled = [&](Feature f) {
+    if (!options.disabled.contains(f)) return false;
+    set(f, false, "disabled by --disable-feature");
+    return true;
+  };
   for (const Probe& probe : probes()) {
-    if (options.disabled.contains(probe.feature)) {
-      set(probe.feature, false, "disabled by --disable-feature");
-      continue;
-    }
+    if (disabled(probe.feature)) continue;
     const std::string why = try_probe(probe, types.get(), options.verbose);
     set(probe.feature, why.empty(), why);
   }
   // bpf_loop() is a base helper: any program type tells; libbpf reads the verifier's verdict.
-  if (options.disabled.contains(Feature::kBpfLoop)) {
-    set(Feature::kBpfLoop, false, "disabled by --disable-feature");
-  } else {
+  if (!disabled(Feature::kBpfLoop)) {
     const bool loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr) == 1;
     set(Feature::kBpfLoop, loop, loop ? "" : "the kernel has no bpf_loop()");
   }
