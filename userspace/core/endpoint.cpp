@@ -5,6 +5,14 @@
 
 namespace sockleak {
 
+Endpoint Endpoint::of(uint16_t family, const std::array<uint8_t, 16>& address, uint16_t port) {
+  Endpoint e;
+  e.family = family;
+  e.address = address;
+  e.port = port;
+  return e;
+}
+
 std::string Endpoint::address_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   const int af = family == AF_INET6 ? AF_INET6 : AF_INET;

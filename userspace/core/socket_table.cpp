@@ -8,14 +8,6 @@
 namespace sockleak {
 namespace {
 
-Endpoint endpoint(uint16_t family, const uint8_t (&addr)[SL_ADDR_LEN], uint16_t port) {
-  Endpoint e;
-  e.family = family;
-  e.port = port;
-  std::memcpy(e.address.data(), addr, SL_ADDR_LEN);
-  return e;
-}
-
 std::string comm_of(const sl_sock_row& row) {
   return std::string(row.comm, strnlen(row.comm, sizeof row.comm));
 }
@@ -28,16 +20,6 @@ uint64_t port_key(uint32_t netns, const Endpoint& e) {
 bool is_wildcard(const Endpoint& e) {
   return std::all_of(e.address.begin(), e.address.end(), [](uint8_t b) { return b == 0; });
 }
-
-struct GroupBuilder {
-  LingerGroup group;
-  uint64_t oldest_start = 0;  // linger start of its oldest socket
-  // One per socket: its peer, unread data or not. A deque: 100k of them grow without the
-  // copy and twice the room a vector's doubling takes.
-  std::deque<std::pair<Endpoint, bool>> peers;
-  std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
-  std::set<uint32_t> netns;
-};
 
 // Whether a report would show the two readings of one socket alike: the same state, holder
 // facts, call site and unread data, and the same linger start give or take the rounding of
@@ -54,56 +36,6 @@ bool same_report(const LingeringSocket& a, const LingeringSocket& b) {
 
 }  // namespace
 
-LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_ns) {
-  LingeringSocket s;
-  s.cookie = row.cookie;
-  s.state = static_cast<TcpState>(row.state);
-  s.since_ns = row.since_ns;
-  s.since_is_lower_bound = (row.flags & SL_ROW_SINCE_LOWER) != 0;
-  s.idle_ns = row.idle_ms * 1'000'000;
-  s.seen_ns = seen_ns;
-  s.local = endpoint(row.family, row.local_addr, row.local_port);
-  s.peer = endpoint(row.family, row.peer_addr, row.peer_port);
-  s.netns = row.netns;
-  s.rx_queue = row.rx_queue;
-  s.stack_id = row.stack_id;
-  if (row.capturer.tgid) {
-    s.capture = std::make_shared<const Capture>(Capture{ProcessKey{row.capturer.tgid, row.capturer.start},
-                                                        ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout}});
-  }
-  s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
-  s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
-  s.listener = s.unaccepted ? row.listener : 0;
-  s.untracked = (row.flags & SL_ROW_UNTRACKED) != 0;
-  return s;
-}
-
-Nanos LingeringSocket::age(uint64_t now_ns) const {
-  if (state == TcpState::kCloseWait) return Nanos(now_ns > since_ns ? now_ns - since_ns : 0);
-  return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
-}
-
-uint64_t LingeringSocket::linger_start() const {
-  if (state == TcpState::kCloseWait) return since_ns;
-  return seen_ns > idle_ns ? seen_ns - idle_ns : 0;
-}
-
-void AgeHistogram::add(double seconds) {
-  for (size_t i = 0; i < kBounds.size(); ++i) {
-    if (seconds <= kBounds[i]) {
-      ++in_bucket[i];
-      break;
-    }
-  }
-  ++count;
-  sum_seconds += seconds;
-}
-
-uint32_t LingeringSocket::unread_bytes() const {
-  if (state == TcpState::kCloseWait) return rx_queue > 0 ? rx_queue - 1 : 0;
-  return rx_queue;
-}
-
 bool GroupFilter::accepts(const LingerGroup& group) const {
   if (group.count < min_count) return false;
   if (!pids.empty() && !pids.contains(group.process.pid)) return false;
@@ -119,7 +51,7 @@ void SocketTable::apply(const sl_event& event) {
   // on a busy host) changes nothing they show, and must not make the next one recount 100k.
   // Holders of a socket that lingers later are read when a scan reports it (a change).
   auto it = lingering_.find(event.cookie);
-  if (it != lingering_.end()) changed();
+  if (it != lingering_.end() && event.kind != SL_EV_CLOSE_RANGE) uncount(it->second);
   switch (event.kind) {
     case SL_EV_STATE: {
       const auto next = static_cast<TcpState>(event.new_state);
@@ -154,26 +86,37 @@ void SocketTable::apply_scan(std::span<const sl_sock_row> rows, uint64_t now_ns,
 void SocketTable::begin_scan(ScanRows kind) {
   scan_kind_ = kind;
   scan_rows_ = 0;
-  scan_news_ = false;
   ++scan_mark_;
 }
 
 void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_ns) {
   scan_rows_ += rows.size();
   for (const sl_sock_row& row : rows) {
+    auto before = lingering_.find(row.cookie);
     if (row.flags & SL_ROW_RETIRED) {
-      if (scan_kind_ == ScanRows::kChanges) lingering_.erase(row.cookie);
+      if (scan_kind_ == ScanRows::kChanges && before != lingering_.end()) {
+        uncount(before->second);
+        lingering_.erase(before);
+      }
       continue;
     }
     LingeringSocket socket = LingeringSocket::from_row(row, now_ns);
     socket.scan_mark = scan_mark_;
-    // Accepted since the last scan: only the fd tables say by whom.
-    auto before = lingering_.find(row.cookie);
-    if (before != lingering_.end() && before->second.unaccepted && !socket.unaccepted) {
-      reconcile_requested_ = true;
+    if (before == lingering_.end()) {
+      lingering_.emplace(row.cookie, std::move(socket));
+      queue(row.cookie);
+      continue;
     }
-    if (before == lingering_.end() || !same_report(before->second, socket)) scan_news_ = true;
-    lingering_.insert_or_assign(row.cookie, std::move(socket));
+    // Read as it was (give or take the rounding of its idle time): the reading it was
+    // counted from stays.
+    if (same_report(before->second, socket)) {
+      before->second.scan_mark = scan_mark_;
+      continue;
+    }
+    // Accepted since the last scan: only the fd tables say by whom.
+    if (before->second.unaccepted && !socket.unaccepted) reconcile_requested_ = true;
+    uncount(before->second);
+    before->second = std::move(socket);
   }
 }
 
@@ -181,16 +124,15 @@ void SocketTable::finish_scan() {
   if (scan_kind_ == ScanRows::kAll) {
     // A full scan names every lingering socket of the map: the others no longer linger.
     // Untracked sockets are not in the map: the next reconcile replaces them.
-    if (std::erase_if(lingering_, [this](const auto& entry) {
-          return entry.second.scan_mark != scan_mark_ && !entry.second.untracked;
-        }) > 0) {
-      scan_news_ = true;
+    for (auto it = lingering_.begin(); it != lingering_.end();) {
+      if (it->second.scan_mark == scan_mark_ || it->second.untracked) {
+        ++it;
+        continue;
+      }
+      uncount(it->second);
+      it = lingering_.erase(it);
     }
-  } else if (scan_rows_ > 0) {
-    scan_news_ = true;  // retired rows, or sockets reported again
   }
-  // A full scan that read every socket as it was (the common case) leaves reports as they are.
-  if (scan_news_) changed();
 }
 
 void SocketTable::apply_reconcile(std::span<const sl_sock_row> rows, uint64_t now_ns, HolderRows kind) {
@@ -209,7 +151,10 @@ void SocketTable::begin_reconcile(uint64_t now_ns) {
   read_whole_sockets_ = 0;
   for (uint64_t cookie : untracked_cookies_) {
     auto it = lingering_.find(cookie);
-    if (it != lingering_.end() && it->second.untracked) lingering_.erase(it);
+    if (it != lingering_.end() && it->second.untracked) {
+      uncount(it->second);
+      lingering_.erase(it);
+    }
   }
   untracked_cookies_.clear();
 }
@@ -226,7 +171,7 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
     }
     if (row.flags & SL_ROW_LISTENER) {
       Listener& l = r.listeners[row.cookie];
-      l.local = endpoint(row.family, row.local_addr, row.local_port);
+      l.local = Endpoint::of(row.family, row.local_addr, row.local_port);
       l.netns = row.netns;
       l.holders.add(key);
       continue;
@@ -240,6 +185,7 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
     if ((row.flags & SL_ROW_UNTRACKED) &&
         lingering_.try_emplace(row.cookie, LingeringSocket::from_row(row, r.now_ns)).second) {
       untracked_cookies_.push_back(row.cookie);
+      queue(row.cookie);
     }
     read_holder(row.cookie, key);
   }
@@ -247,18 +193,26 @@ void SocketTable::add_reconcile_rows(std::span<const sl_sock_row> rows) {
 
 void SocketTable::read_holder(uint64_t cookie, const ProcessKey& key) {
   ReconcileReading& r = reading_;
-  auto [it, fresh] = holders_.try_emplace(cookie);
+  auto it = holders_.find(cookie);
+  const bool fresh = it == holders_.end();
+  if (fresh) {
+    uncount(cookie);  // counted from its owner, or as unread, until now
+    it = holders_.try_emplace(cookie).first;
+  }
   Held& held = it->second;
   if (held.read_by == r.mark) {  // another fd or holder of a socket read already
     // Known before and read as it was so far: what was known is what it holds now.
     if (held.added_by != r.mark && !r.before.contains(cookie)) r.before.emplace(cookie, held.holders);
+    uncount(cookie);
     held.holders.add(key);
     return;
   }
   held.read_by = r.mark;
   ++r.sockets;
-  orphans_.erase(cookie);
   HolderSet now = HolderSet::of(key);
+  // Lookups of lingering sockets only for a change: most rows confirm what was known.
+  if (held.holders != now || orphans_.contains(cookie)) uncount(cookie);
+  orphans_.erase(cookie);
   if (fresh) {
     held.added_by = r.mark;
     ++r.added;
@@ -276,57 +230,58 @@ void SocketTable::finish_reconcile(HolderRows kind) {
     const bool held_now = now != nullptr;
     if ((held_now || (before && !before->empty())) && (!held_now || !before || *now != *before)) {
       ++counters_.reconcile_corrections;
-      return true;
     }
-    return !held_now;
   };
-  // Whether anything a report shows may differ. A reconcile of new sockets says nothing of
-  // the others (what it names replaces, the rest stays); a full one that found the fd
-  // tables as they were (the common case) leaves reports as they are.
   std::sort(read_whole_.begin(), read_whole_.end(), [](const ReadWhole& a, const ReadWhole& b) {
     return std::tie(a.cookie, a.holder) < std::tie(b.cookie, b.holder);
   });
   for (size_t i = 0; i < read_whole_.size(); ++i) {
     if (i == 0 || read_whole_[i].cookie != read_whole_[i - 1].cookie) ++read_whole_sockets_;
   }
-  bool news = !untracked_cookies_.empty() || !read_whole_.empty() || r.untracked_before ||
-              r.listeners != listeners_ || r.added > 0 ||
-              (all ? r.names != names_ : r.sockets > 0);
   // Holders this reconcile changed, against what was known of them (a socket new to the
-  // table is news, no correction).
-  for (const auto& [cookie, before] : r.before) {
-    if (corrected(&before, &holders_.at(cookie).holders)) news = true;
-  }
+  // table is no correction).
+  for (const auto& [cookie, before] : r.before) corrected(&before, &holders_.at(cookie).holders);
   if (all) {
     // What it did not read, nobody holds now.
     std::erase_if(holders_, [&](const auto& entry) {
       if (entry.second.read_by == r.mark) return false;
-      if (corrected(&entry.second.holders, nullptr)) news = true;
+      uncount(entry.first);
+      corrected(&entry.second.holders, nullptr);
       return true;
     });
     std::unordered_set<uint64_t> orphans;
     for (const auto& [cookie, socket] : lingering_) {
       if (!holders_.contains(cookie)) orphans.insert(cookie);
     }
-    if (orphans != orphans_) news = true;
+    for (uint64_t cookie : orphans) {
+      if (!orphans_.contains(cookie)) uncount(cookie);
+    }
+    for (uint64_t cookie : orphans_) {
+      if (!orphans.contains(cookie)) uncount(cookie);
+    }
     orphans_ = std::move(orphans);
     names_ = std::move(r.names);
   } else {
     for (auto& [key, name] : r.names) names_.insert_or_assign(key, std::move(name));
+  }
+  // Sockets no process accepted are reported under their listener's holders.
+  if (r.listeners != listeners_) {
+    for (auto& [cookie, socket] : lingering_) {
+      if (socket.unaccepted) uncount(socket);
+    }
   }
   listeners_ = std::move(r.listeners);
   listeners_by_port_.clear();
   for (const auto& [id, l] : listeners_) listeners_by_port_.emplace(port_key(l.netns, l.local), id);
   if (all) reconcile_requested_ = false;
   ++counters_.reconciles;
-  if (news) changed();  // a reconcile that found nothing new leaves reports as they are
 }
 
 void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
   auto held = holders_.find(check.cookie);
   if (held == holders_.end()) return;
   auto it = lingering_.find(check.cookie);
-  if (it != lingering_.end()) changed();  // reports show lingering sockets' holders only
+  if (it != lingering_.end()) uncount(it->second);  // reports show lingering sockets' holders only
   held->second.holders.set_fds(check.process, fds_open);
   if (fds_open == 0) return;
   // Still held: the close did not make the owner unknown either.
@@ -401,192 +356,155 @@ LingeringSocket SocketTable::socket_of(const ReadWhole& row) {
   return s;
 }
 
-SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) const {
+SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) {
   if (reconcile_requested_) return Reconcile::kAll;
-  const HolderBasis& b = holder_basis();
+  const HolderFacts& f = holder_facts();
   // Each process asked about once: asking reads /proc.
-  if (!std::all_of(b.holding.begin(), b.holding.end(), alive)) return Reconcile::kAll;
-  return b.unread || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
-}
-
-const SocketTable::HolderBasis& SocketTable::holder_basis() const {
-  HolderBasis& b = holder_basis_;
-  if (b.version != version_) {
-    b = HolderBasis{version_, false, false, {}};
-    for (const auto& [cookie, socket] : lingering_) {
-      // Report holders read from the fd tables, not just the connect/accept owner: a fork,
-      // dup2 or exec since then is invisible to events.
-      bool read = false;
-      const HolderSet holders = holders_of(socket, &read);
-      if ((holders.empty() || !read) && !orphans_.contains(cookie)) b.unread = true;
-      size_t processes = 0;
-      holders.each([&](const HolderSet::Holder& h) {
-        b.holding.insert(h.process);
-        ++processes;
-      });
-      // A queued socket's holders are its listener's: nobody closes it by its own fd.
-      if (processes > 1 && !socket.unaccepted) b.shared = true;
-    }
+  for (const auto& [process, sockets] : f.holding) {
+    if (!alive(process)) return Reconcile::kAll;
   }
-  return b;
+  return f.unread > 0 || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
 }
 
-void SocketTable::rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const {
-  ++report_rebuilds_;
-  ReportBasis& basis = basis_;
-  basis = ReportBasis{};
-  basis.version = version_;
-  basis.thresholds = thresholds;
-  basis.valid_until_ns = UINT64_MAX;
-  // Sockets a process holds and those queued on its listeners are separate groups.
-  // Room for every socket's start at once (a doubling vector would peak at twice it).
-  size_t in_close_wait = 0;
-  for (const auto& entry : lingering_) in_close_wait += entry.second.state == TcpState::kCloseWait ? 1 : 0;
-  for (const ReadWhole& r : read_whole_) in_close_wait += static_cast<TcpState>(r.state) == TcpState::kCloseWait ? 1 : 0;
-  basis.close_wait_starts.reserve(in_close_wait);
-  basis.established_starts.reserve(lingering_.size() + read_whole_.size() - in_close_wait);
-  std::map<std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>, GroupBuilder> groups;
-  // One socket into the totals and the groups of its holders (holders_fn names them).
-  const auto count = [&](const LingeringSocket& socket, const auto& holders_fn) {
-    const Nanos age = socket.age(now_ns);
+const std::set<ProcessKey>& SocketTable::holding() {
+  HolderFacts& f = holder_facts();
+  if (f.holding_changed) {
+    f.holding_set.clear();
+    for (const auto& [process, sockets] : f.holding) f.holding_set.insert(f.holding_set.end(), process);
+    f.holding_changed = false;
+  }
+  return f.holding_set;
+}
+
+void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
+  // Report holders read from the fd tables, not just the connect/accept owner: a fork,
+  // dup2 or exec since then is invisible to events.
+  bool read = false;
+  const HolderSet holders = holders_of(socket, &read);
+  const auto step = [sign](size_t& n) { n = sign > 0 ? n + 1 : n - std::min<size_t>(n, 1); };
+  if ((holders.empty() || !read) && !orphans_.contains(socket.cookie)) step(facts_.unread);
+  size_t processes = 0;
+  holders.each([&](const HolderSet::Holder& h) {
+    ++processes;
+    facts_.holding_changed = true;
+    if (sign > 0) {
+      ++facts_.holding[h.process];
+    } else if (auto it = facts_.holding.find(h.process); it != facts_.holding.end() && --it->second == 0) {
+      facts_.holding.erase(it);
+    }
+  });
+  // A queued socket's holders are its listener's: nobody closes it by its own fd.
+  if (processes > 1 && !socket.unaccepted) step(facts_.shared);
+}
+
+bool SocketTable::count_report(const LingeringSocket& socket, int sign, uint64_t now_ns) {
+  if (sign > 0) {
     const bool close_wait = socket.state == TcpState::kCloseWait;
-    const Nanos threshold = close_wait ? thresholds.close_wait : thresholds.established_idle;
-    const uint64_t start = socket.linger_start();
-    if (age < threshold) {  // scans report only sockets past it: a reconcile's untracked one
-      basis.valid_until_ns = std::min(basis.valid_until_ns, start + static_cast<uint64_t>(threshold.count()));
-      return;
+    const Nanos threshold = close_wait ? tally_thresholds_.close_wait : tally_thresholds_.established_idle;
+    if (socket.age(now_ns) < threshold) {  // scans report only sockets past it: a reconcile's untracked one
+      below_until_ns_ = std::min(below_until_ns_, socket.linger_start() + static_cast<uint64_t>(threshold.count()));
+      return false;
     }
-    const HolderSet holders = holders_fn();
-    if (holders.empty() && visible_only_) return;
-    ++(close_wait ? basis.totals.close_wait : basis.totals.established);
-    (close_wait ? basis.close_wait_starts : basis.established_starts).push_back(start);
-    if (holders.empty()) ++basis.totals.unowned;
-    std::optional<Endpoint> listen;
-    if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
-    holders.each([&](const HolderSet::Holder& h) {
-      const ProcessKey& process = h.process;
-      GroupBuilder& b = groups[{process, socket.state, listen}];
-      LingerGroup& g = b.group;
-      g.process = process;
-      g.state = socket.state;
-      g.listen = listen;
-      if (g.count++ == 0 || start < b.oldest_start) {
-        b.oldest_start = start;
-        g.oldest_is_lower_bound = close_wait && socket.since_is_lower_bound;
-      }
-      const uint32_t unread = socket.unread_bytes();
-      b.peers.emplace_back(socket.peer, unread > 0);
-      if (unread) {
-        ++g.unread_count;
-        g.unread_bytes += unread;
-      }
-      b.netns.insert(socket.netns);
-      if (socket.stack_id != SL_NO_STACK) {
-        LingerGroup::CallSiteCount& site = b.call_sites[socket.stack_id];
-        site.stack_id = socket.stack_id;
-        ++site.count;
-        if (socket.capture) {
-          site.captured_in = socket.capture->process;
-          site.exe = socket.capture->exe;
-        }
-      }
-    });
-  };
-  for (const auto& entry : lingering_) {
-    count(entry.second, [&] { return holders_of(entry.second); });
   }
+  ++counters_.shares_counted;
+  const HolderSet holders = holders_of(socket);
+  if (holders.empty() && visible_only_) return true;  // a process out of sight holds it
+  std::optional<Endpoint> listen;
+  if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
+  const LingerTally::Share share{socket, holders, listen};
+  if (sign > 0) {
+    tally_.add(share);
+  } else {
+    tally_.remove(share);
+  }
+  return true;
+}
+
+void SocketTable::uncount(LingeringSocket& socket) {
+  // One-shot tables count everything afresh at each read: their sockets read whole have
+  // holders from rows that a reconcile replaces at once, with no shares to take back.
+  if ((socket.counted & kFactsCounted) && !one_shot_) count_facts(socket, -1);
+  if ((socket.counted & kReportCounted) && !one_shot_) count_report(socket, -1, 0);
+  // Queued even if it was not counted: one below its threshold may be past it as it is now.
+  // Counting skips a socket queued twice.
+  queue(socket.cookie);
+  socket.counted = 0;
+}
+
+void SocketTable::uncount(uint64_t cookie) {
+  if (auto it = lingering_.find(cookie); it != lingering_.end()) uncount(it->second);
+}
+
+SocketTable::HolderFacts& SocketTable::holder_facts() {
+  if (one_shot_ || recount_facts_) {  // one-shot: counted afresh at each read (see uncount())
+    recount_facts_ = false;
+    facts_ = HolderFacts{};
+    facts_.holding_changed = true;
+    uncounted_facts_.clear();
+    for (auto& [cookie, socket] : lingering_) socket.counted &= static_cast<uint8_t>(~kFactsCounted);
+    for (const auto& [cookie, socket] : lingering_) uncounted_facts_.push_back(cookie);
+  }
+  for (uint64_t cookie : uncounted_facts_) {
+    auto it = lingering_.find(cookie);
+    if (it == lingering_.end() || (it->second.counted & kFactsCounted)) continue;  // gone, or queued twice
+    count_facts(it->second, +1);
+    it->second.counted |= kFactsCounted;
+  }
+  uncounted_facts_.clear();
+  return facts_;
+}
+
+void SocketTable::recount_report(uint64_t now_ns) {
+  ++counters_.report_rebuilds;
+  tally_.clear();
+  below_threshold_.clear();
+  below_until_ns_ = UINT64_MAX;
+  uncounted_report_.clear();
+  for (auto& [cookie, socket] : lingering_) {
+    socket.counted &= static_cast<uint8_t>(~kReportCounted);
+    uncounted_report_.push_back(cookie);
+  }
+  // One-shot: sockets read whole, counted from their rows (a scan's reading counts instead
+  // for one the state hook added meanwhile).
   for (auto run = read_whole_.begin(); run != read_whole_.end();) {
     const auto end = std::find_if(run, read_whole_.end(), [&](const ReadWhole& r) { return r.cookie != run->cookie; });
-    if (!lingering_.contains(run->cookie)) {  // else a scan read it since: that reading counts
-      count(socket_of(*run), [&] {
-        HolderSet holders;
-        for (auto it = run; it != end; ++it) holders.add(it->holder);
-        return holders;
-      });
+    if (!lingering_.contains(run->cookie)) {
+      const LingeringSocket socket = socket_of(*run);
+      const Nanos threshold = socket.state == TcpState::kCloseWait ? tally_thresholds_.close_wait
+                                                                   : tally_thresholds_.established_idle;
+      HolderSet holders;
+      for (auto it = run; it != end; ++it) holders.add(it->holder);
+      if (socket.age(now_ns) >= threshold && !(holders.empty() && visible_only_)) tally_.add({socket, holders, {}});
     }
     run = end;
   }
-  for (auto& [key, b] : groups) {
-    LingerGroup& g = b.group;
-    if (auto name = names_.find(g.process); name != names_.end()) g.name = name->second;
-    // Counted by sorting (a vector of 24-byte pairs, not a tree node per peer: 100k sockets
-    // may have 100k peers), in address order, so ties keep that order below.
-    std::sort(b.peers.begin(), b.peers.end());
-    for (const auto& [endpoint, unread] : b.peers) {
-      if (g.top_peers.empty() || g.top_peers.back().peer != endpoint) g.top_peers.push_back(PeerCount{endpoint, 0, 0});
-      ++g.top_peers.back().count;
-      g.top_peers.back().unread += unread ? 1 : 0;
+}
+
+void SocketTable::settle_report(const Thresholds& thresholds, uint64_t now_ns) {
+  if (!(tally_thresholds_ == thresholds)) recount_ = true;
+  tally_thresholds_ = thresholds;
+  if (recount_ || one_shot_) recount_report(now_ns);
+  recount_ = false;
+  if (now_ns >= below_until_ns_) {
+    uncounted_report_.insert(uncounted_report_.end(), below_threshold_.begin(), below_threshold_.end());
+    below_threshold_.clear();
+    below_until_ns_ = UINT64_MAX;
+  }
+  for (uint64_t cookie : uncounted_report_) {
+    auto it = lingering_.find(cookie);
+    if (it == lingering_.end() || (it->second.counted & kReportCounted)) continue;  // gone, or queued twice
+    if (count_report(it->second, +1, now_ns)) {
+      it->second.counted |= kReportCounted;
+    } else {
+      below_threshold_.push_back(cookie);
     }
-    b.peers = {};
-    std::stable_sort(g.top_peers.begin(), g.top_peers.end(),
-                     [](const PeerCount& a, const PeerCount& c) { return a.count > c.count; });
-    if (g.top_peers.size() > kTopPeers) g.top_peers.resize(kTopPeers);
-    g.netns.assign(b.netns.begin(), b.netns.end());
-    for (const auto& [id, site] : b.call_sites) g.call_sites.push_back(site);
-    std::stable_sort(g.call_sites.begin(), g.call_sites.end(),
-                     [](const auto& a, const auto& c) { return a.count > c.count; });
-    if (g.call_sites.size() > kTopCallSites) g.call_sites.resize(kTopCallSites);
-    basis.groups.push_back(std::move(g));
-    basis.oldest_start.push_back(b.oldest_start);
   }
-  std::vector<size_t> order(basis.groups.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t c) {
-    const LingerGroup& ga = basis.groups[a];
-    const LingerGroup& gc = basis.groups[c];
-    return std::tie(gc.count, ga.process.pid) < std::tie(ga.count, gc.process.pid);
-  });
-  std::vector<LingerGroup> groups_sorted;
-  std::vector<uint64_t> starts_sorted;
-  for (size_t i : order) {
-    groups_sorted.push_back(std::move(basis.groups[i]));
-    starts_sorted.push_back(basis.oldest_start[i]);
-  }
-  basis.groups = std::move(groups_sorted);
-  basis.oldest_start = std::move(starts_sorted);
-  std::sort(basis.close_wait_starts.begin(), basis.close_wait_starts.end());
-  std::sort(basis.established_starts.begin(), basis.established_starts.end());
-  for (uint64_t start : basis.close_wait_starts) basis.close_wait_start_sum += static_cast<long double>(start);
-  for (uint64_t start : basis.established_starts) basis.established_start_sum += static_cast<long double>(start);
+  uncounted_report_.clear();
 }
 
-namespace {
-
-// Ages now of sockets whose linger started at starts (ascending), as AgeHistogram::add
-// would count them one by one.
-AgeHistogram histogram_of(const std::vector<uint64_t>& starts, long double start_sum, uint64_t now_ns) {
-  AgeHistogram h;
-  h.count = starts.size();
-  const long double sum_ns = static_cast<long double>(now_ns) * static_cast<long double>(starts.size()) - start_sum;
-  h.sum_seconds = static_cast<double>(sum_ns / 1e9L);
-  // age <= bound  <=>  start >= now - bound: count those between consecutive bounds.
-  size_t counted = 0;
-  for (size_t i = 0; i < AgeHistogram::kBounds.size(); ++i) {
-    const auto bound_ns = static_cast<uint64_t>(AgeHistogram::kBounds[i] * 1e9);
-    const uint64_t from = now_ns > bound_ns ? now_ns - bound_ns : 0;
-    const auto within = static_cast<size_t>(starts.end() - std::lower_bound(starts.begin(), starts.end(), from));
-    h.in_bucket[i] = within - counted;
-    counted = within;
-  }
-  return h;
-}
-
-}  // namespace
-
-LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) const {
-  if (basis_.version != version_ || !(basis_.thresholds == thresholds) || now_ns >= basis_.valid_until_ns) {
-    rebuild_basis(thresholds, now_ns);
-  }
-  LingerReport report;
-  report.groups = basis_.groups;
-  for (size_t i = 0; i < report.groups.size(); ++i) {
-    const uint64_t start = basis_.oldest_start[i];
-    report.groups[i].oldest = Nanos(now_ns > start ? now_ns - start : 0);
-  }
-  report.totals = basis_.totals;
-  report.close_wait_ages = histogram_of(basis_.close_wait_starts, basis_.close_wait_start_sum, now_ns);
-  report.established_ages = histogram_of(basis_.established_starts, basis_.established_start_sum, now_ns);
-  return report;
+LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) {
+  settle_report(thresholds, now_ns);
+  return tally_.report(now_ns, names_);
 }
 
 }  // namespace sockleak

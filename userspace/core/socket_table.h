@@ -23,105 +23,13 @@
 #include "core/duration.h"
 #include "core/endpoint.h"
 #include "core/holder_set.h"
+#include "core/linger_report.h"
+#include "core/linger_tally.h"
 #include "core/process_key.h"
 #include "core/tcp_state.h"
 
 namespace sockleak {
 
-
-struct Thresholds {
-  Nanos close_wait = std::chrono::seconds(30);
-  Nanos established_idle = std::chrono::minutes(5);
-  bool operator==(const Thresholds&) const = default;
-};
-
-// A socket the last scan found past a threshold.
-struct LingeringSocket {
-  // Laid out by size: a host may have 100k of these.
-  uint64_t cookie = 0;
-  uint64_t since_ns = 0;       // entered state (CLOCK_MONOTONIC)
-  uint64_t idle_ns = 0;        // idle at seen_ns
-  uint64_t seen_ns = 0;        // when the scan read it
-  uint64_t listener = 0;       // unaccepted: its listener's identity, once a reconcile walked its queue
-  ProcessKey owner;            // pid 0: unknown
-  // Who captured the call site and the executable it ran then; only with a stack.
-  struct Capture {
-    ProcessKey process;
-    ExeId exe;
-  };
-  std::shared_ptr<const Capture> capture;
-  Endpoint local;
-  Endpoint peer;
-  uint32_t netns = 0;
-  uint32_t rx_queue = 0;
-  uint32_t stack_id = SL_NO_STACK;  // call site that created it
-  uint32_t scan_mark = 0;      // the scan that last named it
-  TcpState state = TcpState::kEstablished;
-  bool since_is_lower_bound = false;
-  bool unaccepted = false;     // in a listener's accept queue: no process ever accepted it
-  bool untracked = false;      // from a reconcile row: not in the kernel map, so no scan reads it
-
-  static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
-  // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
-  Nanos age(uint64_t now_ns) const;
-  // When that age began: age(now) = now - linger_start() (0 if before the clock's start).
-  uint64_t linger_start() const;
-  // Bytes received but not read by the process (a CLOSE_WAIT queue also holds the FIN).
-  uint32_t unread_bytes() const;
-};
-
-struct PeerCount {
-  Endpoint peer;  // address and port
-  uint32_t count = 0;
-  uint32_t unread = 0;  // of those, sockets with unread data in the receive queue
-};
-
-// Lingering sockets of one state held by one process.
-struct LingerGroup {
-  ProcessKey process;
-  std::string name;  // from the kernel at the last reconcile; may be empty
-  TcpState state = TcpState::kCloseWait;
-  uint32_t count = 0;
-  Nanos oldest{0};
-  bool oldest_is_lower_bound = false;
-  std::vector<PeerCount> top_peers;  // most sockets first, at most kTopPeers
-  uint32_t unread_count = 0;         // sockets with unread data in the receive queue
-  uint64_t unread_bytes = 0;
-  struct CallSiteCount {
-    uint32_t stack_id;
-    uint32_t count;
-    ProcessKey captured_in;  // the process whose stack it is (a holder may have exec'd since)
-    ExeId exe;               // the executable it ran then
-  };
-  std::vector<CallSiteCount> call_sites;  // most sockets first, at most kTopCallSites
-  std::vector<uint32_t> netns;       // distinct network namespaces, ascending
-  // Sockets no process accepted, reported under the processes holding their listener:
-  // the address that listener is bound to. Unset for sockets the process holds.
-  std::optional<Endpoint> listen;
-};
-
-// Each lingering socket counted once, however many processes hold it.
-struct HostTotals {
-  uint32_t close_wait = 0;
-  uint32_t established = 0;
-  uint32_t unowned = 0;  // held by no process, and no listener's holders to report them under
-};
-
-// Ages of the lingering sockets of one state (each socket once), in fixed buckets.
-struct AgeHistogram {
-  static constexpr std::array<double, 10> kBounds = {1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600};
-  std::array<uint64_t, kBounds.size()> in_bucket{};  // per bucket, not cumulative; larger ages only in count
-  uint64_t count = 0;
-  double sum_seconds = 0;
-  void add(double seconds);
-};
-
-struct LingerReport {
-  std::vector<LingerGroup> groups;  // most sockets first
-  HostTotals totals;
-  AgeHistogram close_wait_ages;
-  AgeHistogram established_ages;
-};
 
 // A process closed an fd of a reported socket. It may still hold the socket through
 // another fd the events never saw (a dup: Go's conn.File(), Python's socket.dup()), so the
@@ -137,6 +45,8 @@ struct TableCounters {
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;  // holder facts the events had wrong or missed
   uint64_t report_rebuilds = 0;        // reports that recounted every lingering socket
+  uint64_t shares_counted = 0;         // sockets counted into (or out of) reports one by one
+  uint64_t tally_mismatches = 0;       // shares taken back that were never counted (0: a bug)
 };
 
 // What to show: --pid, --comm, --min-count. Empty sets accept everything.
@@ -150,8 +60,8 @@ struct GroupFilter {
 
 class SocketTable {
  public:
-  static constexpr size_t kTopPeers = 5;
-  static constexpr size_t kTopCallSites = 3;
+  static constexpr size_t kTopPeers = LingerTally::kTopPeers;
+  static constexpr size_t kTopCallSites = LingerTally::kTopCallSites;
   using AliveFn = std::function<bool(const ProcessKey&)>;
 
   // A ring-buffer event: state changes and fd closes of announced sockets.
@@ -183,19 +93,19 @@ class SocketTable {
   // kNew when only sockets new to the kernel map lack holders (a reconcile of those
   // serves), kAll when known holders may be wrong (an fd range closed, a holder exited).
   enum class Reconcile { kNone, kNew, kAll };
-  Reconcile reconcile_needed(const AliveFn& alive) const;
-  bool needs_reconcile(const AliveFn& alive) const { return reconcile_needed(alive) != Reconcile::kNone; }
+  Reconcile reconcile_needed(const AliveFn& alive);
+  bool needs_reconcile(const AliveFn& alive) { return reconcile_needed(alive) != Reconcile::kNone; }
   // A lingering socket whose holders no reconcile has read (and that is not known to be
   // held by nobody).
-  bool holders_unread() const { return holder_basis().unread; }
+  bool holders_unread() { return holder_facts().unread > 0; }
   // Whether some lingering socket is held by more than one process: a close() by one of
   // them changes what is reported without a state change. Otherwise a holder's close()
   // of its last fd ends the socket (a state event), a fork shares it (forks of
   // holding() processes are counted in the kernel), and a socket passed with SCM_RIGHTS
   // is seen by the next full reconcile.
-  bool shared_holders() const { return holder_basis().shared; }
+  bool shared_holders() { return holder_facts().shared > 0; }
   // The processes holding lingering sockets, as read so far.
-  const std::set<ProcessKey>& holding() const { return holder_basis().holding; }
+  const std::set<ProcessKey>& holding();
   // fd closes since the last call, to check against the fd tables.
   std::vector<HolderCheck> take_holder_checks() { return std::exchange(holder_checks_, {}); }
   // What the fd table said: the process holds the socket through fds_open fds (0: gone).
@@ -207,21 +117,23 @@ class SocketTable {
   // neither reported nor counted (on the host, they count as unowned).
   void set_visible_only(bool visible_only) {
     visible_only_ = visible_only;
-    changed();
+    recount_ = recount_facts_ = true;
   }
   // One-shot reports (snapshot, explain) read every held socket whole (SL_ROW_UNTRACKED)
   // and report once: each such row is kept as a compact record, counted into groups when
   // reported, rather than as a socket and a holder entry (100k sockets: ~7 MB, not ~22 MB).
   void set_one_shot(bool one_shot) { one_shot_ = one_shot; }
 
-  // Groups and totals are rebuilt only when the table changed (or a socket below a
-  // threshold may have crossed it); ages are computed from each socket's linger start, so a
-  // report of an unchanged table costs no pass over its sockets.
-  LingerReport report(const Thresholds& thresholds, uint64_t now_ns) const;
+  // Groups, totals and histograms are tallies kept up to date one socket at a time: a
+  // socket is counted out before anything it was counted from changes (its reading, its
+  // holders, its listener) and counted in again at the next report. Ages are computed from
+  // each socket's linger start, so a report after few changes costs few updates. Every
+  // socket is recounted only when the thresholds or what is visible change.
+  LingerReport report(const Thresholds& thresholds, uint64_t now_ns);
 
   TableCounters counters() const {
     TableCounters c = counters_;
-    c.report_rebuilds = report_rebuilds_;
+    c.tally_mismatches = tally_.unmatched();
     return c;
   }
   size_t lingering() const { return lingering_.size(); }
@@ -244,29 +156,33 @@ class SocketTable {
   // their queues: nullptr until then.
   const Listener* listener_of(const LingeringSocket& socket) const;
 
-  // The part of a report that does not change while the table does not: who holds what
-  // and how many, with each group's and each socket's linger start instead of ages.
-  struct ReportBasis {
-    uint64_t version = ~0ull;
-    Thresholds thresholds;
-    uint64_t valid_until_ns = 0;            // a socket below a threshold may cross it then
-    std::vector<LingerGroup> groups;        // sorted as reported; oldest filled per report
-    std::vector<uint64_t> oldest_start;     // per group: its oldest socket's linger start
-    HostTotals totals;
-    std::vector<uint64_t> close_wait_starts;   // ascending
-    std::vector<uint64_t> established_starts;  // ascending
-    long double close_wait_start_sum = 0;      // for the histograms' sums of ages
-    long double established_start_sum = 0;
+  // What the processes holding lingering sockets add up to (each socket counted once, by
+  // its holders as far as they are known), kept up to date like the report's tallies.
+  struct HolderFacts {
+    size_t unread = 0;  // sockets whose holders no reconcile read (and not known to be orphans)
+    size_t shared = 0;  // sockets held by more than one process (accept queues aside)
+    std::map<ProcessKey, uint32_t> holding;  // process -> sockets it holds
+    std::set<ProcessKey> holding_set;
+    bool holding_changed = false;
   };
-  // Whether holder facts are incomplete for a lingering socket, and who holds the rest:
-  // recomputed only when the table changed.
-  struct HolderBasis {
-    uint64_t version = ~0ull;
-    bool unread = false;
-    bool shared = false;
-    std::set<ProcessKey> holding;
-  };
-  void rebuild_basis(const Thresholds& thresholds, uint64_t now_ns) const;
+  // What one socket adds to the holder facts (sign +1) or takes back (-1).
+  void count_facts(const LingeringSocket& socket, int sign);
+  // Its share of the report, if it lingers past its threshold at now_ns: false if not yet.
+  bool count_report(const LingeringSocket& socket, int sign, uint64_t now_ns);
+  // Before anything a lingering socket is counted from changes: takes its shares back and
+  // queues it to be counted again. Every change to a lingering socket, its holders, its
+  // orphan mark or (unaccepted) its listener goes through here first.
+  void uncount(LingeringSocket& socket);
+  void uncount(uint64_t cookie);
+  // Count every socket not counted yet (the queues); the report, every socket if recount_.
+  HolderFacts& holder_facts();
+  void settle_report(const Thresholds& thresholds, uint64_t now_ns);
+  void recount_report(uint64_t now_ns);
+  // A socket new to lingering_ (just inserted): counted at the next read.
+  void queue(uint64_t cookie) {
+    uncounted_facts_.push_back(cookie);
+    uncounted_report_.push_back(cookie);
+  }
   // A reconcile row: key holds the socket through one more fd.
   void read_holder(uint64_t cookie, const ProcessKey& key);
 
@@ -284,9 +200,6 @@ class SocketTable {
   static LingeringSocket socket_of(const ReadWhole& row);
   // The holders of a socket read whole, if it was.
   std::optional<HolderSet> read_whole_holders(uint64_t cookie) const;
-  const HolderBasis& holder_basis() const;
-  void changed() { ++version_; }
-
   // Who holds a socket, and the reconcile that last read it: a full one drops what it did
   // not read. Read in place: a second table of 100k sockets per reconcile was 7 MB of peak.
   struct Held {
@@ -311,13 +224,20 @@ class SocketTable {
   ReconcileReading reading_;
   ScanRows scan_kind_ = ScanRows::kAll;
   size_t scan_rows_ = 0;
-  bool scan_news_ = false;  // the scan in progress changed something a report shows
   uint32_t scan_mark_ = 0;
 
-  uint64_t version_ = 0;  // bumped by every change a report can show
-  mutable ReportBasis basis_;
-  mutable uint64_t report_rebuilds_ = 0;
-  mutable HolderBasis holder_basis_;
+  // Shares of lingering sockets: LingeringSocket::counted says which it holds.
+  static constexpr uint8_t kFactsCounted = 1;
+  static constexpr uint8_t kReportCounted = 2;
+  LingerTally tally_;
+  HolderFacts facts_;
+  std::vector<uint64_t> uncounted_facts_;
+  std::vector<uint64_t> uncounted_report_;
+  std::vector<uint64_t> below_threshold_;  // counted when they cross it (untracked sockets only)
+  uint64_t below_until_ns_ = UINT64_MAX;   // the first of them crosses then
+  Thresholds tally_thresholds_;
+  bool recount_ = true;         // count every socket into the report afresh at the next one
+  bool recount_facts_ = false;  // and into the holder facts
   std::unordered_map<uint64_t, LingeringSocket> lingering_;
   std::unordered_map<uint64_t, Held> holders_;
   uint32_t reconciles_read_ = 0;  // numbers the reconciles for Held::read_by
@@ -327,7 +247,7 @@ class SocketTable {
   std::map<ProcessKey, std::string> names_;
   std::vector<HolderCheck> holder_checks_;
   bool reconcile_requested_ = false;
-  bool visible_only_ = false;
+  bool visible_only_ = false;  // changes only with recount_
   std::vector<uint64_t> untracked_cookies_;  // untracked sockets seen by the last reconcile
   bool one_shot_ = false;
   std::deque<ReadWhole> read_whole_;  // by socket, then holder, once the reconcile is read

@@ -1,0 +1,269 @@
+// Reports kept up to date socket by socket must say exactly what a recount from scratch
+// says, after any sequence of scans, reconciles, events and holder checks.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "core/socket_table.h"
+#include "core/sorted_bag.h"
+#include "table_fixtures.h"
+
+using sockleak::AgeHistogram;
+using sockleak::LingerGroup;
+using sockleak::LingerReport;
+using sockleak::ProcessKey;
+using sockleak::SocketTable;
+using sockleak::SortedBag;
+using sockleak::Thresholds;
+using namespace sockleak::test;
+
+TEST_CASE("a sorted bag applies adds and removals in batches, duplicates included", "[linger_tally]") {
+  SortedBag<int> bag;
+  for (int v : {5, 1, 5, 3}) bag.add(v);
+  CHECK(bag.items() == std::vector<int>{1, 3, 5, 5});
+  bag.remove(5);
+  bag.add(2);
+  bag.add(9);
+  bag.remove(9);  // added and removed before a read: cancels out
+  bag.remove(1);
+  CHECK(bag.items() == std::vector<int>{2, 3, 5});
+  CHECK(bag.unmatched_removals() == 0);
+  bag.remove(4);  // never added: counted, nothing else removed
+  CHECK(bag.items() == std::vector<int>{2, 3, 5});
+  CHECK(bag.unmatched_removals() == 1);
+}
+
+TEST_CASE("a sorted bag matches a multiset over random batches", "[linger_tally]") {
+  std::mt19937 rng(7);
+  SortedBag<int> bag;
+  std::multiset<int> model;
+  for (int round = 0; round < 200; ++round) {
+    const int changes = static_cast<int>(rng() % 20);
+    for (int i = 0; i < changes; ++i) {
+      const int v = static_cast<int>(rng() % 30);
+      if (rng() % 3 == 0 && model.contains(v)) {
+        model.erase(model.find(v));
+        bag.remove(v);
+      } else {
+        model.insert(v);
+        bag.add(v);
+      }
+    }
+    REQUIRE(bag.items() == std::vector<int>(model.begin(), model.end()));
+  }
+  CHECK(bag.unmatched_removals() == 0);
+}
+
+namespace {
+
+const ProcessKey kThird{300, 3'000};
+const ProcessKey kProcesses[] = {kServer, kWorker, kThird};
+const std::array<uint8_t, 4> kAny{0, 0, 0, 0};
+
+void require_same_groups(const LingerGroup& a, const LingerGroup& b) {
+  CHECK(a.process == b.process);
+  CHECK(a.name == b.name);
+  CHECK(a.state == b.state);
+  CHECK(a.count == b.count);
+  CHECK(a.oldest == b.oldest);
+  CHECK(a.oldest_is_lower_bound == b.oldest_is_lower_bound);
+  REQUIRE(a.top_peers.size() == b.top_peers.size());
+  for (size_t i = 0; i < a.top_peers.size(); ++i) {
+    CHECK(a.top_peers[i].peer == b.top_peers[i].peer);
+    CHECK(a.top_peers[i].count == b.top_peers[i].count);
+    CHECK(a.top_peers[i].unread == b.top_peers[i].unread);
+  }
+  CHECK(a.unread_count == b.unread_count);
+  CHECK(a.unread_bytes == b.unread_bytes);
+  REQUIRE(a.call_sites.size() == b.call_sites.size());
+  for (size_t i = 0; i < a.call_sites.size(); ++i) {
+    CHECK(a.call_sites[i].stack_id == b.call_sites[i].stack_id);
+    CHECK(a.call_sites[i].count == b.call_sites[i].count);
+    CHECK(a.call_sites[i].captured_in == b.call_sites[i].captured_in);
+  }
+  CHECK(a.netns == b.netns);
+  CHECK(a.listen == b.listen);
+}
+
+void require_same_ages(const AgeHistogram& a, const AgeHistogram& b) {
+  CHECK(a.count == b.count);
+  CHECK(a.in_bucket == b.in_bucket);
+  CHECK(a.sum_seconds == Approx(b.sum_seconds).margin(1e-6));
+}
+
+// What the table reports now, against a copy of it that counts every socket afresh.
+void require_same_as_recount(SocketTable& table, bool visible_only, const Thresholds& thresholds, uint64_t now) {
+  SocketTable fresh = table;
+  fresh.set_visible_only(visible_only);  // as it is: a change of it recounts everything
+  const LingerReport kept = table.report(thresholds, now);
+  const LingerReport counted = fresh.report(thresholds, now);
+  REQUIRE(kept.groups.size() == counted.groups.size());
+  for (size_t i = 0; i < kept.groups.size(); ++i) require_same_groups(kept.groups[i], counted.groups[i]);
+  CHECK(kept.totals.close_wait == counted.totals.close_wait);
+  CHECK(kept.totals.established == counted.totals.established);
+  CHECK(kept.totals.unowned == counted.totals.unowned);
+  require_same_ages(kept.close_wait_ages, counted.close_wait_ages);
+  require_same_ages(kept.established_ages, counted.established_ages);
+  CHECK(table.holding() == fresh.holding());
+  CHECK(table.shared_holders() == fresh.shared_holders());
+  CHECK(table.holders_unread() == fresh.holders_unread());
+  CHECK(table.reconcile_needed(everyone_alive) == fresh.reconcile_needed(everyone_alive));
+  REQUIRE(table.counters().tally_mismatches == 0);
+}
+
+// Random kernel facts about a few sockets, processes, peers and call sites, so that the
+// same socket changes state, holders, reading and listener many times.
+class Chaos {
+ public:
+  explicit Chaos(uint32_t seed) : rng_(seed) {}
+
+  void step(SocketTable& table) {
+    now_ += pick(3) * kSec;
+    last_op = pick(9);
+    switch (last_op) {
+      case 0:
+      case 1:
+        table.apply_scan(scan_rows(), now_, SocketTable::ScanRows::kChanges);
+        break;
+      case 2:
+        table.apply_scan(scan_rows(), now_, SocketTable::ScanRows::kAll);
+        break;
+      case 3:
+        table.apply_reconcile(holder_rows(), now_,
+                              pick(2) ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
+        break;
+      case 4:
+        table.apply(state_event(cookie(), process(), kTcpEstablished, pick(2) ? kTcpCloseWait : kTcpLastAck));
+        break;
+      case 5:
+      {
+        sl_event close = fd_close_event(cookie(), process(), 5 + pick(3));
+        close.inode = pick(2);  // a socket's inode: the fd table is checked for it
+        table.apply(close);
+        break;
+      }
+      case 6:
+        for (const auto& check : table.take_holder_checks()) table.confirm_holder(check, pick(3));
+        break;
+      case 7:
+        table.apply(close_range_event(process(), 3, 20));
+        break;
+      default:
+        break;  // a report of an unchanged table
+    }
+  }
+  uint64_t now() const { return now_; }
+  uint32_t last_op = 0;
+  uint32_t pick(uint32_t n) { return static_cast<uint32_t>(rng_() % n); }
+
+ private:
+  uint64_t cookie() { return 1 + pick(24); }
+  ProcessKey process() { return kProcesses[pick(3)]; }
+  sl_sock_row reading(uint64_t id) {
+    sl_sock_row row = pick(2) ? close_wait_row(id, process(), now_ - (20 + pick(60)) * kSec)
+                              : established_row(id, process(), (200 + pick(200)) * 1000);
+    if (pick(4) == 0) row.tgid = 0;  // owner unknown
+    row = with_peer(row, {10, 0, 0, static_cast<uint8_t>(pick(4))}, static_cast<uint16_t>(1000 + pick(3)));
+    row.rx_queue = pick(3) == 0 ? pick(100) : 0;
+    row.flags |= pick(3) == 0 ? SL_ROW_SINCE_LOWER : 0;
+    row.netns = kHostNetns + pick(2);
+    if (pick(3) == 0) {
+      row.stack_id = pick(3);
+      row.capturer.tgid = 1000 + row.stack_id;  // one capture per stack
+      row.capturer.start = 7;
+    } else {
+      row.stack_id = SL_NO_STACK;
+    }
+    if (pick(6) == 0) {  // in a listener's accept queue, tagged or found by address
+      row.flags |= SL_ROW_UNACCEPTED;
+      row.listener = pick(2) ? 900 + pick(2) : 0;
+    }
+    return row;
+  }
+  std::vector<sl_sock_row> scan_rows() {
+    std::vector<sl_sock_row> rows;
+    for (uint32_t n = pick(8); n > 0; --n) {
+      const uint64_t id = cookie();
+      rows.push_back(pick(5) == 0 ? with_flags(base_row(id, ProcessKey{}, kTcpCloseWait), SL_ROW_RETIRED)
+                                  : reading(id));
+    }
+    return rows;
+  }
+  std::vector<sl_sock_row> holder_rows() {
+    std::vector<sl_sock_row> rows;
+    for (uint32_t id = 900; id < 902; ++id) {
+      if (pick(3)) rows.push_back(listener(id, process()));
+    }
+    for (uint32_t n = pick(20); n > 0; --n) {
+      const ProcessKey holder = process();
+      sl_sock_row row = holder_row(cookie(), holder, 5 + pick(3), "p" + std::to_string(holder.pid));
+      if (pick(8) == 0) {  // the kernel map was full: read whole
+        sl_sock_row whole = reading(row.cookie);
+        whole.tgid = row.tgid;
+        whole.proc_start = row.proc_start;
+        whole.flags = SL_ROW_HOLDER | SL_ROW_UNTRACKED | (whole.flags & SL_ROW_SINCE_LOWER);
+        std::memcpy(whole.comm, row.comm, sizeof row.comm);
+        row = whole;
+      }
+      rows.push_back(row);
+    }
+    return rows;
+  }
+  sl_sock_row listener(uint64_t id, ProcessKey holder) {
+    sl_sock_row row = holder_row(id, holder, 3, "server");
+    row.state = 10;  // LISTEN
+    row.flags = SL_ROW_HOLDER | SL_ROW_LISTENER;
+    std::memset(row.local_addr, 0, sizeof row.local_addr);
+    if (pick(2)) std::memcpy(row.local_addr, kAny.data(), kAny.size());
+    else row.local_addr[0] = 127, row.local_addr[3] = 1;
+    row.local_port = 8080;
+    row.peer_port = 0;
+    return row;
+  }
+
+  std::mt19937 rng_;
+  uint64_t now_ = kNow;
+};
+
+}  // namespace
+
+TEST_CASE("a report kept up to date socket by socket says what a recount from scratch says",
+          "[linger_tally]") {
+  const Thresholds loose{std::chrono::seconds(10), std::chrono::seconds(100)};
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    INFO("seed " << seed);
+    SocketTable table;
+    // Every third: inside a pid namespace, where sockets no visible process holds are left out.
+    const bool visible_only = seed % 3 == 0;
+    table.set_visible_only(visible_only);
+    Chaos chaos(seed);
+    for (int i = 0; i < 150; ++i) {
+      chaos.step(table);
+      INFO("step " << i << ", operation " << chaos.last_op);
+      // Now and then other thresholds: a report with them recounts; the next one again.
+      const Thresholds& t = chaos.pick(10) == 0 ? kDefaults : loose;
+      require_same_as_recount(table, visible_only, t, chaos.now());
+    }
+  }
+}
+
+TEST_CASE("a change to one of many lingering sockets counts that socket again, not all of them",
+          "[linger_tally]") {
+  SocketTable table;
+  std::vector<sl_sock_row> rows;
+  for (uint64_t cookie = 1; cookie <= 1000; ++cookie) rows.push_back(close_wait_row(cookie, kServer, kNow - 60 * kSec));
+  scan(table, rows);
+  REQUIRE(table.report(kDefaults, kNow).totals.close_wait == 1000);
+  const auto before = table.counters();
+
+  table.apply(state_event(7, kServer, kTcpCloseWait, kTcpLastAck));  // one leaves
+  const std::vector<sl_sock_row> one = {close_wait_row(2000, kWorker, kNow - 40 * kSec)};
+  table.apply_scan(one, kNow + kSec, SocketTable::ScanRows::kChanges);  // one arrives
+  const LingerReport report = table.report(kDefaults, kNow + kSec);
+  CHECK(report.totals.close_wait == 1000);
+  CHECK(find_group(report, kServer, sockleak::TcpState::kCloseWait)->count == 999);
+  CHECK(find_group(report, kWorker, sockleak::TcpState::kCloseWait)->count == 1);
+  const auto after = table.counters();
+  CHECK(after.report_rebuilds == before.report_rebuilds);
+  CHECK(after.shares_counted - before.shares_counted == 2);  // one out, one in
+}

@@ -1,0 +1,55 @@
+#include "core/linger_report.h"
+
+namespace sockleak {
+
+LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_ns) {
+  LingeringSocket s;
+  s.cookie = row.cookie;
+  s.state = static_cast<TcpState>(row.state);
+  s.since_ns = row.since_ns;
+  s.since_is_lower_bound = (row.flags & SL_ROW_SINCE_LOWER) != 0;
+  s.idle_ns = row.idle_ms * 1'000'000;
+  s.seen_ns = seen_ns;
+  s.local = Endpoint::of(row.family, row.local_addr, row.local_port);
+  s.peer = Endpoint::of(row.family, row.peer_addr, row.peer_port);
+  s.netns = row.netns;
+  s.rx_queue = row.rx_queue;
+  s.stack_id = row.stack_id;
+  if (row.capturer.tgid) {
+    s.capture = std::make_shared<const Capture>(Capture{ProcessKey{row.capturer.tgid, row.capturer.start},
+                                                        ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout}});
+  }
+  s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
+  s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
+  s.listener = s.unaccepted ? row.listener : 0;
+  s.untracked = (row.flags & SL_ROW_UNTRACKED) != 0;
+  return s;
+}
+
+Nanos LingeringSocket::age(uint64_t now_ns) const {
+  if (state == TcpState::kCloseWait) return Nanos(now_ns > since_ns ? now_ns - since_ns : 0);
+  return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
+}
+
+uint64_t LingeringSocket::linger_start() const {
+  if (state == TcpState::kCloseWait) return since_ns;
+  return seen_ns > idle_ns ? seen_ns - idle_ns : 0;
+}
+
+void AgeHistogram::add(double seconds) {
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      ++in_bucket[i];
+      break;
+    }
+  }
+  ++count;
+  sum_seconds += seconds;
+}
+
+uint32_t LingeringSocket::unread_bytes() const {
+  if (state == TcpState::kCloseWait) return rx_queue > 0 ? rx_queue - 1 : 0;
+  return rx_queue;
+}
+
+}  // namespace sockleak
