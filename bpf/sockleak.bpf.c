@@ -138,6 +138,18 @@ __u64 reconcile_generation = 0;
  * truth); 1 only sockets whose holders userspace has not had (new in the map: seeded now,
  * or made by the state hook), plus listeners. */
 __u32 reconcile_new_only = 0;
+/* Set by userspace before each reconcile: 1 sends only the sockets in wanted_socks (and
+ * sockets not connected: listeners, whose queues are walked); other connected sockets are
+ * passed over before their struct sock is read. Needs bpf_sock_from_file. */
+__u32 reconcile_wanted_only = 0;
+/* The struct sock addresses of the sockets a wanted-only reconcile sends: lingering
+ * sockets whose holders userspace has not read (written by userspace from their entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_WANTED);
+	__type(key, __u64);
+	__type(value, __u8);
+} wanted_socks SEC(".maps");
 /* Set once by userspace for one-shot reports (snapshot, explain): held sockets are only
  * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
  * queued children still are, for the scan to find. */
@@ -1032,6 +1044,15 @@ static __always_inline int reconcile_fd(struct bpf_iter__task_file *ctx, bool wi
 		struct socket *sock = bpf_sock_from_file(file);
 
 		sk = sock ? sock->sk : NULL;
+		/* A connected socket nobody asked for: the walk's common case when a few new
+		 * sockets linger among 100k, decided by the socket's address alone (no read of
+		 * the struct sock, no lookup in the sockets map: two or three cache misses). */
+		if (reconcile_wanted_only && sk && sock->state == SS_CONNECTED) {
+			__u64 addr = (__u64)sk;
+
+			if (!bpf_map_lookup_elem(&wanted_socks, &addr))
+				return 0;
+		}
 		if (!sk || !sl_is_tcp_btf(sk))
 			return 0;
 	} else {

@@ -104,6 +104,9 @@ struct sl_sock_entry {
 	__u32 _pad2;
 };
 
+/* Most sockets a wanted-only reconcile asks for (more: a reconcile of every new socket). */
+#define SL_MAX_WANTED 1024
+
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
  * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */
 #define SL_MAX_QUEUED 1024

@@ -214,18 +214,26 @@ echo "bench: aggregator replay (1M sockets)" >&2
 "$bench/sl_bench_aggregator" 1000000 >"$work/agg"
 agg() { awk -v k="$1" '$1 == k {print $2}' "$work/agg"; }
 
-# Holds N ESTABLISHED sockets, then times one full reconcile (snapshot -v reports it).
-reconcile_ms() {
-  local n=$1 hold ms
+# Starts the fixture holding N ESTABLISHED sockets (more args: its options) and waits until
+# it holds them all; it runs until fd 9 closes. Sets hold.
+start_holding() {
   rm -f "$work/hold_in" && mkfifo "$work/hold_in"
-  "$bench/sl_bench_hold_sockets" --count "$n" <"$work/hold_in" >"$work/hold_out" &
+  "$bench/sl_bench_hold_sockets" --count "$@" <"$work/hold_in" >"$work/hold_out" &
   hold=$!
   exec 9>"$work/hold_in"
   for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
-  ms=$(SOCKLEAK_DISABLE_FEATURES=${2:-} "$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
-       awk '/reconcile:/ && match($0, / in [0-9.]+ ms/) {print substr($0, RSTART + 4, RLENGTH - 7); exit}')
+}
+stop_holding() {
   exec 9>&-
   wait "$hold" 2>/dev/null || true
+}
+# Holds N ESTABLISHED sockets, then times one full reconcile (snapshot -v reports it).
+reconcile_ms() {
+  local n=$1 hold ms
+  start_holding "$n"
+  ms=$(SOCKLEAK_DISABLE_FEATURES=${2:-} "$sockleak" snapshot -v --close-wait 1h --established-idle 1h 2>&1 >/dev/null |
+       awk '/reconcile:/ && match($0, / in [0-9.]+ ms/) {print substr($0, RSTART + 4, RLENGTH - 7); exit}')
+  stop_holding
   echo "$ms"
 }
 echo "bench: reconcile at 10k and 100k sockets" >&2
@@ -242,15 +250,15 @@ rec100k_fallbacks=$(reconcile_ms 100000 "$fallbacks")
 # and new-sockets reconcile of the run; then `snapshot`'s wall time and peak RSS (medians of 5).
 # Prints "CPU_MS_PER_REPORT RSS_MB SNAPSHOT_MS SNAPSHOT_MB FULL_RECONCILE_MS
 # NEW_RECONCILE_MS FULL_SCAN_MS ALL_REPORTED_S".
-scale_numbers() {
-  local n=$1 hold run u1 u2 hwm snap full new scan t0 all=?
-  rm -f "$work/hold_in" && mkfifo "$work/hold_in"
-  "$bench/sl_bench_hold_sockets" --count "$n" <"$work/hold_in" >"$work/hold_out" &
-  hold=$!
-  exec 9>"$work/hold_in"
-  for _ in $(seq 600); do grep -q READY "$work/hold_out" 2>/dev/null && break; sleep 0.1; done
+# Starts `run -v` with a 10 s idle threshold (more args: its options; log in
+# $work/scale_log) and waits until a scan has reported N lingering sockets. Sets run and all
+# (seconds from start until then).
+start_run_until_reported() {
+  local n=$1 t0
+  shift
+  all=?
   t0=$(date +%s.%N)
-  "$sockleak" run -v --established-idle 10s --interval 1s --duration 150s >/dev/null 2>"$work/scale_log" &
+  "$sockleak" run -v --established-idle 10s --interval 1s "$@" >/dev/null 2>"$work/scale_log" &
   run=$!
   for _ in $(seq 600); do
     if awk -v n="$n" '/ scan: / && $6 >= n {found = 1} END {exit !found}' "$work/scale_log"; then
@@ -259,9 +267,20 @@ scale_numbers() {
     fi
     sleep 0.1
   done
+}
+# CPU ms (user+sys) per report of the run over the next 30 s.
+cpu_per_report() {
+  local u1 u2
   u1=$(awk '{print $14 + $15}' "/proc/$run/stat")
   sleep 30
   u2=$(awk '{print $14 + $15}' "/proc/$run/stat")
+  echo $(((u2 - u1) * 1000 / $(getconf CLK_TCK) / 30))
+}
+scale_numbers() {
+  local n=$1 hold run cpu hwm snap full new scan all
+  start_holding "$n"
+  start_run_until_reported "$n" --duration 150s
+  cpu=$(cpu_per_report)
   hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$run/status")
   # A full scan runs every 2 min, outside this window: SIGHUP (a reload) asks for one now.
   kill -HUP "$run" && sleep 3
@@ -277,15 +296,27 @@ scale_numbers() {
     { /usr/bin/time -f "%e %M" "$sockleak" snapshot --established-idle 1s >/dev/null || true; } 2>&1 | tail -1
   done >"$work/snaps"
   snap="$(awk '{print $1}' "$work/snaps" | median) $(awk '{print $2}' "$work/snaps" | median)"
-  exec 9>&-
-  wait "$hold" 2>/dev/null || true
-  echo "$(((u2 - u1) * 1000 / $(getconf CLK_TCK) / 30)) $hwm $(echo "$snap" | awk '{print int($1 * 1000), int($2 / 1024)}') ${full:-?} ${new:-none} ${scan:-?} $all"
+  stop_holding
+  echo "$cpu $hwm $(echo "$snap" | awk '{print int($1 * 1000), int($2 / 1024)}') ${full:-?} ${new:-none} ${scan:-?} $all"
+}
+# The same 100k, with 4 connections a second opened and each closed 12 s later: 8 sockets
+# a second start and 8 stop lingering. Prints "CPU_MS_PER_REPORT NEW_SOCKETS_RECONCILES".
+turnover_numbers() {
+  local hold run cpu all
+  start_holding 100000 --turnover 4
+  start_run_until_reported 100000 --duration 120s
+  cpu=$(cpu_per_report)
+  kill -TERM "$run" && wait "$run" || true
+  stop_holding
+  echo "$cpu $(grep -cE '(new|[0-9]+)-sockets reconcile:' "$work/scale_log")"
 }
 echo "bench: 10k and 100k lingering sockets" >&2
 read -r scale10k_cpu scale10k_rss scale10k_snap scale10k_snap_rss scale10k_full scale10k_new scale10k_scan scale10k_all \
   < <(scale_numbers 10000)
 read -r scale100k_cpu scale100k_rss scale100k_snap scale100k_snap_rss scale100k_full scale100k_new scale100k_scan scale100k_all \
   < <(scale_numbers 100000)
+echo "bench: 100k lingering sockets, 8 a second starting and 8 stopping to linger" >&2
+read -r turnover_cpu turnover_reconciles < <(turnover_numbers)
 
 printf '\n%-52s %s\n' "benchmark" "result"
 printf '%-52s %s\n' "----------------------------------------------------" "------------------------------"
@@ -313,6 +344,7 @@ printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
 printf '%-52s %s\n' "reconcile at 100k sockets, 5.10 fallbacks, ms" "$rec100k_fallbacks"
 printf '%-52s %s\n' "run: CPU ms per report, 10k -> 100k lingering (steady)" "$scale10k_cpu -> $scale100k_cpu (goal <= 10)"
+printf '%-52s %s\n' "run: CPU ms per report, 100k + 8/s turning over" "$turnover_cpu (goal <= 10; $turnover_reconciles reconciles of new sockets)"
 printf '%-52s %s\n' "run: full reconcile ms, 10k -> 100k (every 30 s)" "$scale10k_full -> $scale100k_full (goal <= 100)"
 printf '%-52s %s\n' "run: new-sockets reconcile ms, 10k -> 100k" "$scale10k_new -> $scale100k_new (none: no new connection)"
 printf '%-52s %s\n' "run: full scan ms, 10k -> 100k (every 2 min)" "$scale10k_scan -> $scale100k_scan"

@@ -376,6 +376,45 @@ TEST_CASE("a reconcile of new sockets sends only sockets it adds to the map, and
   CHECK(has_port(rows, before));
 }
 
+TEST_CASE("a reconcile of wanted sockets sends their holders and listeners, not other held sockets", "[bpf]") {
+  BpfMonitor bpf(settings());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  CloseWaitPair wanted;
+  CloseWaitPair other;
+  // Their identities, as a whole reconcile names them.
+  const std::vector<sl_sock_row> all = bpf.read_holders(BpfMonitor::Holders::kAll);
+  const sl_sock_row* row = find_holder(all, static_cast<uint32_t>(wanted.client));
+  REQUIRE(row != nullptr);
+  const uint64_t cookie = row->cookie;
+  std::vector<sl_sock_row> rows;
+  const auto collect = [&rows](std::span<const sl_sock_row> chunk) { rows.insert(rows.end(), chunk.begin(), chunk.end()); };
+
+  if (!bpf.features().has(sockleak::Feature::kSockFromFile)) {
+    CHECK_FALSE(bpf.read_holders_of(std::vector<uint64_t>{cookie}, collect));  // the caller walks kNew instead
+    CHECK(rows.empty());
+    return;
+  }
+  REQUIRE(bpf.read_holders_of(std::vector<uint64_t>{cookie}, collect));
+  CHECK(find_holder(rows, static_cast<uint32_t>(wanted.client)) != nullptr);
+  CHECK(find_holder(rows, static_cast<uint32_t>(other.client)) == nullptr);
+  CHECK(std::count_if(rows.begin(), rows.end(), [&](const sl_sock_row& r) {
+          return (r.flags & SL_ROW_LISTENER) && r.local_port == other.port;
+        }) == 1);
+  // Asked again: sent again (wanted is wanted, sent before or not); the map of wanted
+  // sockets was emptied after the last walk, so the other stays out.
+  rows.clear();
+  REQUIRE(bpf.read_holders_of(std::vector<uint64_t>{cookie}, collect));
+  CHECK(find_holder(rows, static_cast<uint32_t>(wanted.client)) != nullptr);
+  CHECK(find_holder(rows, static_cast<uint32_t>(other.client)) == nullptr);
+  // A socket the map does not have cannot be asked for by address.
+  rows.clear();
+  CHECK_FALSE(bpf.read_holders_of(std::vector<uint64_t>{cookie, 0xdeadbeefull}, collect));
+  CHECK(rows.empty());
+  // The next plain reconcile is not filtered.
+  const std::vector<sl_sock_row> again = bpf.read_holders(BpfMonitor::Holders::kAll);
+  CHECK(find_holder(again, static_cast<uint32_t>(other.client)) != nullptr);
+}
+
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor

@@ -267,3 +267,20 @@ TEST_CASE("a change to one of many lingering sockets counts that socket again, n
   CHECK(after.report_rebuilds == before.report_rebuilds);
   CHECK(after.shares_counted - before.shares_counted == 2);  // one out, one in
 }
+
+TEST_CASE("the lingering sockets whose holders are unread are named, for a reconcile of them only",
+          "[linger_tally]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, ProcessKey{}, kNow - 60 * kSec), close_wait_row(8, ProcessKey{}, kNow - 60 * kSec)});
+  auto unread = table.unread_holders();
+  std::sort(unread.begin(), unread.end());
+  CHECK(unread == std::vector<uint64_t>{7, 8});
+  table.apply_reconcile(std::vector<sl_sock_row>{holder_row(7, kServer, 5, "server")}, kNow,
+                        SocketTable::HolderRows::kNew);
+  CHECK(table.unread_holders() == std::vector<uint64_t>{8});
+  // A full reconcile that finds nobody holding 8: an orphan, known, not unread.
+  table.apply_reconcile(std::vector<sl_sock_row>{holder_row(7, kServer, 5, "server")}, kNow,
+                        SocketTable::HolderRows::kAll);
+  CHECK(table.unread_holders().empty());
+  CHECK_FALSE(table.holders_unread());
+}

@@ -111,7 +111,7 @@ Session::Session(Options options)
   if (metrics_) publish_metrics(LingerReport{}, {});
 }
 
-void Session::reconcile(SocketTable::Reconcile kind) {
+void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> wanted) {
   // Events from before the fd tables are read must not be applied on top of them.
   drain_events(std::chrono::milliseconds(0));
   const Stopwatch watch(options_.verbose);
@@ -125,11 +125,12 @@ void Session::reconcile(SocketTable::Reconcile kind) {
   }
   size_t rows = 0;
   table_.begin_reconcile(start);
-  bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew,
-                    [this, &rows](std::span<const sl_sock_row> chunk) {
-                      rows += chunk.size();
-                      table_.add_reconcile_rows(chunk);
-                    });
+  const auto add_rows = [this, &rows](std::span<const sl_sock_row> chunk) {
+    rows += chunk.size();
+    table_.add_reconcile_rows(chunk);
+  };
+  const bool only_wanted = !all && !wanted.empty() && bpf_.read_holders_of(wanted, add_rows);
+  if (!only_wanted) bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
   table_.finish_reconcile(all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
   if (options_.call_sites) {
     for (uint32_t id : bpf_.collect_unused_stacks()) {
@@ -139,8 +140,8 @@ void Session::reconcile(SocketTable::Reconcile kind) {
     }
   }
   if (options_.verbose) {
-    std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %s\n", all ? "full" : "new-sockets", rows,
-                 watch.elapsed().c_str());
+    const std::string what = all ? "full" : only_wanted ? std::to_string(wanted.size()) + "-sockets" : "new-sockets";
+    std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %s\n", what.c_str(), rows, watch.elapsed().c_str());
   }
 }
 
@@ -335,7 +336,7 @@ void Session::reconcile_after_scan(const KernelCounters& counters) {
   SocketTable::Reconcile needed = counters.events_lost > lost_at_reconcile_ ? SocketTable::Reconcile::kAll
                                                                             : table_.reconcile_needed(alive);
   if (needed == SocketTable::Reconcile::kNew) {
-    reconcile(needed);
+    reconcile(needed, table_.unread_holders());
     needed = table_.holders_unread() ? SocketTable::Reconcile::kAll : table_.reconcile_needed(alive);
     if (needed == SocketTable::Reconcile::kNew) needed = SocketTable::Reconcile::kNone;  // untracked: read just now
   }

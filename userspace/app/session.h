@@ -62,7 +62,9 @@ class Session {
   const Options& options() const { return options_; }
 
  private:
-  void reconcile(SocketTable::Reconcile kind);
+  // kNew with wanted: the holders of those sockets only (a walk that passes over the
+  // others unread), if the kernel can; else of every socket new to the map.
+  void reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> wanted = {});
   // After a scan: a reconcile when lingering sockets' holders are unread or may be wrong.
   void reconcile_after_scan(const KernelCounters& counters);
   // fd closes of reported sockets, checked against the processes' fd tables: a holder that

@@ -363,7 +363,7 @@ SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) {
   for (const auto& [process, sockets] : f.holding) {
     if (!alive(process)) return Reconcile::kAll;
   }
-  return f.unread > 0 || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
+  return !f.unread.empty() || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
 }
 
 const std::set<ProcessKey>& SocketTable::holding() {
@@ -382,7 +382,13 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
   bool read = false;
   const HolderSet holders = holders_of(socket, &read);
   const auto step = [sign](size_t& n) { n = sign > 0 ? n + 1 : n - std::min<size_t>(n, 1); };
-  if ((holders.empty() || !read) && !orphans_.contains(socket.cookie)) step(facts_.unread);
+  if ((holders.empty() || !read) && !orphans_.contains(socket.cookie)) {
+    if (sign > 0) {
+      facts_.unread.insert(socket.cookie);
+    } else {
+      facts_.unread.erase(socket.cookie);
+    }
+  }
   size_t processes = 0;
   holders.each([&](const HolderSet::Holder& h) {
     ++processes;

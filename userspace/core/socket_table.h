@@ -97,7 +97,12 @@ class SocketTable {
   bool needs_reconcile(const AliveFn& alive) { return reconcile_needed(alive) != Reconcile::kNone; }
   // A lingering socket whose holders no reconcile has read (and that is not known to be
   // held by nobody).
-  bool holders_unread() { return holder_facts().unread > 0; }
+  bool holders_unread() { return !holder_facts().unread.empty(); }
+  // Those sockets, for a reconcile that reads their holders only.
+  std::vector<uint64_t> unread_holders() {
+    const auto& unread = holder_facts().unread;
+    return {unread.begin(), unread.end()};
+  }
   // Whether some lingering socket is held by more than one process: a close() by one of
   // them changes what is reported without a state change. Otherwise a holder's close()
   // of its last fd ends the socket (a state event), a fork shares it (forks of
@@ -159,7 +164,7 @@ class SocketTable {
   // What the processes holding lingering sockets add up to (each socket counted once, by
   // its holders as far as they are known), kept up to date like the report's tallies.
   struct HolderFacts {
-    size_t unread = 0;  // sockets whose holders no reconcile read (and not known to be orphans)
+    std::unordered_set<uint64_t> unread;  // sockets whose holders no reconcile read (not known orphans)
     size_t shared = 0;  // sockets held by more than one process (accept queues aside)
     std::map<ProcessKey, uint32_t> holding;  // process -> sockets it holds
     std::set<ProcessKey> holding_set;

@@ -350,9 +350,42 @@ std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
 void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
   ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
   skel_->bss->reconcile_new_only = kind == Holders::kNew;
+  skel_->bss->reconcile_wanted_only = 0;
   skel_->bss->reconcile_named_table = 0;
   skel_->bss->reconcile_named_tgid = 0;
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
+}
+
+bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink) {
+  if (!features_.has(Feature::kSockFromFile) || cookies.size() > SL_MAX_WANTED) return false;
+  const int sockets = bpf_map__fd(skel_->maps.sockets);
+  const int wanted = bpf_map__fd(skel_->maps.wanted_socks);
+  std::vector<uint64_t> addresses;
+  for (uint64_t cookie : cookies) {
+    sl_sock_entry entry{};
+    if (bpf_map_lookup_elem(sockets, &cookie, &entry) != 0) return false;
+    addresses.push_back(entry.sk);
+  }
+  // Emptied again whatever happens to the walk: the next one asks for other sockets.
+  struct Unwant {
+    int map;
+    const std::vector<uint64_t>& keys;
+    ~Unwant() {
+      for (uint64_t key : keys) bpf_map_delete_elem(map, &key);
+    }
+  } unwant{wanted, addresses};
+  const uint8_t yes = 1;
+  for (uint64_t address : addresses) {
+    if (bpf_map_update_elem(wanted, &address, &yes, BPF_ANY) != 0) return false;
+  }
+  ++skel_->bss->reconcile_generation;
+  skel_->bss->reconcile_new_only = 0;
+  skel_->bss->reconcile_wanted_only = 1;
+  skel_->bss->reconcile_named_table = 0;
+  skel_->bss->reconcile_named_tgid = 0;
+  run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
+  skel_->bss->reconcile_wanted_only = 0;
+  return true;
 }
 
 std::vector<sl_capturer> BpfMonitor::read_executables() {

@@ -91,6 +91,11 @@ class BpfMonitor {
   enum class Holders { kNew, kAll };
   std::vector<sl_sock_row> read_holders(Holders kind = Holders::kAll);
   void read_holders(Holders kind, const RowSink& sink);
+  // The holders of these tracked sockets (and listeners) only: every fd table is walked,
+  // but other connected sockets are passed over by their address, without reading them
+  // (at 100k held sockets, about half the time of kNew). False, and nothing read, when it
+  // cannot: a socket not in the map, more than SL_MAX_WANTED, or no bpf_sock_from_file.
+  bool read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink);
   // Every process and the executable file it runs (iter/task), as call-site capture
   // records them. Empty unless call sites are on.
   std::vector<sl_capturer> read_executables();
