@@ -283,4 +283,12 @@ TEST_CASE("the lingering sockets whose holders are unread are named, for a recon
                         SocketTable::HolderRows::kAll);
   CHECK(table.unread_holders().empty());
   CHECK_FALSE(table.holders_unread());
+
+  // A socket the kernel map could not hold lingers: only walks of every new socket read it.
+  scan(table, {close_wait_row(9, ProcessKey{}, kNow - 60 * kSec)});
+  CHECK(table.unread_holders() == std::vector<uint64_t>{9});
+  table.apply_reconcile(std::vector<sl_sock_row>{with_flags(holder_row(10, kServer, 6, "server"), SL_ROW_UNTRACKED)},
+                        kNow, SocketTable::HolderRows::kNew);
+  CHECK(table.holders_unread());
+  CHECK(table.unread_holders().empty());
 }

@@ -119,6 +119,9 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
   const bool all = kind == SocketTable::Reconcile::kAll;
   const KernelCounters counters = bpf_.counters();
   established_at_reconcile_ = counters.established;
+  // A socket the full map refused since the last walk of everything new is found only by
+  // such a walk (it is in no map to ask for).
+  if (counters.sockets_full != full_at_walk_) wanted = {};
   if (all) {
     lost_at_reconcile_ = counters.events_lost;
     next_full_reconcile_ns_ = start + static_cast<uint64_t>(options_.reconcile_interval.count());
@@ -130,7 +133,10 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
     table_.add_reconcile_rows(chunk);
   };
   const bool only_wanted = !all && !wanted.empty() && bpf_.read_holders_of(wanted, add_rows);
-  if (!only_wanted) bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
+  if (!only_wanted) {
+    full_at_walk_ = counters.sockets_full;
+    bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
+  }
   table_.finish_reconcile(all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
   if (options_.call_sites) {
     for (uint32_t id : bpf_.collect_unused_stacks()) {

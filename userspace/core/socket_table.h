@@ -98,8 +98,11 @@ class SocketTable {
   // A lingering socket whose holders no reconcile has read (and that is not known to be
   // held by nobody).
   bool holders_unread() { return !holder_facts().unread.empty(); }
-  // Those sockets, for a reconcile that reads their holders only.
+  // Those sockets, for a reconcile that reads their holders only; none when a reconcile
+  // must walk every new socket anyway: sockets the kernel map could not hold are read only
+  // by such walks (each replaces the last one's), and a walk of a few would drop them.
   std::vector<uint64_t> unread_holders() {
+    if (!untracked_cookies_.empty()) return {};
     const auto& unread = holder_facts().unread;
     return {unread.begin(), unread.end()};
   }
