@@ -6,10 +6,9 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   LingeringSocket s;
   s.cookie = row.cookie;
   s.state = static_cast<TcpState>(row.state);
-  s.since_ns = row.since_ns;
   s.since_is_lower_bound = (row.flags & SL_ROW_SINCE_LOWER) != 0;
-  s.idle_ns = row.idle_ms * 1'000'000;
-  s.seen_ns = seen_ns;
+  const uint64_t idle_ns = row.idle_ms * 1'000'000;
+  s.start_ns = s.state == TcpState::kCloseWait ? row.since_ns : seen_ns > idle_ns ? seen_ns - idle_ns : 0;
   s.local = Endpoint::of(row.family, row.local_addr, row.local_port);
   s.peer = Endpoint::of(row.family, row.peer_addr, row.peer_port);
   s.netns = row.netns;
@@ -27,14 +26,9 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
 }
 
 Nanos LingeringSocket::age(uint64_t now_ns) const {
-  if (state == TcpState::kCloseWait) return Nanos(now_ns > since_ns ? now_ns - since_ns : 0);
-  return Nanos(idle_ns + (now_ns > seen_ns ? now_ns - seen_ns : 0));
+  return Nanos(now_ns > start_ns ? now_ns - start_ns : 0);
 }
 
-uint64_t LingeringSocket::linger_start() const {
-  if (state == TcpState::kCloseWait) return since_ns;
-  return seen_ns > idle_ns ? seen_ns - idle_ns : 0;
-}
 
 void AgeHistogram::add(double seconds) {
   for (size_t i = 0; i < kBounds.size(); ++i) {

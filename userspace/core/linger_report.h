@@ -28,9 +28,9 @@ struct Thresholds {
 struct LingeringSocket {
   // Laid out by size: a host may have 100k of these.
   uint64_t cookie = 0;
-  uint64_t since_ns = 0;       // entered state (CLOCK_MONOTONIC)
-  uint64_t idle_ns = 0;        // idle at seen_ns
-  uint64_t seen_ns = 0;        // when the scan read it
+  // CLOSE_WAIT: when it entered the state; ESTABLISHED: its last activity (read time less
+  // idle time). CLOCK_MONOTONIC.
+  uint64_t start_ns = 0;
   uint64_t listener = 0;       // unaccepted: its listener's identity, once a reconcile walked its queue
   ProcessKey owner;            // pid 0: unknown
   // Who captured the call site and the executable it ran then; only with a stack.
@@ -54,8 +54,8 @@ struct LingeringSocket {
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
   Nanos age(uint64_t now_ns) const;
-  // When that age began: age(now) = now - linger_start() (0 if before the clock's start).
-  uint64_t linger_start() const;
+  // When that age began: age(now) = now - linger_start().
+  uint64_t linger_start() const { return start_ns; }
   // Bytes received but not read by the process (a CLOSE_WAIT queue also holds the FIN).
   uint32_t unread_bytes() const;
 };

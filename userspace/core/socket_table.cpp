@@ -345,8 +345,7 @@ LingeringSocket SocketTable::socket_of(const ReadWhole& row) {
   LingeringSocket s;
   s.cookie = row.cookie;
   s.state = static_cast<TcpState>(row.state);
-  s.since_ns = row.start;  // linger_start() is start in either state
-  s.seen_ns = row.start;
+  s.start_ns = row.start;
   s.since_is_lower_bound = row.since_is_lower_bound;
   s.owner = row.holder;
   s.peer = row.peer;
