@@ -6,10 +6,9 @@
 
 #include "core/socket_table.h"
 #include "core/sorted_bag.h"
+#include "report_checks.h"
 #include "table_fixtures.h"
 
-using sockleak::AgeHistogram;
-using sockleak::LingerGroup;
 using sockleak::LingerReport;
 using sockleak::ProcessKey;
 using sockleak::SocketTable;
@@ -60,50 +59,11 @@ const ProcessKey kThird{300, 3'000};
 const ProcessKey kProcesses[] = {kServer, kWorker, kThird};
 const std::array<uint8_t, 4> kAny{0, 0, 0, 0};
 
-void require_same_groups(const LingerGroup& a, const LingerGroup& b) {
-  CHECK(a.process == b.process);
-  CHECK(a.name == b.name);
-  CHECK(a.state == b.state);
-  CHECK(a.count == b.count);
-  CHECK(a.oldest == b.oldest);
-  CHECK(a.oldest_is_lower_bound == b.oldest_is_lower_bound);
-  REQUIRE(a.top_peers.size() == b.top_peers.size());
-  for (size_t i = 0; i < a.top_peers.size(); ++i) {
-    CHECK(a.top_peers[i].peer == b.top_peers[i].peer);
-    CHECK(a.top_peers[i].count == b.top_peers[i].count);
-    CHECK(a.top_peers[i].unread == b.top_peers[i].unread);
-  }
-  CHECK(a.unread_count == b.unread_count);
-  CHECK(a.unread_bytes == b.unread_bytes);
-  REQUIRE(a.call_sites.size() == b.call_sites.size());
-  for (size_t i = 0; i < a.call_sites.size(); ++i) {
-    CHECK(a.call_sites[i].stack_id == b.call_sites[i].stack_id);
-    CHECK(a.call_sites[i].count == b.call_sites[i].count);
-    CHECK(a.call_sites[i].captured_in == b.call_sites[i].captured_in);
-  }
-  CHECK(a.netns == b.netns);
-  CHECK(a.listen == b.listen);
-}
-
-void require_same_ages(const AgeHistogram& a, const AgeHistogram& b) {
-  CHECK(a.count == b.count);
-  CHECK(a.in_bucket == b.in_bucket);
-  CHECK(a.sum_seconds == Approx(b.sum_seconds).margin(1e-6));
-}
-
 // What the table reports now, against a copy of it that counts every socket afresh.
 void require_same_as_recount(SocketTable& table, bool visible_only, const Thresholds& thresholds, uint64_t now) {
   SocketTable fresh = table;
   fresh.set_visible_only(visible_only);  // as it is: a change of it recounts everything
-  const LingerReport kept = table.report(thresholds, now);
-  const LingerReport counted = fresh.report(thresholds, now);
-  REQUIRE(kept.groups.size() == counted.groups.size());
-  for (size_t i = 0; i < kept.groups.size(); ++i) require_same_groups(kept.groups[i], counted.groups[i]);
-  CHECK(kept.totals.close_wait == counted.totals.close_wait);
-  CHECK(kept.totals.established == counted.totals.established);
-  CHECK(kept.totals.unowned == counted.totals.unowned);
-  require_same_ages(kept.close_wait_ages, counted.close_wait_ages);
-  require_same_ages(kept.established_ages, counted.established_ages);
+  check_same_report(table.report(thresholds, now), fresh.report(thresholds, now));
   CHECK(table.holding() == fresh.holding());
   CHECK(table.shared_holders() == fresh.shared_holders());
   CHECK(table.holders_unread() == fresh.holders_unread());

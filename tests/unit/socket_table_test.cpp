@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/socket_table.h"
+#include "report_checks.h"
 #include "table_fixtures.h"
 
 using namespace std::chrono_literals;
@@ -1027,33 +1028,7 @@ TEST_CASE("a one-shot table reports sockets read whole exactly as a table that k
   CHECK(find_group(r, kWorker, TcpState::kCloseWait)->count == 1);
   CHECK(find_group(r, kWorker, TcpState::kEstablished)->count == 2);
   for (uint64_t at : {kNow, kNow + 30 * kSec}) {
-    const LingerReport a = kept.report(kDefaults, at);
-    const LingerReport b = one_shot.report(kDefaults, at);
-    CHECK(b.totals.close_wait == a.totals.close_wait);
-    CHECK(b.totals.established == a.totals.established);
-    CHECK(b.totals.unowned == a.totals.unowned);
-    CHECK(b.close_wait_ages.in_bucket == a.close_wait_ages.in_bucket);
-    CHECK(b.established_ages.in_bucket == a.established_ages.in_bucket);
-    CHECK(b.close_wait_ages.sum_seconds == Approx(a.close_wait_ages.sum_seconds));
-    REQUIRE(b.groups.size() == a.groups.size());
-    for (size_t i = 0; i < a.groups.size(); ++i) {
-      const LingerGroup& ga = a.groups[i];
-      const LingerGroup& gb = b.groups[i];
-      CHECK(gb.process == ga.process);
-      CHECK(gb.name == ga.name);
-      CHECK(gb.state == ga.state);
-      CHECK(gb.count == ga.count);
-      CHECK(gb.oldest == ga.oldest);
-      CHECK(gb.oldest_is_lower_bound == ga.oldest_is_lower_bound);
-      CHECK(gb.unread_count == ga.unread_count);
-      CHECK(gb.unread_bytes == ga.unread_bytes);
-      CHECK(gb.netns == ga.netns);
-      REQUIRE(gb.top_peers.size() == ga.top_peers.size());
-      for (size_t p = 0; p < ga.top_peers.size(); ++p) {
-        CHECK(gb.top_peers[p].peer == ga.top_peers[p].peer);
-        CHECK(gb.top_peers[p].count == ga.top_peers[p].count);
-      }
-    }
+    check_same_report(one_shot.report(kDefaults, at), kept.report(kDefaults, at));
   }
   // The young socket joins once it crosses its threshold.
   CHECK(one_shot.report(kDefaults, kNow + 30 * kSec).totals.close_wait == 7);

@@ -29,6 +29,7 @@ inline sl_sock_row base_row(uint64_t cookie, ProcessKey owner, uint32_t state) {
   row.tgid = owner.pid;
   row.proc_start = owner.start_ns;
   row.fd = ~0u;
+  row.stack_id = SL_NO_STACK;  // as the kernel writes a row without a call site
   row.state = state;
   row.netns = kHostNetns;
   row.family = SL_AF_INET;

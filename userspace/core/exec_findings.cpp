@@ -70,15 +70,7 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
     p.peer = s.peer;
     ++p.count;
     p.unread += unread ? 1 : 0;
-    if (s.stack_id != SL_NO_STACK) {
-      LingerGroup::CallSiteCount& site = b.sites[s.stack_id];
-      site.stack_id = s.stack_id;
-      ++site.count;
-      if (s.capture) {
-        site.captured_in = s.capture->process;
-        site.exe = s.capture->exe;
-      }
-    }
+    count_call_site(b.sites, s);
     b.netns.insert(s.netns);
   }
   std::vector<LingerGroup> out;

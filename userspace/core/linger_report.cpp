@@ -46,4 +46,15 @@ uint32_t LingeringSocket::unread_bytes() const {
   return rx_queue;
 }
 
+void count_call_site(std::map<uint32_t, LingerGroup::CallSiteCount>& sites, const LingeringSocket& socket) {
+  if (socket.stack_id == SL_NO_STACK) return;
+  LingerGroup::CallSiteCount& site = sites[socket.stack_id];
+  site.stack_id = socket.stack_id;
+  ++site.count;
+  if (socket.capture) {
+    site.captured_in = socket.capture->process;
+    site.exe = socket.capture->exe;
+  }
+}
+
 }  // namespace sockleak

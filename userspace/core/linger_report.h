@@ -5,6 +5,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,10 @@ struct AgeHistogram {
   double sum_seconds = 0;
   void add(double seconds);
 };
+
+// One more socket of its call site in sites (by stack id), and whose stack it is; none
+// without a call site.
+void count_call_site(std::map<uint32_t, LingerGroup::CallSiteCount>& sites, const LingeringSocket& socket);
 
 struct LingerReport {
   std::vector<LingerGroup> groups;  // most sockets first

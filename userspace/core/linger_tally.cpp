@@ -59,15 +59,7 @@ void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, 
     g.unread_count += unread > 0 ? 1 : 0;
     g.unread_bytes += unread;
     ++g.netns[s.netns];
-    if (s.stack_id != SL_NO_STACK) {
-      LingerGroup::CallSiteCount& site = g.call_sites[s.stack_id];
-      site.stack_id = s.stack_id;
-      ++site.count;
-      if (s.capture) {
-        site.captured_in = s.capture->process;
-        site.exe = s.capture->exe;
-      }
-    }
+    count_call_site(g.call_sites, s);
     return;
   }
   if (!take_one(g.count)) {
