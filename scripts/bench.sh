@@ -339,7 +339,7 @@ printf '%-52s %s\n' "getppid ns/call on --call-sites 16 (no syscall hook)" "$(sy
 printf '%-52s %s\n' "dup+close ns/call off -> on -> lingering -> shared (hook)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") -> $(sys dup_close_ns "$work/sys_leak") -> $(sys dup_close_ns "$work/sys_hooked")"
 printf '%-52s %s\n' "aggregator events/s (one core)" "$(agg events_per_second)"
 printf '%-52s %s\n' "aggregator bytes per tracked socket at 1M" "$(agg bytes_per_tracked_socket)"
-printf '%-52s %s\n' "report that recounts 100k lingering sockets, ms" "$(agg report_rebuild_ms_100k)"
+printf '%-52s %s\n' "report at 100k lingering: first / after a change, ms" "$(agg report_first_ms_100k) / $(agg report_after_change_ms_100k)"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 10k sockets, ms" "$rec10k"
 printf '%-52s %s\n' "reconcile (iter/task_file) at 100k sockets, ms" "$rec100k"
 printf '%-52s %s\n' "reconcile at 100k sockets, 5.10 fallbacks, ms" "$rec100k_fallbacks"

@@ -53,6 +53,29 @@ TEST_CASE("a sorted bag matches a multiset over random batches", "[linger_tally]
   CHECK(bag.unmatched_removals() == 0);
 }
 
+TEST_CASE("a tally takes back exactly what was added, and counts a share never added", "[linger_tally]") {
+  sockleak::LingerTally tally;
+  const auto socket = sockleak::LingeringSocket::from_row(close_wait_row(7, kServer, kNow - 60 * kSec), kNow);
+  const auto holders = sockleak::HolderSet::of(kServer);
+  tally.add({socket, holders, {}});
+  LingerReport r = tally.report(kNow, {});
+  REQUIRE(r.groups.size() == 1);
+  CHECK(r.groups[0].count == 1);
+  CHECK(r.groups[0].oldest == std::chrono::seconds(60));
+  CHECK(r.close_wait_ages.count == 1);
+  tally.remove({socket, holders, {}});
+  r = tally.report(kNow, {});
+  CHECK(r.groups.empty());
+  CHECK(r.totals.close_wait == 0);
+  CHECK(r.close_wait_ages.count == 0);
+  CHECK(tally.unmatched() == 0);
+  tally.remove({socket, holders, {}});  // never added (again): counted, nothing goes negative
+  r = tally.report(kNow, {});
+  CHECK(tally.unmatched() > 0);
+  CHECK(r.totals.close_wait == 0);
+  CHECK(r.groups.empty());
+}
+
 namespace {
 
 const ProcessKey kThird{300, 3'000};

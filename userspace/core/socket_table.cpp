@@ -509,7 +509,16 @@ void SocketTable::settle_report(const Thresholds& thresholds, uint64_t now_ns) {
 
 LingerReport SocketTable::report(const Thresholds& thresholds, uint64_t now_ns) {
   settle_report(thresholds, now_ns);
-  return tally_.report(now_ns, names_);
+  LingerReport report = tally_.report(now_ns, names_);
+  // A share taken back that was never counted is a bookkeeping error (tests check there
+  // is none): what the tallies say can no longer be trusted, so they are counted afresh.
+  if (const uint64_t unmatched = tally_.unmatched(); unmatched > 0) {
+    counters_.tally_mismatches += unmatched;
+    recount_ = recount_facts_ = true;
+    settle_report(thresholds, now_ns);
+    report = tally_.report(now_ns, names_);
+  }
+  return report;
 }
 
 }  // namespace sockleak

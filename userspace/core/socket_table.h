@@ -141,7 +141,7 @@ class SocketTable {
 
   TableCounters counters() const {
     TableCounters c = counters_;
-    c.tally_mismatches = tally_.unmatched();
+    c.tally_mismatches += tally_.unmatched();  // since the last report
     return c;
   }
   size_t lingering() const { return lingering_.size(); }
