@@ -242,16 +242,24 @@ void SocketTable::finish_reconcile(HolderRows kind) {
   // table is no correction).
   for (const auto& [cookie, before] : r.before) corrected(&before, &holders_.at(cookie).holders);
   if (all) {
-    // What it did not read, nobody holds now.
-    std::erase_if(holders_, [&](const auto& entry) {
-      if (entry.second.read_by == r.mark) return false;
-      uncount(entry.first);
-      corrected(&entry.second.holders, nullptr);
-      return true;
-    });
+    // What it did not read, nobody holds now (if it read every socket known, nothing).
+    if (r.sockets != holders_.size()) {
+      std::erase_if(holders_, [&](const auto& entry) {
+        if (entry.second.read_by == r.mark) return false;
+        uncount(entry.first);
+        corrected(&entry.second.holders, nullptr);
+        return true;
+      });
+    }
+    // Lingering sockets nobody holds. Counted into the holder facts, every lingering socket
+    // without a holder entry is unread, an orphan already, or queued on a listener: look
+    // among those, not up every lingering socket (100k lookups at random places).
+    const HolderFacts& facts = holder_facts();
     std::unordered_set<uint64_t> orphans;
-    for (const auto& [cookie, socket] : lingering_) {
-      if (!holders_.contains(cookie)) orphans.insert(cookie);
+    for (const std::unordered_set<uint64_t>* candidates : {&facts.unread, &std::as_const(orphans_), &facts.unaccepted}) {
+      for (uint64_t cookie : *candidates) {
+        if (lingering_.contains(cookie) && !holders_.contains(cookie)) orphans.insert(cookie);
+      }
     }
     for (uint64_t cookie : orphans) {
       if (!orphans_.contains(cookie)) uncount(cookie);
@@ -400,6 +408,13 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
   });
   // A queued socket's holders are its listener's: nobody closes it by its own fd.
   if (processes > 1 && !socket.unaccepted) step(facts_.shared);
+  if (socket.unaccepted) {
+    if (sign > 0) {
+      facts_.unaccepted.insert(socket.cookie);
+    } else {
+      facts_.unaccepted.erase(socket.cookie);
+    }
+  }
 }
 
 bool SocketTable::count_report(const LingeringSocket& socket, int sign, uint64_t now_ns) {

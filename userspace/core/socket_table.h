@@ -168,6 +168,7 @@ class SocketTable {
   // its holders as far as they are known), kept up to date like the report's tallies.
   struct HolderFacts {
     std::unordered_set<uint64_t> unread;  // sockets whose holders no reconcile read (not known orphans)
+    std::unordered_set<uint64_t> unaccepted;  // sockets queued on a listener (held by its holders)
     size_t shared = 0;  // sockets held by more than one process (accept queues aside)
     std::map<ProcessKey, uint32_t> holding;  // process -> sockets it holds
     std::set<ProcessKey> holding_set;
