@@ -139,8 +139,8 @@ __u64 reconcile_generation = 0;
  * or made by the state hook), plus listeners. */
 __u32 reconcile_new_only = 0;
 /* Set by userspace before each reconcile: 1 sends only the sockets in wanted_socks (and
- * sockets not connected: listeners, whose queues are walked); other connected sockets are
- * passed over before their struct sock is read. Needs bpf_sock_from_file. */
+ * unconnected ones: listeners, whose queues are walked); the others are passed over
+ * before their struct sock is read. Needs bpf_sock_from_file. */
 __u32 reconcile_wanted_only = 0;
 /* The struct sock addresses of the sockets a wanted-only reconcile sends: lingering
  * sockets whose holders userspace has not read (written by userspace from their entries). */
@@ -1044,10 +1044,13 @@ static __always_inline int reconcile_fd(struct bpf_iter__task_file *ctx, bool wi
 		struct socket *sock = bpf_sock_from_file(file);
 
 		sk = sock ? sock->sk : NULL;
-		/* A connected socket nobody asked for: the walk's common case when a few new
-		 * sockets linger among 100k, decided by the socket's address alone (no read of
-		 * the struct sock, no lookup in the sockets map: two or three cache misses). */
-		if (reconcile_wanted_only && sk && sock->state == SS_CONNECTED) {
+		/* A socket nobody asked for: the walk's common case when a few new sockets
+		 * linger among 100k, decided by the socket's address alone (no read of the
+		 * struct sock, no lookup in the sockets map: two or three cache misses). Only
+		 * an unconnected one may be a listener, whose queue is walked: a connected
+		 * socket is SS_CONNECTED, or SS_CONNECTING after a non-blocking connect()
+		 * (Go, libuv, NIO) that nobody called again. */
+		if (reconcile_wanted_only && sk && sock->state != SS_UNCONNECTED) {
 			__u64 addr = (__u64)sk;
 
 			if (!bpf_map_lookup_elem(&wanted_socks, &addr))

@@ -381,7 +381,22 @@ TEST_CASE("a reconcile of wanted sockets sends their holders and listeners, not 
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   CloseWaitPair wanted;
   CloseWaitPair other;
-  // Their identities, as a whole reconcile names them.
+  // A client whose non-blocking connect() nobody called again (Go, libuv): its struct
+  // socket stays SS_CONNECTING, ESTABLISHED as it is; and its accepted server end.
+  const int async_client = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  const int refused = connect(async_client, reinterpret_cast<const sockaddr*>(&other.listener.addr), sizeof other.listener.addr);
+  REQUIRE((refused == 0 || errno == EINPROGRESS));
+  const int async_server = accept(other.listener.fd, nullptr, nullptr);
+  struct Closer {
+    int a, b;
+    ~Closer() {
+      close(a);
+      close(b);
+    }
+  } closer{async_client, async_server};
+  REQUIRE(async_server >= 0);
+  std::this_thread::sleep_for(50ms);
+  // Their identities, as a whole reconcile names them (it adds the ESTABLISHED ones to the map).
   const std::vector<sl_sock_row> all = bpf.read_holders(BpfMonitor::Holders::kAll);
   const sl_sock_row* row = find_holder(all, static_cast<uint32_t>(wanted.client));
   REQUIRE(row != nullptr);
@@ -394,9 +409,12 @@ TEST_CASE("a reconcile of wanted sockets sends their holders and listeners, not 
     CHECK(rows.empty());
     return;
   }
+  REQUIRE(find_holder(all, static_cast<uint32_t>(async_client)) != nullptr);
   REQUIRE(bpf.read_holders_of(std::vector<uint64_t>{cookie}, collect));
   CHECK(find_holder(rows, static_cast<uint32_t>(wanted.client)) != nullptr);
   CHECK(find_holder(rows, static_cast<uint32_t>(other.client)) == nullptr);
+  CHECK(find_holder(rows, static_cast<uint32_t>(async_client)) == nullptr);
+  CHECK(find_holder(rows, static_cast<uint32_t>(async_server)) == nullptr);
   CHECK(std::count_if(rows.begin(), rows.end(), [&](const sl_sock_row& r) {
           return (r.flags & SL_ROW_LISTENER) && r.local_port == other.port;
         }) == 1);
@@ -413,6 +431,7 @@ TEST_CASE("a reconcile of wanted sockets sends their holders and listeners, not 
   // The next plain reconcile is not filtered.
   const std::vector<sl_sock_row> again = bpf.read_holders(BpfMonitor::Holders::kAll);
   CHECK(find_holder(again, static_cast<uint32_t>(other.client)) != nullptr);
+  CHECK(find_holder(again, static_cast<uint32_t>(async_client)) != nullptr);
 }
 
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",

@@ -121,6 +121,26 @@ TEST_CASE("idle ESTABLISHED connections are reported under both client and serve
   CHECK(max_count(sockleak.seen(), spid, "ESTABLISHED") == kConnections);
 }
 
+TEST_CASE("connections made while a leak lingers are still reported idle after --established-idle",
+          "[idle_during_leak]") {
+  // A CLOSE_WAIT leak makes sockleak read the holders of the leaked sockets alone (a walk
+  // that adds no connection to the map); connections made meanwhile still enter the map by
+  // the periodic walk (every --established-idle), not only by the full one (1 h here).
+  LoopbackServer closing({"--idle-close-ms", "1"});
+  LoopbackServer idle({"--idle-close-ms", "0"});
+  SockleakRun sockleak({"run", "--close-wait", "1s", "--established-idle", "3s", "--interval", "1s",
+                        "--reconcile-interval", "1h", "--duration", "60s"});
+  std::this_thread::sleep_for(3500ms);  // past the first periodic walk
+  Client leaky(closing.port, "leak", 5);
+  Client quiet(idle.port, "leak", 5);
+  const pid_t leaky_pid = leaky.process.pid();
+  const pid_t quiet_pid = quiet.process.pid();
+  REQUIRE(sockleak.wait_for([&](const Record& r) { return is_linger(r, leaky_pid, "CLOSE_WAIT"); }, 10s));
+  REQUIRE(sockleak.wait_for(
+      [&](const Record& r) { return is_linger(r, quiet_pid, "ESTABLISHED") && r["socket"]["count"] == 5; }, 15s));
+  CHECK(ss_count(quiet_pid, "established") == 5);
+}
+
 TEST_CASE("snapshot exits 1 and reports the leak when something lingers, 0 when nothing does", "[snapshot]") {
   LoopbackServer server({"--idle-close-ms", "500"});
   Client client(server.port, "leak", 20);

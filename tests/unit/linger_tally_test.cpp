@@ -152,7 +152,9 @@ class Chaos {
     row.netns = kHostNetns + pick(2);
     if (pick(3) == 0) {
       row.stack_id = pick(3);
-      row.capturer.tgid = 1000 + row.stack_id;  // one capture per stack
+      // One stack captured in two processes (forked workers): reported with the capture
+      // most of its sockets have, whatever order they came in.
+      row.capturer.tgid = 1000 + row.stack_id + 10 * pick(2);
       row.capturer.start = 7;
     } else {
       row.stack_id = SL_NO_STACK;

@@ -118,7 +118,6 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
   const uint64_t start = watch.started_ns();
   const bool all = kind == SocketTable::Reconcile::kAll;
   const KernelCounters counters = bpf_.counters();
-  established_at_reconcile_ = counters.established;
   // A socket the full map refused since the last walk of everything new is found only by
   // such a walk (it is in no map to ask for).
   if (counters.sockets_full != full_at_walk_) wanted = {};
@@ -134,6 +133,9 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
   };
   const bool only_wanted = !all && !wanted.empty() && bpf_.read_holders_of(wanted, add_rows);
   if (!only_wanted) {
+    // What this walk adds to the map: a walk of wanted sockets adds no new connection, so
+    // the periodic walk of new sockets stays due.
+    established_at_reconcile_ = counters.established;
     full_at_walk_ = counters.sockets_full;
     bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
   }

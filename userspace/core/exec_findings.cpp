@@ -46,7 +46,7 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
   struct Builder {
     LingerGroup group;
     std::map<Endpoint, PeerCount> peers;
-    std::map<uint32_t, LingerGroup::CallSiteCount> sites;
+    CallSiteTally sites;
     std::set<uint32_t> netns;
   };
   std::map<ProcessKey, Builder> builders;
@@ -70,7 +70,7 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
     p.peer = s.peer;
     ++p.count;
     p.unread += unread ? 1 : 0;
-    count_call_site(b.sites, s);
+    b.sites.add(s);
     b.netns.insert(s.netns);
   }
   std::vector<LingerGroup> out;
@@ -78,8 +78,7 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
     LingerGroup& g = b.group;
     for (const auto& [endpoint, count] : b.peers) g.top_peers.push_back(count);
     most_first(g.top_peers, [](const PeerCount& p) { return p.count; }, SocketTable::kTopPeers);
-    for (const auto& [id, site] : b.sites) g.call_sites.push_back(site);
-    most_first(g.call_sites, [](const LingerGroup::CallSiteCount& c) { return c.count; }, SocketTable::kTopCallSites);
+    g.call_sites = b.sites.most(SocketTable::kTopCallSites);
     g.netns.assign(b.netns.begin(), b.netns.end());
     out.push_back(std::move(g));
   }

@@ -1,5 +1,8 @@
 #include "core/linger_report.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace sockleak {
 
 LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_ns) {
@@ -46,15 +49,36 @@ uint32_t LingeringSocket::unread_bytes() const {
   return rx_queue;
 }
 
-void count_call_site(std::map<uint32_t, LingerGroup::CallSiteCount>& sites, const LingeringSocket& socket) {
+void CallSiteTally::add(const LingeringSocket& socket) {
   if (socket.stack_id == SL_NO_STACK) return;
-  LingerGroup::CallSiteCount& site = sites[socket.stack_id];
-  site.stack_id = socket.stack_id;
+  Site& site = sites_[socket.stack_id];
   ++site.count;
+  if (socket.capture) ++site.captures[{socket.capture->process, socket.capture->exe}];
+}
+
+void CallSiteTally::remove(const LingeringSocket& socket) {
+  auto site = sites_.find(socket.stack_id);
+  if (site == sites_.end()) return;
   if (socket.capture) {
-    site.captured_in = socket.capture->process;
-    site.exe = socket.capture->exe;
+    auto capture = site->second.captures.find({socket.capture->process, socket.capture->exe});
+    if (capture != site->second.captures.end() && --capture->second == 0) site->second.captures.erase(capture);
   }
+  if (--site->second.count == 0) sites_.erase(site);
+}
+
+std::vector<LingerGroup::CallSiteCount> CallSiteTally::most(size_t keep) const {
+  std::vector<LingerGroup::CallSiteCount> out;
+  for (const auto& [id, site] : sites_) {
+    LingerGroup::CallSiteCount c{id, site.count, {}, {}};
+    uint32_t best = 0;
+    for (const auto& [capture, sockets] : site.captures) {
+      if (sockets > best) std::tie(c.captured_in, c.exe, best) = std::tie(capture.first, capture.second, sockets);
+    }
+    out.push_back(c);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  if (out.size() > keep) out.resize(keep);
+  return out;
 }
 
 }  // namespace sockleak

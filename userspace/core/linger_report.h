@@ -107,9 +107,24 @@ struct AgeHistogram {
   void add(double seconds);
 };
 
-// One more socket of its call site in sites (by stack id), and whose stack it is; none
-// without a call site.
-void count_call_site(std::map<uint32_t, LingerGroup::CallSiteCount>& sites, const LingeringSocket& socket);
+// Sockets per call site (stack id), and per site who captured its stack: one stack id may
+// be captured in several processes (forked workers running the same code). A site is
+// reported with the capture most of its sockets have (of equal counts, the lowest process),
+// whatever order sockets came and went in.
+class CallSiteTally {
+ public:
+  void add(const LingeringSocket& socket);  // nothing without a call site
+  void remove(const LingeringSocket& socket);  // as added
+  // Most sockets first (of equal counts, the lower stack id), at most keep.
+  std::vector<LingerGroup::CallSiteCount> most(size_t keep) const;
+
+ private:
+  struct Site {
+    uint32_t count = 0;
+    std::map<std::pair<ProcessKey, ExeId>, uint32_t> captures;  // sockets with a capture
+  };
+  std::map<uint32_t, Site> sites_;
+};
 
 struct LingerReport {
   std::vector<LingerGroup> groups;  // most sockets first

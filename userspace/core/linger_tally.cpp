@@ -59,7 +59,7 @@ void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, 
     g.unread_count += unread > 0 ? 1 : 0;
     g.unread_bytes += unread;
     ++g.netns[s.netns];
-    count_call_site(g.call_sites, s);
+    g.call_sites.add(s);
     return;
   }
   if (!take_one(g.count)) {
@@ -70,10 +70,14 @@ void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, 
   g.peers.remove(peer);
   if (unread > 0 && take_one(g.unread_count)) g.unread_bytes -= std::min<uint64_t>(g.unread_bytes, unread);
   if (auto ns = g.netns.find(s.netns); ns != g.netns.end() && --ns->second == 0) g.netns.erase(ns);
-  if (auto site = g.call_sites.find(s.stack_id); site != g.call_sites.end() && --site->second.count == 0) {
-    g.call_sites.erase(site);
+  g.call_sites.remove(s);
+  if (g.count == 0) {
+    // Its pending removals are applied and checked before it goes: a group of no sockets
+    // has nothing left, and no removal without a match.
+    const bool left = !g.starts.empty() || !g.peers.empty();
+    unmatched_groups_ += g.starts.unmatched_removals() + g.peers.unmatched_removals() + (left ? 1 : 0);
+    groups_.erase(it);
   }
-  if (g.count == 0) groups_.erase(it);
 }
 
 std::vector<PeerCount> LingerTally::top_peers(const std::vector<PeerKey>& peers) {
@@ -108,10 +112,7 @@ LingerGroup LingerTally::group_of(const GroupKey& key, const Group& g, uint64_t 
   out.top_peers = g.top_peers;
   out.unread_count = g.unread_count;
   out.unread_bytes = g.unread_bytes;
-  for (const auto& [id, site] : g.call_sites) out.call_sites.push_back(site);
-  std::stable_sort(out.call_sites.begin(), out.call_sites.end(),
-                   [](const auto& a, const auto& c) { return a.count > c.count; });
-  if (out.call_sites.size() > kTopCallSites) out.call_sites.resize(kTopCallSites);
+  out.call_sites = g.call_sites.most(kTopCallSites);
   for (const auto& [netns, sockets] : g.netns) out.netns.push_back(netns);
   return out;
 }

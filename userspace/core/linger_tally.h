@@ -54,7 +54,7 @@ class LingerTally {
     SortedBag<uint64_t> starts;  // per socket: linger start * 2 + 1 if only a lower bound
     SortedBag<PeerKey> peers;
     std::map<uint32_t, uint32_t> netns;  // namespace -> sockets
-    std::map<uint32_t, LingerGroup::CallSiteCount> call_sites;  // by stack id
+    CallSiteTally call_sites;
     mutable std::vector<PeerCount> top_peers;  // of peers, counted again only after a change
     mutable bool peers_changed = false;
   };
