@@ -389,13 +389,14 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
   bool read = false;
   const HolderSet holders = holders_of(socket, &read);
   const auto step = [sign](size_t& n) { n = sign > 0 ? n + 1 : n - std::min<size_t>(n, 1); };
-  if ((holders.empty() || !read) && !orphans_.contains(socket.cookie)) {
+  const auto mark = [sign, &socket](std::unordered_set<uint64_t>& set) {
     if (sign > 0) {
-      facts_.unread.insert(socket.cookie);
+      set.insert(socket.cookie);
     } else {
-      facts_.unread.erase(socket.cookie);
+      set.erase(socket.cookie);
     }
-  }
+  };
+  if ((holders.empty() || !read) && !orphans_.contains(socket.cookie)) mark(facts_.unread);
   size_t processes = 0;
   holders.each([&](const HolderSet::Holder& h) {
     ++processes;
@@ -408,19 +409,24 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
   });
   // A queued socket's holders are its listener's: nobody closes it by its own fd.
   if (processes > 1 && !socket.unaccepted) step(facts_.shared);
-  if (socket.unaccepted) {
-    if (sign > 0) {
-      facts_.unaccepted.insert(socket.cookie);
-    } else {
-      facts_.unaccepted.erase(socket.cookie);
-    }
+  if (socket.unaccepted) mark(facts_.unaccepted);
+}
+
+Nanos SocketTable::threshold_of(TcpState state) const {
+  return state == TcpState::kCloseWait ? tally_thresholds_.close_wait : tally_thresholds_.established_idle;
+}
+
+void SocketTable::requeue_all(uint8_t share, std::vector<uint64_t>& queue) {
+  queue.clear();
+  for (auto& [cookie, socket] : lingering_) {
+    socket.counted &= static_cast<uint8_t>(~share);
+    queue.push_back(cookie);
   }
 }
 
 bool SocketTable::count_report(const LingeringSocket& socket, int sign, uint64_t now_ns) {
   if (sign > 0) {
-    const bool close_wait = socket.state == TcpState::kCloseWait;
-    const Nanos threshold = close_wait ? tally_thresholds_.close_wait : tally_thresholds_.established_idle;
+    const Nanos threshold = threshold_of(socket.state);
     if (socket.age(now_ns) < threshold) {  // scans report only sockets past it: a reconcile's untracked one
       below_until_ns_ = std::min(below_until_ns_, socket.linger_start() + static_cast<uint64_t>(threshold.count()));
       return false;
@@ -460,9 +466,7 @@ SocketTable::HolderFacts& SocketTable::holder_facts() {
     recount_facts_ = false;
     facts_ = HolderFacts{};
     facts_.holding_changed = true;
-    uncounted_facts_.clear();
-    for (auto& [cookie, socket] : lingering_) socket.counted &= static_cast<uint8_t>(~kFactsCounted);
-    for (const auto& [cookie, socket] : lingering_) uncounted_facts_.push_back(cookie);
+    requeue_all(kFactsCounted, uncounted_facts_);
   }
   for (uint64_t cookie : uncounted_facts_) {
     auto it = lingering_.find(cookie);
@@ -479,22 +483,16 @@ void SocketTable::recount_report(uint64_t now_ns) {
   tally_.clear();
   below_threshold_.clear();
   below_until_ns_ = UINT64_MAX;
-  uncounted_report_.clear();
-  for (auto& [cookie, socket] : lingering_) {
-    socket.counted &= static_cast<uint8_t>(~kReportCounted);
-    uncounted_report_.push_back(cookie);
-  }
+  requeue_all(kReportCounted, uncounted_report_);
   // One-shot: sockets read whole, counted from their rows (a scan's reading counts instead
   // for one the state hook added meanwhile).
   for (auto run = read_whole_.begin(); run != read_whole_.end();) {
     const auto end = std::find_if(run, read_whole_.end(), [&](const ReadWhole& r) { return r.cookie != run->cookie; });
     if (!lingering_.contains(run->cookie)) {
       const LingeringSocket socket = socket_of(*run);
-      const Nanos threshold = socket.state == TcpState::kCloseWait ? tally_thresholds_.close_wait
-                                                                   : tally_thresholds_.established_idle;
       HolderSet holders;
       for (auto it = run; it != end; ++it) holders.add(it->holder);
-      if (socket.age(now_ns) >= threshold && !(holders.empty() && visible_only_)) tally_.add({socket, holders, {}});
+      if (socket.age(now_ns) >= threshold_of(socket.state) && !(holders.empty() && visible_only_)) tally_.add({socket, holders, {}});
     }
     run = end;
   }

@@ -186,6 +186,10 @@ class SocketTable {
   // Count every socket not counted yet (the queues); the report, every socket if recount_.
   HolderFacts& holder_facts();
   void settle_report(const Thresholds& thresholds, uint64_t now_ns);
+  // The threshold a socket in state lingers past, in the tallies' thresholds.
+  Nanos threshold_of(TcpState state) const;
+  // Every lingering socket without that share (kFactsCounted or kReportCounted), in queue.
+  void requeue_all(uint8_t share, std::vector<uint64_t>& queue);
   void recount_report(uint64_t now_ns);
   // A socket new to lingering_ (just inserted): counted at the next read.
   void queue(uint64_t cookie) {
