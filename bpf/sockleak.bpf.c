@@ -159,13 +159,18 @@ __u32 reconcile_read_only = 0;
 __u64 reconcile_named_table = 0;
 __u32 reconcile_named_tgid = 0;
 
-/* One element: what the sample_clock iterator walks. */
+/* The start-up clock sample (sample_clock writes it, userspace reads it). */
+struct sl_clock_sample clock_sample = {};
+
+/* Where the kernel refuses map-element iterators (an LSM or lockdown policy): a scan's rows,
+ * written by scan_sockets_loop. Userspace sizes it and drains it after every run. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} clock_tick SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} scan_rows SEC(".maps");
+
+/* scan_sockets_loop's part of the walk (set by userspace) and how it went. */
+struct sl_scan_loop scan_loop = {};
 
 /* Written by userspace through the mmap'ed .bss before each scan. */
 struct sl_scan_config scan_config = {};
@@ -707,6 +712,15 @@ static __always_inline long write_row(struct seq_file *seq, struct sl_sock_row *
 	return bpf_seq_write(seq, row, sizeof(*row));
 }
 
+/* A scan's row: into the iterator's seq_file, or (seq NULL: scan_sockets_loop, where the
+ * compiler drops the seq branch) into scan_rows. Non-zero when it did not fit. */
+static __always_inline long put_row(struct seq_file *seq, struct sl_sock_row *row)
+{
+	if (seq)
+		return write_row(seq, row);
+	return bpf_ringbuf_output(&scan_rows, row, sizeof(*row), BPF_RB_NO_WAKEUP);
+}
+
 /* Tells userspace that a socket an earlier scan reported no longer lingers. False when the
  * row did not fit: the kernel runs the program for this entry again. */
 static __always_inline bool retire(struct seq_file *seq, __u64 cookie, struct sl_sock_entry *entry)
@@ -715,7 +729,7 @@ static __always_inline bool retire(struct seq_file *seq, __u64 cookie, struct sl
 		return true;
 	struct sl_sock_row row = {.cookie = cookie, .fd = ~0u, .flags = SL_ROW_RETIRED, .stack_id = SL_NO_STACK};
 
-	if (write_row(seq, &row))
+	if (put_row(seq, &row))
 		return false;
 	entry->reported = 0;
 	return true;
@@ -746,26 +760,19 @@ static __always_inline bool same_idle_period(const struct sl_sock_entry *entry, 
 	return moved < SL_IDLE_SLACK_NS;
 }
 
+/* SL_SCAN_FULL: a scan row did not fit (its entry is unchanged: the walk resumes there). */
+#define SL_SCAN_FULL 1
+
 /* Every report interval: the tracked sockets whose lingering changed (scan_config). Most
- * entries are passed over on their next_check_ns alone, without reading the socket. */
-SEC("iter/bpf_map_elem")
-int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
+ * entries are passed over on their next_check_ns alone, without reading the socket. One
+ * entry, at `place` in the walk; rows into seq (the iterator), or scan_rows (seq NULL). */
+static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 cookie, struct sl_sock_entry *entry)
 {
-	__u64 *key = ctx->key;
-	struct sl_sock_entry *entry = ctx->value;
-
-	if (!key || !entry)
-		return 0;
-	/* seq_num: this object's place in the walk, the same when the kernel retries it. */
-	__u64 place = ctx->meta->seq_num;
-	struct seq_file *seq = ctx->meta->seq;
-
-	scan_visited = place + 1;
-	if (place % SL_WALK_MARK == 0 && place) {
+	if (seq && place % SL_WALK_MARK == 0 && place) {
 		struct sl_sock_row mark = {.fd = ~0u, .flags = SL_ROW_WALK_MARK, .stack_id = SL_NO_STACK};
 
 		if (write_row(seq, &mark))
-			return 0;
+			return SL_SCAN_FULL;
 	}
 	__u64 now = bpf_ktime_get_ns();
 	bool full = scan_config.full;
@@ -773,7 +780,6 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	if (!full && now < entry->next_check_ns)
 		return 0;
 	const struct sock *sk = (const struct sock *)entry->sk;
-	__u64 cookie = *key;
 
 	/* The recheck of a reported idle socket (at 100k idle sockets, 10k of them per scan):
 	 * its activity timestamps alone. Identity, state and acceptance need no reading: the
@@ -792,7 +798,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
 	if (sl_read_sock_id(sk) != cookie) {
 		if (!retire(seq, cookie, entry))
-			return 0;
+			return SL_SCAN_FULL;
 		forget(cookie, entry);
 		count(SL_CNT_STALE_ENTRIES);
 		return 0;
@@ -802,8 +808,9 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	/* A reconcile may add a socket just as it leaves ESTABLISHED: its later transitions
 	 * are not looked up, so drop it here. */
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_SYN_SENT) {
-		if (retire(seq, cookie, entry))
-			forget(cookie, entry);
+		if (!retire(seq, cookie, entry))
+			return SL_SCAN_FULL;
+		forget(cookie, entry);
 		return 0;
 	}
 	__u64 idle = sl_idle_ms(sk);
@@ -815,7 +822,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	 * a scan may briefly read the old one. */
 	if (state != entry->state && state != TCP_SYN_SENT && now - entry->since_ns > SL_HEAL_AFTER_NS) {
 		if (!retire(seq, cookie, entry))
-			return 0;
+			return SL_SCAN_FULL;
 		entry->state = state;
 		entry->since_ns = now;
 		entry->since_lower = 1;
@@ -823,8 +830,9 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	if (state != entry->state)
 		return 0;
 	if (!lingers(state, entry->since_ns, idle, now)) {
-		if (retire(seq, cookie, entry))
-			entry->next_check_ns = lingers_not_before(state, entry->since_ns, idle, now);
+		if (!retire(seq, cookie, entry))
+			return SL_SCAN_FULL;
+		entry->next_check_ns = lingers_not_before(state, entry->since_ns, idle, now);
 		return 0;
 	}
 	__u64 idle_from = now - idle * 1000000ull;
@@ -858,8 +866,8 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		row.listener = entry->listener;
 	}
 	sl_fill_endpoints(&row, sk);
-	if (write_row(seq, &row))
-		return 0;
+	if (put_row(seq, &row))
+		return SL_SCAN_FULL;
 	entry->announced = 1;
 	entry->reported = queued ? SL_REPORTED_QUEUED : SL_REPORTED;
 	entry->idle_from_ns = idle_from;
@@ -869,6 +877,56 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 		entry->next_check_ns = 0;
 	else
 		entry->next_check_ns = state == TCP_CLOSE_WAIT ? ~0ull : first_recheck(cookie, now);
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct sl_sock_entry *entry = ctx->value;
+
+	if (!key || !entry)
+		return 0;
+	/* seq_num: this object's place in the walk, the same when the kernel retries it. A
+	 * row that did not fit needs nothing more: the kernel runs this entry again. */
+	__u64 place = ctx->meta->seq_num;
+
+	scan_visited = place + 1;
+	scan_entry(ctx->meta->seq, place, *key, entry);
+	return 0;
+}
+
+static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *entry, struct sl_scan_loop *walk)
+{
+	__u64 place = walk->seen++;
+
+	if (place < walk->start)
+		return 0;
+	if (place >= walk->end)
+		return 1;
+	if (scan_entry(NULL, place, *key, entry) == SL_SCAN_FULL) {
+		walk->stopped = 1;
+		walk->stopped_at = place;
+		return 1;
+	}
+	return 0;
+}
+
+/* The same scan where the kernel refuses map-element iterators: run on demand by userspace
+ * (BPF_PROG_RUN), the map walked by bpf_for_each_map_elem() (5.13+), rows into scan_rows.
+ * A full ring stops the walk at the entry that did not fit; userspace drains the ring and
+ * runs it again from there. */
+SEC("raw_tp")
+int scan_sockets_loop(void *ctx)
+{
+	struct sl_scan_loop walk = {.start = scan_loop.start, .end = scan_loop.end};
+
+	bpf_for_each_map_elem(&sockets, scan_step, &walk, 0);
+	scan_loop.seen = walk.seen;
+	scan_loop.stopped = walk.stopped;
+	scan_loop.stopped_at = walk.stopped_at;
+	scan_visited = walk.seen;
 	return 0;
 }
 
@@ -993,7 +1051,10 @@ static __always_inline void seed_accept_queue(struct sock *listener, __u64 liste
 static __always_inline void report_listener(struct bpf_iter__task_file *ctx, struct task_struct *task,
 					    struct sock *sk, bool with_loop)
 {
-	__u64 id = sl_sock_id(sk);
+	/* Without cookies the identity is the address, and sl_seed_queued, a global function,
+	 * takes numbers: a typed pointer (bpf_sock_from_file) is not one, the same address read
+	 * back through the listener's socket is. */
+	__u64 id = use_socket_cookies ? sl_sock_id(sk) : (__u64)BPF_CORE_READ(sk, sk_socket, sk);
 
 	seed_accept_queue(sk, id, with_loop);
 	struct sl_sock_row row = {
@@ -1159,14 +1220,12 @@ int reconcile_holders_unrolled(struct bpf_iter__task_file *ctx)
 	return reconcile_fd(ctx, false);
 }
 
-/* Start-up clock sample, over a one-element array: the tick counter and the monotonic
- * clock read together. Userspace times tick edges with it to learn HZ, which no kernel
- * config file has to tell. */
-SEC("iter/bpf_map_elem")
-int sample_clock(struct bpf_iter__bpf_map_elem *ctx)
+/* Start-up clock sample, run on demand by userspace (BPF_PROG_RUN, in its own task): the
+ * tick counter and the monotonic clock read together, into clock_sample. Userspace times
+ * tick edges with it to learn HZ, which no kernel config file has to tell. */
+SEC("raw_tp")
+int sample_clock(void *ctx)
 {
-	if (!ctx->value)
-		return 0;
 	struct sl_clock_sample sample = {
 		.jiffies = bpf_jiffies64(),
 		.ktime_ns = bpf_ktime_get_ns(),
@@ -1179,7 +1238,7 @@ int sample_clock(struct bpf_iter__bpf_map_elem *ctx)
 
 	sample.pidns_level = level;
 	sample.pidns_inum = BPF_CORE_READ(own, ns, ns.inum);
-	bpf_seq_write(ctx->meta->seq, &sample, sizeof(sample));
+	clock_sample = sample;
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 6
+#define SL_ABI_VERSION 7
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_MAX_HOLDER_PROCESSES 4096 /* processes holding reported sockets the fork hook knows */
@@ -184,6 +184,20 @@ struct sl_scan_config {
 	__u64 established_idle_ms; /* report ESTABLISHED sockets idle at least this long */
 	__u64 recheck_ns;          /* re-read a reported idle ESTABLISHED socket this often */
 	__u32 full;                /* report every lingering socket (userspace replaces its set) */
+	__u32 _pad;
+};
+
+/* Where the kernel refuses map-element iterators, a scan is a program userspace runs on
+ * demand (scan_sockets_loop, over bpf_for_each_map_elem()); this, in its .bss, is one run:
+ * set by userspace, the entries at places [start, end) of the map's order; set by the run,
+ * how many it passed (all of them when the map ended before `end`), and where it stopped
+ * if the scan ring filled up (stopped 1: that entry's row did not fit). */
+struct sl_scan_loop {
+	__u64 start;
+	__u64 end;
+	__u64 seen;
+	__u64 stopped_at;
+	__u32 stopped;
 	__u32 _pad;
 };
 

@@ -19,7 +19,7 @@ if [[ ${1:-} != --runtime ]]; then
   SOCKLEAK_PACKAGES+=(
     catch2 libcpp-httplib-dev
     iproute2 procps util-linux
-    podman runc catatonit prometheus-alertmanager
+    podman runc catatonit busybox prometheus-alertmanager
     prometheus systemd golang-go time
   )
 fi

@@ -62,17 +62,39 @@ TEST_CASE("edges too blurred to tell 250 from 300 are refused, not guessed", "[t
 TEST_CASE("a kernel lacking a required feature is refused in one line naming it and its first kernel",
           "[kernel_features]") {
   KernelFeatures k = everything();
-  k.available[static_cast<size_t>(Feature::kMapElemIterator)] = false;
-  k.detail[static_cast<size_t>(Feature::kMapElemIterator)] = "the kernel has no bpf_iter_bpf_map_elem";
+  k.available[static_cast<size_t>(Feature::kTaskFileIterator)] = false;
+  k.detail[static_cast<size_t>(Feature::kTaskFileIterator)] = "the kernel has no bpf_iter_task_file";
   try {
     sockleak::require_supported(k);
-    FAIL("accepted a kernel without map iterators");
+    FAIL("accepted a kernel without task_file iterators");
   } catch (const sockleak::Error& e) {
     const std::string message = e.what();
     CHECK(e.exit_code() == sockleak::kExitUnsupported);
-    CHECK(message.find("iter/bpf_map_elem") != std::string::npos);
-    CHECK(message.find("first in Linux 5.9") != std::string::npos);
+    CHECK(message.find("iter/task_file") != std::string::npos);
+    CHECK(message.find("first in Linux 5.8") != std::string::npos);
     CHECK(message.find("6.1.0-test") != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("scans need one of two ways to walk the socket map: the map iterator or the map walk helper",
+          "[kernel_features]") {
+  KernelFeatures k = everything();
+  k.available[static_cast<size_t>(Feature::kMapElemIterator)] = false;
+  k.detail[static_cast<size_t>(Feature::kMapElemIterator)] = "Operation not permitted: refused by the kernel's policy";
+  CHECK_NOTHROW(sockleak::require_supported(k));  // the policy of this machine's kernel
+  k.available[static_cast<size_t>(Feature::kMapWalkHelper)] = false;
+  k.detail[static_cast<size_t>(Feature::kMapWalkHelper)] = "the kernel has no bpf_for_each_map_elem()";
+  try {
+    sockleak::require_supported(k);
+    FAIL("accepted a kernel with neither way to walk the socket map");
+  } catch (const sockleak::Error& e) {
+    const std::string message = e.what();
+    CHECK(e.exit_code() == sockleak::kExitUnsupported);
+    CHECK(message.find("iter/bpf_map_elem, first in Linux 5.9") != std::string::npos);
+    CHECK(message.find("[Operation not permitted") != std::string::npos);
+    CHECK(message.find("bpf_for_each_map_elem() in a program run on demand (BPF_PROG_RUN), first in Linux 5.13 "
+                       "[the kernel has no bpf_for_each_map_elem()]") != std::string::npos);
     CHECK(message.find('\n') == std::string::npos);
   }
 }

@@ -16,12 +16,18 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
     {Feature::kTaskFileIterator, "task_file_iterator", "iter/task_file", "5.8",
      "every process's sockets (holders, pre-existing sockets, reconciles)", "", ""},
     {Feature::kMapElemIterator, "map_elem_iterator", "iter/bpf_map_elem", "5.9",
-     "scans of the socket map for what lingers", "", ""},
+     "scans of the socket map for what lingers",
+     "the map is walked by bpf_for_each_map_elem() (map_walk_helper, 5.13+) in a program sockleak runs on demand, "
+     "rows through a ring buffer",
+     "a scan of changes passes over the map entries before its slice again: more kernel time per report as the "
+     "map grows (100k sockets: see scripts/bench.sh)"},
     {Feature::kSyscallTracepoints, "syscall_tracepoints", "tp_btf/sys_enter", "5.5",
      "close()/close_range() of shared lingering sockets as they happen",
      "holders are corrected at the next reconcile (--reconcile-interval)",
      "holder changes seen up to one reconcile interval late"},
-    {Feature::kSocketCookie, "socket_cookie", "bpf_get_socket_cookie() in tracing programs", "5.12",
+    {Feature::kSocketCookie, "socket_cookie",
+     "bpf_get_socket_cookie() in tracing programs, of the state tracepoint's socket and of sockets found in files",
+     "5.12",
      "socket identity: the kernel's 64-bit socket cookie",
      "the struct sock address names the socket; a socket born at a reused address drops what the "
      "old one left",
@@ -36,6 +42,9 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
      "walking a listener's accept queue in reconciles, a loop the verifier checks once",
      "the walk is unrolled: the verifier checks each of its 1,024 steps",
      "about 40 ms more at every start (the verifier's work, once)"},
+    {Feature::kMapWalkHelper, "map_walk_helper", "bpf_for_each_map_elem() in a program run on demand (BPF_PROG_RUN)",
+     "5.13", "scans of the socket map where the kernel refuses map-element iterators",
+     "scans by iter/bpf_map_elem (one of the two is needed)", "none while iter/bpf_map_elem loads"},
 }};
 
 }  // namespace
@@ -55,6 +64,7 @@ std::optional<Feature> KernelFeatures::first_missing_required() const {
   for (const FeatureInfo& info : kFeatures) {
     if (info.fallback.empty() && !has(info.feature)) return info.feature;
   }
+  if (!has(Feature::kMapElemIterator) && !has(Feature::kMapWalkHelper)) return Feature::kMapElemIterator;
   return std::nullopt;
 }
 
@@ -72,6 +82,12 @@ void require_supported(const KernelFeatures& k) {
     message = "this kernel (" + k.release + ") lacks " + std::string(info.description) + ", first in Linux " +
               std::string(info.first_kernel) + ", needed for " + std::string(info.need);
     if (!why.empty()) message += " [" + why + "]";
+    if (*missing == Feature::kMapElemIterator) {
+      const std::string& helper = k.detail[static_cast<size_t>(Feature::kMapWalkHelper)];
+      message += ", and its fallback " + std::string(feature_info(Feature::kMapWalkHelper).description) +
+                 ", first in Linux " + std::string(feature_info(Feature::kMapWalkHelper).first_kernel) +
+                 (helper.empty() ? "" : " [" + helper + "]");
+    }
   }
   message += "; sockleak needs Linux 5.10 or newer with BTF (see `sockleak features`)";
   throw Error(message, kExitUnsupported);

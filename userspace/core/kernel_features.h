@@ -22,8 +22,9 @@ enum class Feature {
   kSocketCookie,        // bpf_get_socket_cookie() in tracing programs
   kSockFromFile,        // bpf_sock_from_file()
   kBpfLoop,             // bpf_loop()
+  kMapWalkHelper,       // bpf_for_each_map_elem() in a program run on demand
 };
-inline constexpr size_t kFeatureCount = 9;
+inline constexpr size_t kFeatureCount = 10;
 
 // What a feature is for, the first mainline kernel with it, and, for optional ones, what
 // sockleak does without it and what that costs.
@@ -54,7 +55,8 @@ struct KernelFeatures {
   std::array<std::string, kFeatureCount> detail{};  // why not, when not ("disabled by ...")
 
   bool has(Feature f) const { return available[static_cast<size_t>(f)]; }
-  // The required feature this kernel lacks, if any (the first in table order).
+  // The required feature this kernel lacks, if any (the first in table order). Scans need
+  // one of two ways to walk the socket map: iter/bpf_map_elem, or bpf_for_each_map_elem().
   std::optional<Feature> first_missing_required() const;
 };
 

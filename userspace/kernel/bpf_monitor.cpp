@@ -58,6 +58,12 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   bpf_program__set_autoattach(skel_->progs.on_sys_enter, false);
   bpf_program__set_autoattach(skel_->progs.list_executables, false);
   bpf_program__set_autoattach(skel_->progs.sample_clock, false);
+  bpf_program__set_autoattach(skel_->progs.scan_sockets_loop, false);
+  // Scans by iterator where the kernel loads it, else by bpf_for_each_map_elem().
+  const bool scan_iterator = features_.has(Feature::kMapElemIterator);
+  bpf_program__set_autoload(skel_->progs.scan_sockets, scan_iterator);
+  bpf_program__set_autoload(skel_->progs.scan_sockets_loop, !scan_iterator);
+  if (scan_iterator) bpf_map__set_autocreate(skel_->maps.scan_rows, false);
   bpf_program__set_autoload(skel_->progs.list_executables, settings.stack_sample > 0);
   // One of the two builds of the reconcile walk: bpf_loop()'s where the kernel has it.
   const bool loop = features_.has(Feature::kBpfLoop);
@@ -86,23 +92,22 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
   if (libbpf_verbose()) {
     std::fprintf(stderr,
-                 "sockleak: kernel %s: socket identity %s, sockets in files by %s, accept queues by %s, syscall "
-                 "hooks %s\n",
+                 "sockleak: kernel %s: socket identity %s, sockets in files by %s, accept queues by %s, scans by "
+                 "%s, syscall hooks %s\n",
                  features_.release.c_str(), skel_->rodata->use_socket_cookies ? "cookie" : "address",
                  skel_->rodata->use_sock_from_file ? "bpf_sock_from_file" : "probe reads",
-                 loop ? "bpf_loop" : "an unrolled walk", syscall_hooks ? "on" : "off");
+                 loop ? "bpf_loop" : "an unrolled walk", scan_iterator ? "iter/bpf_map_elem" : "bpf_for_each_map_elem",
+                 syscall_hooks ? "on" : "off");
   }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
-  // Before anything attaches: the clock-sample iterator tells the tick rate and the pid
-  // namespace whose pids every hook and iterator must speak in.
+  // Before anything attaches: the clock sample tells the tick rate and the pid namespace
+  // whose pids every hook and iterator must speak in.
   {
-    const auto clock_link = attach_map_iterator(skel_->progs.sample_clock, skel_->maps.clock_tick);
-    if (!clock_link) unsupported("attach iter/bpf_map_elem clock sample", errno);
-    const sl_clock_sample self = sample_clock(clock_link.get());
+    const sl_clock_sample self = sample_clock();
     pidns_level_ = self.pidns_level;
     skel_->bss->pidns_level = self.pidns_level;
     skel_->bss->pidns_inum = self.pidns_inum;
-    tick_rate_ = measure_tick_rate(clock_link.get());
+    tick_rate_ = measure_tick_rate();
     skel_->bss->jiffies_hz = tick_rate_.hz;
   }
   skel_->bss->reconcile_read_only = settings.read_only;
@@ -124,8 +129,18 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
     track_closes(false);
   }
 
-  scan_link_ = attach_map_iterator(skel_->progs.scan_sockets, skel_->maps.sockets);
-  if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
+  if (scan_iterator) {
+    union bpf_iter_link_info info = {};
+    info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel_->maps.sockets));
+    DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+    opts.link_info = &info;
+    opts.link_info_len = sizeof info;
+    scan_link_.reset(bpf_program__attach_iter(skel_->progs.scan_sockets, &opts));
+    if (!scan_link_) unsupported("attach iter/bpf_map_elem", errno);
+  } else {
+    scan_ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.scan_rows), &BpfMonitor::on_scan_row, this, nullptr));
+    if (!scan_ring_) unsupported("open the scan ring buffer", errno);
+  }
   holders_link_.reset(bpf_program__attach_iter(
       loop ? skel_->progs.reconcile_holders : skel_->progs.reconcile_holders_unrolled, nullptr));
   if (!holders_link_) unsupported("attach iter/task_file", errno);
@@ -139,26 +154,20 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
 
 }
 
-std::unique_ptr<bpf_link, BpfMonitor::LinkDeleter> BpfMonitor::attach_map_iterator(bpf_program* program,
-                                                                                   bpf_map* map) {
-  union bpf_iter_link_info info = {};
-  info.map.map_fd = static_cast<__u32>(bpf_map__fd(map));
-  DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
-  opts.link_info = &info;
-  opts.link_info_len = sizeof info;
-  return std::unique_ptr<bpf_link, LinkDeleter>(bpf_program__attach_iter(program, &opts));
+void BpfMonitor::run_program(bpf_program* program, const char* what) {
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  if (bpf_prog_test_run_opts(bpf_program__fd(program), &opts) != 0) {
+    throw Error(std::string("run ") + what + ": " + errno_text(errno), kExitUnsupported);
+  }
 }
 
-sl_clock_sample BpfMonitor::sample_clock(bpf_link* link) {
-  const std::vector<std::byte> bytes = run_iterator(link, "iter/bpf_map_elem clock sample");
-  sl_clock_sample s{};
-  if (bytes.size() != sizeof s) throw Error("clock sample: " + std::to_string(bytes.size()) + " bytes");
-  std::memcpy(&s, bytes.data(), sizeof s);
-  return s;
+sl_clock_sample BpfMonitor::sample_clock() {
+  run_program(skel_->progs.sample_clock, "the clock sample");
+  return skel_->bss->clock_sample;
 }
 
-TickRate BpfMonitor::measure_tick_rate(bpf_link* link) {
-  auto sample = [&] { return sample_clock(link); };
+TickRate BpfMonitor::measure_tick_rate() {
+  auto sample = [&] { return sample_clock(); };
   // The next change of the tick counter, bracketed by the readings around it. A tick is at
   // most 1/24 s apart; give up after 200 ms (a stalled clock).
   auto next_edge = [&] {
@@ -295,7 +304,54 @@ std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
   return rows;
 }
 
+int BpfMonitor::on_scan_row(void* ctx, void* data, size_t size) {
+  // A record of another size: this binary and its BPF object disagree (consume fails).
+  if (size != sizeof(sl_sock_row)) return -EPROTO;
+  sl_sock_row row{};
+  std::memcpy(&row, data, sizeof row);
+  static_cast<BpfMonitor*>(ctx)->scan_rows_->push_back(row);
+  return 0;
+}
+
+void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
+  const bool all = kind == Scan::kAll;
+  skel_->bss->scan_config.full = all ? 1 : 0;
+  if (all) loop_place_ = 0;  // a walk in slices starts over afterwards
+  const uint64_t end = all ? UINT64_MAX : loop_place_ + slice();
+  std::vector<sl_sock_row> rows;
+  scan_rows_ = &rows;
+  struct Unset {
+    std::vector<sl_sock_row>*& rows;
+    ~Unset() { rows = nullptr; }
+  } unset{scan_rows_};
+  for (uint64_t start = all ? 0 : loop_place_;;) {
+    skel_->bss->scan_loop.start = start;
+    skel_->bss->scan_loop.end = end;
+    run_program(skel_->progs.scan_sockets_loop, "the socket map scan");
+    if (const int err = ring_buffer__consume(scan_ring_.get()); err < 0) {
+      throw Error("scan ring buffer: " + (err == -EPROTO ? std::string("a record not the size of sl_sock_row: BPF "
+                                                                       "object and binary disagree")
+                                                         : errno_text(err)));
+    }
+    sink(rows);  // a run's rows at a time
+    rows.clear();
+    if (!skel_->bss->scan_loop.stopped) break;
+    start = skel_->bss->scan_loop.stopped_at;  // the entry whose row did not fit
+  }
+  if (skel_->bss->scan_loop.seen < end) {  // the map ended first: a whole walk
+    tracked_ = skel_->bss->scan_loop.seen;
+    walked_once_ = true;
+    loop_place_ = 0;
+  } else {
+    loop_place_ = end;
+  }
+}
+
 void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
+  if (!scan_link_) {
+    scan_by_loop(kind, sink);
+    return;
+  }
   if (kind == Scan::kAll) {
     walk_ = UniqueFd();  // a walk in slices starts over afterwards
     skel_->bss->scan_config.full = 1;

@@ -77,7 +77,8 @@ class BpfMonitor {
   // its linger; nothing else tells). interval: how often scans of changes run; a slice
   // grows past scan_slice so that a whole walk takes at most recheck / interval scans.
   void set_scan_thresholds(const Thresholds& thresholds, Nanos recheck, Nanos interval = Nanos(0));
-  // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map): with
+  // Tracked sockets past the thresholds (iter/bpf_map_elem over the socket map, or where the
+  // kernel refuses it, bpf_for_each_map_elem() in a program run on demand): with
   // kChanges only those that started lingering since they were last reported, and
   // SL_ROW_RETIRED rows for reported ones that stopped, from the next slice of a walk that
   // goes on at the next call (see slice()); with kAll every lingering socket, in one whole walk.
@@ -141,11 +142,15 @@ class BpfMonitor {
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
   // The same, for iterators that write sl_sock_row records: chunks of rows to sink.
   void run_row_iterator(bpf_link* link, const char* what, const RowSink& sink);
-  // An iter/bpf_map_elem program attached to walk one map (null with errno on failure).
-  static std::unique_ptr<bpf_link, LinkDeleter> attach_map_iterator(bpf_program* program, bpf_map* map);
-  // One reading of the clock-sample iterator.
-  sl_clock_sample sample_clock(bpf_link* link);
-  TickRate measure_tick_rate(bpf_link* link);
+  // One run of a program sockleak runs on demand (BPF_PROG_RUN, in this thread).
+  void run_program(bpf_program* program, const char* what);
+  // One reading of the clock sample.
+  sl_clock_sample sample_clock();
+  TickRate measure_tick_rate();
+  // scan_lingering where map-element iterators are refused: scan_sockets_loop over the
+  // slice's places of the map, run again from where scan_rows filled up until it is done.
+  void scan_by_loop(Scan kind, const RowSink& sink);
+  static int on_scan_row(void* ctx, void* data, size_t size);
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
@@ -153,7 +158,10 @@ class BpfMonitor {
   std::unique_ptr<bpf_link, LinkDeleter> close_link_;
   std::unique_ptr<bpf_link, LinkDeleter> executables_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
-  UniqueFd walk_;            // the scan walk read in slices, open between them
+  std::unique_ptr<ring_buffer, RingDeleter> scan_ring_;  // scan_rows: scans by loop only
+  std::vector<sl_sock_row>* scan_rows_ = nullptr;       // where on_scan_row puts them
+  UniqueFd walk_;            // the scan walk read in slices, open between them (iterator)
+  uint64_t loop_place_ = 0;  // where the next slice of a walk by loop starts
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;

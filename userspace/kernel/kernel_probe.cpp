@@ -50,10 +50,25 @@ struct Probe {
   std::vector<bpf_insn> insns;
 };
 
+// The byte offset of a struct's member in the running kernel's types (-1: not found).
+int member_offset(const btf* types, const char* type, const char* member) {
+  const int id = btf__find_by_name_kind(types, type, BTF_KIND_STRUCT);
+  const btf_type* t = id > 0 ? btf__type_by_id(types, static_cast<__u32>(id)) : nullptr;
+  if (t == nullptr) return -1;
+  const btf_member* m = btf_members(t);
+  for (__u16 i = 0; i < btf_vlen(t); ++i, ++m) {
+    if (std::strcmp(btf__name_by_offset(types, m->name_off), member) == 0) {
+      return static_cast<int>(btf_member_bit_offset(t, i) / 8);
+    }
+  }
+  return -1;
+}
+
 // Each probe is the smallest tracing program that needs the feature: the kernel either
 // loads it or names what it lacks in the verifier log.
-std::vector<Probe> probes() {
+std::vector<Probe> probes(const btf* types) {
   const std::vector<bpf_insn> nothing = {mov_imm(BPF_REG_0, 0), exit_insn()};
+  const int sock_sk = member_offset(types, "socket", "sk");
   return {
       {Feature::kStateTracepoint, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP, nothing},
       {Feature::kTaskFileIterator, "bpf_iter_task_file", BTF_KIND_FUNC, BPF_TRACE_ITER, nothing},
@@ -66,6 +81,13 @@ std::vector<Probe> probes() {
       {Feature::kSockFromFile, "bpf_iter_task_file", BTF_KIND_FUNC, BPF_TRACE_ITER,
        {load_u64(BPF_REG_1, BPF_REG_1, 24), skip_if_zero(BPF_REG_1, 1), call(BPF_FUNC_sock_from_file),
         mov_imm(BPF_REG_0, 0), exit_insn()}},
+      // bpf_get_socket_cookie(bpf_sock_from_file(ctx->file)->sk): reconciles name the sockets
+      // they find in files by cookie. Some kernels mark a pointer read from the socket
+      // untrusted, which the cookie helper refuses: sockets are then named by address.
+      {Feature::kSocketCookie, "bpf_iter_task_file", BTF_KIND_FUNC, BPF_TRACE_ITER,
+       {load_u64(BPF_REG_1, BPF_REG_1, 24), skip_if_zero(BPF_REG_1, 5), call(BPF_FUNC_sock_from_file),
+        skip_if_zero(BPF_REG_0, 3), load_u64(BPF_REG_1, BPF_REG_0, static_cast<int16_t>(sock_sk)),
+        skip_if_zero(BPF_REG_1, 1), call(BPF_FUNC_get_socket_cookie), mov_imm(BPF_REG_0, 0), exit_insn()}},
   };
 }
 
@@ -85,15 +107,19 @@ std::string try_probe(const Probe& probe, const btf* types, bool verbose) {
   UniqueFd fd(bpf_prog_load(BPF_PROG_TYPE_TRACING, "sl_probe", "GPL", probe.insns.data(), probe.insns.size(), &opts));
   if (fd.valid()) return "";
   const int err = errno;
-  // EPERM: tracing programs refused outright. EACCES is also the verifier's word for a
-  // program it rejects, so only the plain state-tracepoint probe reads it as privileges.
-  if (err == EPERM || (err == EACCES && probe.feature == Feature::kStateTracepoint && probe.insns.size() == 2)) {
+  // EPERM or EACCES for the plain state-tracepoint probe: tracing programs refused outright.
+  // EACCES is also the verifier's word for a program it rejects; EPERM for another probe is
+  // a policy against that one attach point (seen: map-element iterators refused while other
+  // iterators load), a missing feature with its fallback.
+  const bool plain = probe.feature == Feature::kStateTracepoint && probe.insns.size() == 2;
+  if (plain && (err == EPERM || err == EACCES)) {
     throw Error(std::string("load a probe program (") + probe.target + "): " + std::strerror(err) +
                     " — the kernel refused tracing programs: missing CAP_BPF/CAP_PERFMON, lockdown, or a "
                     "seccomp filter that denies bpf() (a container runtime's default: run seccomp unconfined)",
                 kExitUnsupported);
   }
   std::string why = std::strerror(err);
+  if (err == EPERM) return why + ": refused by the kernel's policy (lockdown or an LSM)";
   std::string text(log.data());
   while (!text.empty() && text.back() == '\n') text.pop_back();
   if (verbose && !text.empty()) std::fprintf(stderr, "sockleak: probe %s: %s\n", probe.target, text.c_str());
@@ -160,8 +186,10 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     set(f, false, "disabled by --disable-feature");
     return true;
   };
-  for (const Probe& probe : probes()) {
+  for (const Probe& probe : probes(types.get())) {
     if (disabled(probe.feature)) continue;
+    // A feature with two probes needs both: the first failure is its reason.
+    if (!k.detail[static_cast<size_t>(probe.feature)].empty()) continue;
     const std::string why = try_probe(probe, types.get(), options.verbose);
     set(probe.feature, why.empty(), why);
   }
@@ -169,6 +197,11 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   if (!disabled(Feature::kBpfLoop)) {
     const bool loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, nullptr) == 1;
     set(Feature::kBpfLoop, loop, loop ? "" : "the kernel has no bpf_loop()");
+  }
+  // bpf_for_each_map_elem() in a raw tracepoint program, the kind sockleak runs on demand.
+  if (!disabled(Feature::kMapWalkHelper)) {
+    const bool walk = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_for_each_map_elem, nullptr) == 1;
+    set(Feature::kMapWalkHelper, walk, walk ? "" : "the kernel has no bpf_for_each_map_elem()");
   }
   // Cookies are asked for with the typed socket that bpf_sock_from_file() returns.
   if (k.has(Feature::kSocketCookie) && !k.has(Feature::kSockFromFile)) {
