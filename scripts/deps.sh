@@ -14,12 +14,12 @@ SOCKLEAK_PACKAGES=(
   libcli11-dev nlohmann-json3-dev libdw-dev
 )
 # What the test suite adds: its framework and HTTP client, the tools tests compare with,
-# and the real programs they start (containers, Alertmanager, Prometheus' promtool, Go).
+# and the real programs they start (containers with busybox, Alertmanager, Prometheus' promtool, Go).
 if [[ ${1:-} != --runtime ]]; then
   SOCKLEAK_PACKAGES+=(
     catch2 libcpp-httplib-dev
     iproute2 procps util-linux
-    podman runc catatonit busybox prometheus-alertmanager
+    podman runc catatonit busybox-static prometheus-alertmanager
     prometheus systemd golang-go time
   )
 fi

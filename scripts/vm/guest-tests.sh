@@ -153,6 +153,11 @@ main() {
   # whether the whole object loads here.
   run_item features "$build_dir/sockleak" features -v
   run_item bpf "$bpf_bin"
+  # Scans as on kernels whose policy refuses map-element iterators: by
+  # bpf_for_each_map_elem() (5.13+; SKIP before, where sockleak refuses to run without both).
+  run_item bpf_map_walk env SOCKLEAK_DISABLE_FEATURES=map_elem_iterator bash -c \
+    '"$0" features >/dev/null 2>&1 || { echo "SKIP: no bpf_for_each_map_elem()"; exit 77; }; exec "$1"' \
+    "$build_dir/sockleak" "$bpf_bin"
   local tag
   for tag in $tags; do
     run_item "$tag" "$int_bin" "[$tag]"
