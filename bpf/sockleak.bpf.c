@@ -712,24 +712,26 @@ static __always_inline long write_row(struct seq_file *seq, struct sl_sock_row *
 	return bpf_seq_write(seq, row, sizeof(*row));
 }
 
-/* A scan's row: into the iterator's seq_file, or (seq NULL: scan_sockets_loop, where the
- * compiler drops the seq branch) into scan_rows. Non-zero when it did not fit. */
-static __always_inline long put_row(struct seq_file *seq, struct sl_sock_row *row)
+/* A scan's row: into the iterator's seq_file, or (to_ring: scan_sockets_loop) into
+ * scan_rows. Non-zero when it did not fit. Always inlined with a constant seq or not, so
+ * that each program keeps one branch: iterators may not use scan_rows (not created where
+ * they load), and the loop may not call bpf_seq_write. */
+static __always_inline long put_row(struct seq_file *seq, bool to_ring, struct sl_sock_row *row)
 {
-	if (seq)
+	if (!to_ring)
 		return write_row(seq, row);
 	return bpf_ringbuf_output(&scan_rows, row, sizeof(*row), BPF_RB_NO_WAKEUP);
 }
 
 /* Tells userspace that a socket an earlier scan reported no longer lingers. False when the
  * row did not fit: the kernel runs the program for this entry again. */
-static __always_inline bool retire(struct seq_file *seq, __u64 cookie, struct sl_sock_entry *entry)
+static __always_inline bool retire(struct seq_file *seq, bool to_ring, __u64 cookie, struct sl_sock_entry *entry)
 {
 	if (!entry->reported)
 		return true;
 	struct sl_sock_row row = {.cookie = cookie, .fd = ~0u, .flags = SL_ROW_RETIRED, .stack_id = SL_NO_STACK};
 
-	if (put_row(seq, &row))
+	if (put_row(seq, to_ring, &row))
 		return false;
 	entry->reported = 0;
 	return true;
@@ -765,10 +767,11 @@ static __always_inline bool same_idle_period(const struct sl_sock_entry *entry, 
 
 /* Every report interval: the tracked sockets whose lingering changed (scan_config). Most
  * entries are passed over on their next_check_ns alone, without reading the socket. One
- * entry, at `place` in the walk; rows into seq (the iterator), or scan_rows (seq NULL). */
-static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 cookie, struct sl_sock_entry *entry)
+ * entry, at `place` in the walk; rows into seq (the iterator), or scan_rows (to_ring). */
+static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 place, __u64 cookie,
+				      struct sl_sock_entry *entry)
 {
-	if (seq && place % SL_WALK_MARK == 0 && place) {
+	if (!to_ring && place % SL_WALK_MARK == 0 && place) {
 		struct sl_sock_row mark = {.fd = ~0u, .flags = SL_ROW_WALK_MARK, .stack_id = SL_NO_STACK};
 
 		if (write_row(seq, &mark))
@@ -797,7 +800,7 @@ static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 c
 	/* The cookie proves the socket is still the one this entry was made for. An entry
 	 * whose socket is gone without a TCP_CLOSE transition is removed here. */
 	if (sl_read_sock_id(sk) != cookie) {
-		if (!retire(seq, cookie, entry))
+		if (!retire(seq, to_ring, cookie, entry))
 			return SL_SCAN_FULL;
 		forget(cookie, entry);
 		count(SL_CNT_STALE_ENTRIES);
@@ -808,7 +811,7 @@ static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 c
 	/* A reconcile may add a socket just as it leaves ESTABLISHED: its later transitions
 	 * are not looked up, so drop it here. */
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT && state != TCP_SYN_SENT) {
-		if (!retire(seq, cookie, entry))
+		if (!retire(seq, to_ring, cookie, entry))
 			return SL_SCAN_FULL;
 		forget(cookie, entry);
 		return 0;
@@ -821,7 +824,7 @@ static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 c
 	 * fresh entry is left alone: the hook runs before the kernel stores the new state, so
 	 * a scan may briefly read the old one. */
 	if (state != entry->state && state != TCP_SYN_SENT && now - entry->since_ns > SL_HEAL_AFTER_NS) {
-		if (!retire(seq, cookie, entry))
+		if (!retire(seq, to_ring, cookie, entry))
 			return SL_SCAN_FULL;
 		entry->state = state;
 		entry->since_ns = now;
@@ -830,7 +833,7 @@ static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 c
 	if (state != entry->state)
 		return 0;
 	if (!lingers(state, entry->since_ns, idle, now)) {
-		if (!retire(seq, cookie, entry))
+		if (!retire(seq, to_ring, cookie, entry))
 			return SL_SCAN_FULL;
 		entry->next_check_ns = lingers_not_before(state, entry->since_ns, idle, now);
 		return 0;
@@ -866,7 +869,7 @@ static __always_inline int scan_entry(struct seq_file *seq, __u64 place, __u64 c
 		row.listener = entry->listener;
 	}
 	sl_fill_endpoints(&row, sk);
-	if (put_row(seq, &row))
+	if (put_row(seq, to_ring, &row))
 		return SL_SCAN_FULL;
 	entry->announced = 1;
 	entry->reported = queued ? SL_REPORTED_QUEUED : SL_REPORTED;
@@ -893,40 +896,58 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	__u64 place = ctx->meta->seq_num;
 
 	scan_visited = place + 1;
-	scan_entry(ctx->meta->seq, place, *key, entry);
+	scan_entry(ctx->meta->seq, false, place, *key, entry);
 	return 0;
 }
 
-static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *entry, struct sl_scan_loop *walk)
-{
-	__u64 place = walk->seen++;
+/* scan_sockets_loop's walk: the run's settings and results (scan_loop), and whether it is
+ * still passing over the entries before its resume point. */
+struct sl_scan_walk {
+	struct sl_scan_loop run;
+	bool skipping;
+};
 
-	if (place < walk->start)
-		return 0;
-	if (place >= walk->end)
-		return 1;
-	if (scan_entry(NULL, place, *key, entry) == SL_SCAN_FULL) {
-		walk->stopped = 1;
-		walk->stopped_at = place;
-		return 1;
+static __always_inline long stop_walk(struct sl_scan_walk *walk, __u32 why, __u64 place, __u64 key)
+{
+	walk->run.stopped = why;
+	walk->run.stopped_at = place;
+	walk->run.next_key = key;
+	return 1;
+}
+
+static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *entry, struct sl_scan_walk *walk)
+{
+	__u64 place = walk->run.seen++;
+
+	if (walk->skipping) {
+		if (place < walk->run.start && *key != walk->run.resume_key)
+			return 0;
+		walk->skipping = false;
 	}
+	if (walk->run.scanned >= walk->run.budget)
+		return stop_walk(walk, SL_LOOP_BUDGET, place, *key);
+	if (scan_entry(NULL, true, place, *key, entry) == SL_SCAN_FULL)
+		return stop_walk(walk, SL_LOOP_FULL, place, *key);
+	walk->run.scanned++;
 	return 0;
 }
 
 /* The same scan where the kernel refuses map-element iterators: run on demand by userspace
  * (BPF_PROG_RUN), the map walked by bpf_for_each_map_elem() (5.13+), rows into scan_rows.
- * A full ring stops the walk at the entry that did not fit; userspace drains the ring and
- * runs it again from there. */
+ * A run resumes where the last one stopped (scan_loop) and scans up to its budget of
+ * entries: a bounded time without preemption. A full ring stops it at the entry that did
+ * not fit; userspace drains the ring and runs it again from there. */
 SEC("raw_tp")
 int scan_sockets_loop(void *ctx)
 {
-	struct sl_scan_loop walk = {.start = scan_loop.start, .end = scan_loop.end};
+	struct sl_scan_walk walk = {.run = scan_loop, .skipping = true};
 
+	walk.run.seen = 0;
+	walk.run.scanned = 0;
+	walk.run.stopped = SL_LOOP_ENDED;
 	bpf_for_each_map_elem(&sockets, scan_step, &walk, 0);
-	scan_loop.seen = walk.seen;
-	scan_loop.stopped = walk.stopped;
-	scan_loop.stopped_at = walk.stopped_at;
-	scan_visited = walk.seen;
+	scan_loop = walk.run;
+	scan_visited = walk.run.seen;
 	return 0;
 }
 

@@ -188,17 +188,25 @@ struct sl_scan_config {
 };
 
 /* Where the kernel refuses map-element iterators, a scan is a program userspace runs on
- * demand (scan_sockets_loop, over bpf_for_each_map_elem()); this, in its .bss, is one run:
- * set by userspace, the entries at places [start, end) of the map's order; set by the run,
- * how many it passed (all of them when the map ended before `end`), and where it stopped
- * if the scan ring filled up (stopped 1: that entry's row did not fit). */
+ * demand (scan_sockets_loop, over bpf_for_each_map_elem()); this, in its .bss, is one run.
+ * Set by userspace: where to resume, the entry resume_key (0: none) or, should that entry
+ * be gone, the place start in the map's order, whichever comes first (entries deleted or
+ * added before it move it); and how many entries to scan. Set by the run: the entries it
+ * passed (skipped ones included: all of them when the map ended), those it scanned, and
+ * why it stopped, with the entry to resume at (its place and key). */
 struct sl_scan_loop {
 	__u64 start;
-	__u64 end;
+	__u64 resume_key;
+	__u64 budget;
 	__u64 seen;
+	__u64 scanned;
 	__u64 stopped_at;
-	__u32 stopped;
+	__u64 next_key;
+	__u32 stopped;  /* SL_LOOP_* */
 	__u32 _pad;
 };
+#define SL_LOOP_ENDED 0  /* the map ended: a whole walk */
+#define SL_LOOP_FULL 1   /* the scan ring filled up: drain it and run again from next_key */
+#define SL_LOOP_BUDGET 2 /* budget entries scanned */
 
 #endif /* SOCKLEAK_ABI_H */

@@ -9,5 +9,5 @@ static_assert(sizeof(sl_sock_row) == 160, "sl_sock_row layout changed: bump SL_A
 static_assert(sizeof(sl_sock_entry) == 104, "sl_sock_entry layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_clock_sample) == 24, "sl_clock_sample layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_scan_config) == 32, "sl_scan_config layout changed: bump SL_ABI_VERSION");
-static_assert(sizeof(sl_scan_loop) == 40, "sl_scan_loop layout changed: bump SL_ABI_VERSION");
+static_assert(sizeof(sl_scan_loop) == 64, "sl_scan_loop layout changed: bump SL_ABI_VERSION");
 static_assert(sizeof(sl_exit_close) == sizeof(sl_event) + sizeof(sl_sock_row), "sl_exit_close layout changed: bump SL_ABI_VERSION");

@@ -309,41 +309,57 @@ int BpfMonitor::on_scan_row(void* ctx, void* data, size_t size) {
   if (size != sizeof(sl_sock_row)) return -EPROTO;
   sl_sock_row row{};
   std::memcpy(&row, data, sizeof row);
-  static_cast<BpfMonitor*>(ctx)->scan_rows_->push_back(row);
+  try {
+    static_cast<BpfMonitor*>(ctx)->scan_rows_->push_back(row);
+  } catch (const std::bad_alloc&) {  // nothing may unwind through libbpf's C frames
+    return -ENOMEM;
+  }
   return 0;
+}
+
+void BpfMonitor::drain_scan_ring(std::vector<sl_sock_row>& rows) {
+  scan_rows_ = &rows;
+  const int err = ring_buffer__consume(scan_ring_.get());
+  scan_rows_ = nullptr;
+  if (err < 0) {
+    throw Error("scan ring buffer: " + (err == -EPROTO ? std::string("a record not the size of sl_sock_row: BPF "
+                                                                     "object and binary disagree")
+                                                       : errno_text(err)));
+  }
 }
 
 void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   const bool all = kind == Scan::kAll;
-  skel_->bss->scan_config.full = all ? 1 : 0;
-  if (all) loop_place_ = 0;  // a walk in slices starts over afterwards
-  const uint64_t end = all ? UINT64_MAX : loop_place_ + slice();
   std::vector<sl_sock_row> rows;
-  scan_rows_ = &rows;
-  struct Unset {
-    std::vector<sl_sock_row>*& rows;
-    ~Unset() { rows = nullptr; }
-  } unset{scan_rows_};
-  for (uint64_t start = all ? 0 : loop_place_;;) {
-    skel_->bss->scan_loop.start = start;
-    skel_->bss->scan_loop.end = end;
+  drain_scan_ring(rows);  // what a scan that failed midway left: not this scan's
+  rows.clear();
+  skel_->bss->scan_config.full = all ? 1 : 0;
+  if (all) loop_resume_ = {};  // a walk in slices starts over afterwards
+  LoopResume at = loop_resume_;
+  uint64_t budget = all ? UINT64_MAX : slice();
+  sl_scan_loop& run = skel_->bss->scan_loop;
+  for (;;) {
+    run.start = at.place;
+    run.resume_key = at.key;
+    // Runs of a bounded length: the kernel does not preempt a program run.
+    run.budget = std::min<uint64_t>(budget, kLoopRunEntries);
     run_program(skel_->progs.scan_sockets_loop, "the socket map scan");
-    if (const int err = ring_buffer__consume(scan_ring_.get()); err < 0) {
-      throw Error("scan ring buffer: " + (err == -EPROTO ? std::string("a record not the size of sl_sock_row: BPF "
-                                                                       "object and binary disagree")
-                                                         : errno_text(err)));
-    }
+    drain_scan_ring(rows);
     sink(rows);  // a run's rows at a time
+    const bool progress = run.scanned > 0 || !rows.empty();
     rows.clear();
-    if (!skel_->bss->scan_loop.stopped) break;
-    start = skel_->bss->scan_loop.stopped_at;  // the entry whose row did not fit
+    budget -= run.scanned;
+    if (run.stopped == SL_LOOP_ENDED) break;
+    at = {run.stopped_at, run.next_key};
+    if (run.stopped == SL_LOOP_BUDGET && budget == 0) break;
+    if (!progress) throw Error("socket map scan: a run made no progress (a row larger than the scan ring?)");
   }
-  if (skel_->bss->scan_loop.seen < end) {  // the map ended first: a whole walk
-    tracked_ = skel_->bss->scan_loop.seen;
+  if (run.stopped == SL_LOOP_ENDED) {  // the map ended first: a whole walk
+    tracked_ = run.seen;
     walked_once_ = true;
-    loop_place_ = 0;
+    loop_resume_ = {};
   } else {
-    loop_place_ = end;
+    loop_resume_ = at;
   }
 }
 

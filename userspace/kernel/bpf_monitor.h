@@ -151,6 +151,16 @@ class BpfMonitor {
   // slice's places of the map, run again from where scan_rows filled up until it is done.
   void scan_by_loop(Scan kind, const RowSink& sink);
   static int on_scan_row(void* ctx, void* data, size_t size);
+  // Appends what scan_rows holds to rows.
+  void drain_scan_ring(std::vector<sl_sock_row>& rows);
+  // Where the next run of scan_sockets_loop resumes: the entry key, or if it is gone the
+  // place (sl_scan_loop); {0, 0} from the start.
+  struct LoopResume {
+    uint64_t place = 0;
+    uint64_t key = 0;
+  };
+  // Entries one run scans at most: the kernel does not preempt a run, so its length is bounded.
+  static constexpr uint64_t kLoopRunEntries = 16384;
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
@@ -161,7 +171,7 @@ class BpfMonitor {
   std::unique_ptr<ring_buffer, RingDeleter> scan_ring_;  // scan_rows: scans by loop only
   std::vector<sl_sock_row>* scan_rows_ = nullptr;       // where on_scan_row puts them
   UniqueFd walk_;            // the scan walk read in slices, open between them (iterator)
-  uint64_t loop_place_ = 0;  // where the next slice of a walk by loop starts
+  LoopResume loop_resume_;   // where the next slice of a walk by loop starts
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
