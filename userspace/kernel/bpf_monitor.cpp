@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/event_decoder.h"
@@ -307,60 +308,66 @@ std::vector<sl_sock_row> BpfMonitor::scan_lingering(Scan kind) {
 int BpfMonitor::on_scan_row(void* ctx, void* data, size_t size) {
   // A record of another size: this binary and its BPF object disagree (consume fails).
   if (size != sizeof(sl_sock_row)) return -EPROTO;
+  auto* self = static_cast<BpfMonitor*>(ctx);
   sl_sock_row row{};
   std::memcpy(&row, data, sizeof row);
+  // Nothing may unwind through libbpf's C frames: an exception is kept for drain_scan_ring.
   try {
-    static_cast<BpfMonitor*>(ctx)->scan_rows_->push_back(row);
-  } catch (const std::bad_alloc&) {  // nothing may unwind through libbpf's C frames
-    return -ENOMEM;
+    self->scan_rows_.push_back(row);
+    if (self->scan_rows_.size() == kScanChunkRows && self->scan_sink_ != nullptr) {
+      (*self->scan_sink_)(self->scan_rows_);
+      self->scan_rows_.clear();
+    }
+  } catch (...) {
+    self->scan_error_ = std::current_exception();
+    return -ECANCELED;
   }
   return 0;
 }
 
-void BpfMonitor::drain_scan_ring(std::vector<sl_sock_row>& rows) {
-  scan_rows_ = &rows;
+void BpfMonitor::drain_scan_ring(const RowSink* sink) {
+  scan_sink_ = sink;
+  scan_rows_.clear();
   const int err = ring_buffer__consume(scan_ring_.get());
-  scan_rows_ = nullptr;
+  scan_sink_ = nullptr;
+  if (scan_error_) std::rethrow_exception(std::exchange(scan_error_, nullptr));
   if (err < 0) {
     throw Error("scan ring buffer: " + (err == -EPROTO ? std::string("a record not the size of sl_sock_row: BPF "
                                                                      "object and binary disagree")
                                                        : errno_text(err)));
   }
+  if (sink != nullptr && !scan_rows_.empty()) (*sink)(scan_rows_);
+  scan_rows_.clear();
 }
 
 void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   const bool all = kind == Scan::kAll;
-  std::vector<sl_sock_row> rows;
-  drain_scan_ring(rows);  // what a scan that failed midway left: not this scan's
-  rows.clear();
+  // A run walks the map from its first entry, whatever its slice: a walk in slices would
+  // pass over the entries before each slice again (at 100k, about half the map per scan).
+  // So scans of changes walk the whole map once every as many scans as a walk in slices
+  // takes, and none between: each entry is still looked at once per such walk.
+  if (!all && walked_once_) {
+    const uint64_t every = std::max<uint64_t>(1, (tracked_ + slice() - 1) / slice());
+    if (++loop_scans_ % every != 0) return;
+  }
+  drain_scan_ring(nullptr);  // what a scan that failed midway left: not this scan's
   skel_->bss->scan_config.full = all ? 1 : 0;
-  if (all) loop_resume_ = {};  // a walk in slices starts over afterwards
-  LoopResume at = loop_resume_;
-  uint64_t budget = all ? UINT64_MAX : slice();
+  LoopResume at;
   sl_scan_loop& run = skel_->bss->scan_loop;
   for (;;) {
     run.start = at.place;
     run.resume_key = at.key;
     // Runs of a bounded length: the kernel does not preempt a program run.
-    run.budget = std::min<uint64_t>(budget, kLoopRunEntries);
+    run.budget = kLoopRunEntries;
     run_program(skel_->progs.scan_sockets_loop, "the socket map scan");
-    drain_scan_ring(rows);
-    sink(rows);  // a run's rows at a time
-    const bool progress = run.scanned > 0 || !rows.empty();
-    rows.clear();
-    budget -= run.scanned;
+    drain_scan_ring(&sink);
+    const bool progress = run.scanned > 0 || run.stopped != SL_LOOP_FULL;
     if (run.stopped == SL_LOOP_ENDED) break;
     at = {run.stopped_at, run.next_key};
-    if (run.stopped == SL_LOOP_BUDGET && budget == 0) break;
     if (!progress) throw Error("socket map scan: a run made no progress (a row larger than the scan ring?)");
   }
-  if (run.stopped == SL_LOOP_ENDED) {  // the map ended first: a whole walk
-    tracked_ = run.seen;
-    walked_once_ = true;
-    loop_resume_ = {};
-  } else {
-    loop_resume_ = at;
-  }
+  tracked_ = run.seen;  // the map ended: a whole walk
+  walked_once_ = true;
 }
 
 void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <set>
@@ -151,16 +152,18 @@ class BpfMonitor {
   // slice's places of the map, run again from where scan_rows filled up until it is done.
   void scan_by_loop(Scan kind, const RowSink& sink);
   static int on_scan_row(void* ctx, void* data, size_t size);
-  // Appends what scan_rows holds to rows.
-  void drain_scan_ring(std::vector<sl_sock_row>& rows);
-  // Where the next run of scan_sockets_loop resumes: the entry key, or if it is gone the
-  // place (sl_scan_loop); {0, 0} from the start.
+  // Hands what scan_rows holds to sink (null: drops it), kScanChunkRows rows at a time.
+  void drain_scan_ring(const RowSink* sink);
+  static constexpr size_t kScanChunkRows = 512;
+  // Where a run of scan_sockets_loop resumes: the entry key, or if it is gone the place
+  // (sl_scan_loop); {0, 0} from the start.
   struct LoopResume {
     uint64_t place = 0;
     uint64_t key = 0;
   };
-  // Entries one run scans at most: the kernel does not preempt a run, so its length is bounded.
-  static constexpr uint64_t kLoopRunEntries = 16384;
+  // Entries one run scans at most: the kernel does not preempt a run, so its length is
+  // bounded; each run passes over the entries before its resume point again.
+  static constexpr uint64_t kLoopRunEntries = 65536;
 
   std::unique_ptr<sockleak_bpf, SkeletonDeleter> skel_;
   std::unique_ptr<bpf_link, LinkDeleter> scan_link_;
@@ -169,9 +172,11 @@ class BpfMonitor {
   std::unique_ptr<bpf_link, LinkDeleter> executables_link_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   std::unique_ptr<ring_buffer, RingDeleter> scan_ring_;  // scan_rows: scans by loop only
-  std::vector<sl_sock_row>* scan_rows_ = nullptr;       // where on_scan_row puts them
+  std::vector<sl_sock_row> scan_rows_;  // on_scan_row's chunk, for scan_sink_
+  const RowSink* scan_sink_ = nullptr;
+  std::exception_ptr scan_error_;       // thrown in on_scan_row, rethrown after the drain
   UniqueFd walk_;            // the scan walk read in slices, open between them (iterator)
-  LoopResume loop_resume_;   // where the next slice of a walk by loop starts
+  uint64_t loop_scans_ = 0;  // scans of changes asked for (walks by loop: one in so many walks)
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
