@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cmath>
@@ -20,6 +22,7 @@
 #include <cstring>
 #include <string>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -122,6 +125,39 @@ std::vector<sl_event> drain(BpfMonitor& bpf) {
 }
 
 }  // namespace
+
+TEST_CASE("the probes' reading of the kernel's BTF finds what libbpf's full parse finds", "[bpf]") {
+  std::string error;
+  const auto types = sockleak::load_kernel_types(&error);
+  REQUIRE(types);
+  struct BtfDeleter {
+    void operator()(btf* b) const { btf__free(b); }
+  };
+  const std::unique_ptr<btf, BtfDeleter> libbpf(btf__load_vmlinux_btf());
+  REQUIRE(libbpf);
+  for (const auto& [name, kind] : std::vector<std::pair<const char*, uint32_t>>{
+           {"btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF},
+           {"btf_trace_sys_enter", BTF_KIND_TYPEDEF},
+           {"bpf_iter_task_file", BTF_KIND_FUNC},
+           {"bpf_iter_bpf_map_elem", BTF_KIND_FUNC},
+           {"tcp_sock", BTF_KIND_STRUCT},
+           {"no_such_type_here", BTF_KIND_STRUCT}}) {
+    INFO(name);
+    const int want = btf__find_by_name_kind(libbpf.get(), name, kind);  // -ENOENT if none
+    CHECK(types->find(name, kind) == (want < 0 ? -1 : want));
+  }
+  const int socket = btf__find_by_name_kind(libbpf.get(), "socket", BTF_KIND_STRUCT);
+  REQUIRE(socket > 0);
+  const btf_type* t = btf__type_by_id(libbpf.get(), static_cast<__u32>(socket));
+  int sk = -1;
+  for (__u16 i = 0; i < btf_vlen(t); ++i) {
+    if (std::strcmp(btf__name_by_offset(libbpf.get(), btf_members(t)[i].name_off), "sk") == 0) {
+      sk = static_cast<int>(btf_member_bit_offset(t, i) / 8);
+    }
+  }
+  CHECK(sk > 0);
+  CHECK(types->member_offset("socket", "sk") == sk);
+}
 
 TEST_CASE("the BPF object loads and attaches its tracepoints and iterators on this kernel", "[bpf]") {
   BpfMonitor bpf(settings());
