@@ -3,6 +3,9 @@
 #include <linux/btf.h>
 
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -132,4 +135,38 @@ TEST_CASE("a BTF blob that is cut short, foreign or of an unknown kind is refuse
   overrun.type("s", BTF_KIND_STRUCT, 3, 8).member("a", 0, 0);
   CHECK_FALSE(BtfTypes::parse(overrun.blob(), &error));
   CHECK(error.find("runs past") != std::string::npos);
+}
+
+TEST_CASE("a BTF blob owned elsewhere (a mapping) is read in place and kept alive by its owner", "[btf]") {
+  auto bytes = std::make_shared<std::vector<char>>(kernel_like().blob());
+  std::string error;
+  std::optional<BtfTypes> types =
+      BtfTypes::parse(std::span<const char>(*bytes), std::shared_ptr<const void>(bytes), &error);
+  REQUIRE(types);
+  bytes.reset();  // the parsed types hold the only reference now
+  const BtfTypes copy = *types;
+  types.reset();
+  CHECK(copy.find("bpf_iter_task_file", BTF_KIND_FUNC) == 7);
+  CHECK(copy.member_offset("socket", "sk") == 24);
+}
+
+TEST_CASE("BTF header lengths past the blob and names past the strings are refused or not matched", "[btf]") {
+  std::string error;
+  std::vector<char> blob = kernel_like().blob();
+  btf_header h{};
+  std::memcpy(&h, blob.data(), sizeof h);
+  h.hdr_len = static_cast<uint32_t>(blob.size());  // the sections would start past the end
+  std::vector<char> long_header = blob;
+  std::memcpy(long_header.data(), &h, sizeof h);
+  CHECK_FALSE(BtfTypes::parse(long_header, &error));
+
+  BlobBuilder stray;  // a type whose name offset points past the string section
+  btf_type t{};
+  t.name_off = 1u << 20;
+  t.info = BTF_KIND_STRUCT << 24;
+  stray.raw(&t, sizeof t);
+  const auto types = BtfTypes::parse(stray.blob(), &error);
+  REQUIRE(types);
+  CHECK(types->find("", BTF_KIND_STRUCT) == 1);  // an unreadable name reads as none
+  CHECK(types->find("socket", BTF_KIND_STRUCT) == -1);
 }

@@ -77,7 +77,6 @@ std::optional<BtfTypes> BtfTypes::parse(std::span<const char> blob, std::shared_
   t.strings_ = strings;
   t.strings_end_ = strings + header.str_len;
   // Every type must be one this reader can step over: a walk never leaves the section.
-  std::string bad;
   for (size_t at = t.types_; at < t.types_end_;) {
     if (at + sizeof(btf_type) > t.types_end_) return fail("a type runs past the type section");
     const auto type = read_at<btf_type>(t.blob_, at);

@@ -155,7 +155,7 @@ std::optional<BtfTypes> load_kernel_types(std::string* error) {
       return parsed(BtfTypes::parse(std::span<const char>(static_cast<const char*>(map), size), owner, error));
     }
   }
-  // Else read whole, in large reads (sysfs states the size; 0 just means unknown).
+  // Else read whole (sysfs states the size; 0 just means unknown).
   std::vector<char> blob(size > 0 ? size + 1 : size_t{1} << 20);
   size_t used = 0;
   for (;;) {
@@ -189,7 +189,21 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
   // The probes' few lookups read the blob as it is: libbpf's whole parse of it (which the
   // object's load does again, for CO-RE) took a tenth of a `snapshot` at 100k sockets.
   std::string types_error;
-  const std::optional<BtfTypes> types = load_kernel_types(&types_error);
+  std::optional<BtfTypes> types = load_kernel_types(&types_error);
+  if (!types) {
+    // Where sysfs has none (not mounted in a container), libbpf also finds the kernel's
+    // BTF in /boot or /lib/modules: the blob it read, as the probes read it.
+    const QuietLibbpf quiet;
+    const std::unique_ptr<btf, BtfDeleter> found(btf__load_vmlinux_btf());
+    __u32 size = 0;
+    const void* raw = found ? btf__raw_data(found.get(), &size) : nullptr;
+    std::string why;
+    if (raw != nullptr) {
+      const auto* bytes = static_cast<const char*>(raw);
+      types = BtfTypes::parse(std::vector<char>(bytes, bytes + size), &why);
+      if (!types) types_error += "; libbpf's vmlinux BTF: " + why;
+    }
+  }
   std::unique_ptr<btf, BtfDeleter> supplied;
   if (!options.btf_path.empty()) {
     const QuietLibbpf quiet;  // a failure is reported below, in sockleak's words

@@ -13,8 +13,8 @@ namespace sockleak {
 // (missing privileges); missing features, BTF included, are recorded.
 KernelFeatures probe_kernel(const ProbeOptions& options);
 
-// The running kernel's BTF (/sys/kernel/btf/vmlinux), read whole in large reads, for the
-// probes' lookups; nullopt with *error naming the file and the reason.
+// The running kernel's BTF (/sys/kernel/btf/vmlinux), mapped where sysfs allows it (6.16+),
+// else read whole, for the probes' lookups; nullopt with *error naming the file and the reason.
 std::optional<BtfTypes> load_kernel_types(std::string* error);
 
 }  // namespace sockleak
