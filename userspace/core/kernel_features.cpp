@@ -19,8 +19,9 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
      "scans of the socket map for what lingers",
      "the map is walked by bpf_for_each_map_elem() (map_walk_helper, 5.13+) in a program sockleak runs on demand, "
      "rows through a ring buffer",
-     "a scan of changes passes over the map entries before its slice again: more kernel time per report as the "
-     "map grows (100k sockets: see scripts/bench.sh)"},
+     "a run cannot start mid-map, so scans of changes walk the whole map once every as many reports as slices "
+     "would take (a burst instead of a slice), and a full scan walks the map's head again at every ring refill "
+     "(100k sockets: see scripts/bench.sh)"},
     {Feature::kSyscallTracepoints, "syscall_tracepoints", "tp_btf/sys_enter", "5.5",
      "close()/close_range() of shared lingering sockets as they happen",
      "holders are corrected at the next reconcile (--reconcile-interval)",

@@ -148,8 +148,8 @@ class BpfMonitor {
   // One reading of the clock sample.
   sl_clock_sample sample_clock();
   TickRate measure_tick_rate();
-  // scan_lingering where map-element iterators are refused: scan_sockets_loop over the
-  // slice's places of the map, run again from where scan_rows filled up until it is done.
+  // scan_lingering where map-element iterators are refused: whole walks of the map by
+  // scan_sockets_loop, each run again from where scan_rows filled up until the map ends.
   void scan_by_loop(Scan kind, const RowSink& sink);
   static int on_scan_row(void* ctx, void* data, size_t size);
   // Hands what scan_rows holds to sink (null: drops it), kScanChunkRows rows at a time.

@@ -83,8 +83,8 @@ std::vector<Probe> probes(const BtfTypes& types) {
 }
 
 // Loads one probe; "" when the kernel took it, else the reason (errno and the verifier's
-// last line). EPERM means we may not load tracing programs at all: that is not a missing
-// feature but missing privileges, and throws.
+// last line). The plain state-tracepoint probe refused means we may not load tracing
+// programs at all: not a missing feature but missing privileges, and throws.
 std::string try_probe(const Probe& probe, const BtfTypes& types, bool verbose) {
   const int id = types.find(probe.target, probe.target_kind);
   if (id < 0) return std::string("the kernel has no ") + probe.target;
