@@ -162,15 +162,27 @@ static __always_inline __u64 sl_jiffies_to_ms(__u32 ticks)
 	return (__u64)ticks * 1000 / hz;
 }
 
-/* Milliseconds since the socket last sent or received data (kernel jiffies stamps). */
-static __always_inline __u64 sl_idle_ms(const struct sock *sk)
+/* The tick of the socket's last data sent or received (the later of its jiffies stamps),
+ * and in idle_ms the milliseconds since. */
+static __always_inline __u32 sl_last_active(const struct sock *sk, __u64 *idle_ms)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 sent = BPF_CORE_READ(tp, lsndtime);
 	__u32 rcvd = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
+	__u32 since = sl_ticks_since_either(now, sent, rcvd);
 
-	return sl_jiffies_to_ms(sl_ticks_since_either(now, sent, rcvd));
+	*idle_ms = sl_jiffies_to_ms(since);
+	return now - since;
+}
+
+/* Milliseconds since the socket last sent or received data. */
+static __always_inline __u64 sl_idle_ms(const struct sock *sk)
+{
+	__u64 idle_ms;
+
+	sl_last_active(sk, &idle_ms);
+	return idle_ms;
 }
 
 /* Lower bound of the time a CLOSE_WAIT socket entered that state: the FIN was the

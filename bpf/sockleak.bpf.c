@@ -163,10 +163,10 @@ __u32 reconcile_named_tgid = 0;
 struct sl_clock_sample clock_sample = {};
 
 /* Where the kernel refuses map-element iterators (an LSM or lockdown policy): a scan's rows,
- * written by scan_sockets_loop. Userspace sizes it and drains it after every run. */
+ * written by scan_sockets_loop. Userspace drains it while a run fills it, and after. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 18);
 } scan_rows SEC(".maps");
 
 /* scan_sockets_loop's part of the walk (set by userspace) and how it went. */
@@ -685,7 +685,7 @@ int BPF_PROG(on_read, struct sock *sk)
 static __always_inline bool lingers(__u32 state, __u64 since_ns, __u64 idle_ms, __u64 now)
 {
 	if (state == TCP_CLOSE_WAIT)
-		return now - since_ns >= scan_config.close_wait_ns;
+		return now >= since_ns + scan_config.close_wait_ns;
 	if (state == TCP_ESTABLISHED)
 		return idle_ms >= scan_config.established_idle_ms;
 	return false;
@@ -750,26 +750,18 @@ static __always_inline __u64 first_recheck(__u64 cookie, __u64 now)
 #define SL_REPORTED 1
 #define SL_REPORTED_QUEUED 2 /* reported while in its listener's accept queue */
 
-/* Activity within this of the reported time is the same idle period (tick granularity). */
-#define SL_IDLE_SLACK_NS 100000000ull
-
-/* Whether a socket idle since idle_from is in the idle period it was reported in: no
- * activity since (the idle start it was reported with, give or take a tick). */
-static __always_inline bool same_idle_period(const struct sl_sock_entry *entry, __u64 idle_from)
-{
-	__u64 moved = idle_from > entry->idle_from_ns ? idle_from - entry->idle_from_ns : entry->idle_from_ns - idle_from;
-
-	return moved < SL_IDLE_SLACK_NS;
-}
-
 /* SL_SCAN_FULL: a scan row did not fit (its entry is unchanged: the walk resumes there). */
 #define SL_SCAN_FULL 1
 
 /* Every report interval: the tracked sockets whose lingering changed (scan_config). Most
  * entries are passed over on their next_check_ns alone, without reading the socket. One
- * entry, at `place` in the walk; rows into seq (the iterator), or scan_rows (to_ring). */
+ * entry, at `place` in the walk; rows into seq (the iterator), or scan_rows (to_ring).
+ * `now` is the clock when the entry's scan began (the iterator), or its run (the loop: a
+ * read per entry was a twentieth of a walk's cost in a VM), so it may be a little older
+ * than the entry's last change: comparisons with since_ns add to it rather than subtract
+ * from now. Idle time comes from the tick counter, read afresh. */
 static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 place, __u64 cookie,
-				      struct sl_sock_entry *entry)
+				      struct sl_sock_entry *entry, __u64 now)
 {
 	if (!to_ring && place % SL_WALK_MARK == 0 && place) {
 		struct sl_sock_row mark = {.fd = ~0u, .flags = SL_ROW_WALK_MARK, .stack_id = SL_NO_STACK};
@@ -777,7 +769,6 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		if (write_row(seq, &mark))
 			return SL_SCAN_FULL;
 	}
-	__u64 now = bpf_ktime_get_ns();
 	bool full = scan_config.full;
 
 	if (!full && now < entry->next_check_ns)
@@ -789,9 +780,10 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 	 * state hook updates or drops an announced entry at every transition, and an accepted
 	 * socket never returns to a queue; full scans check everything. */
 	if (!full && entry->reported == SL_REPORTED && entry->state == TCP_ESTABLISHED) {
-		__u64 idle_ms = sl_idle_ms(sk);
+		__u64 idle_ms;
+		__u32 active = sl_last_active(sk, &idle_ms);
 
-		if (same_idle_period(entry, now - idle_ms * 1000000ull) && idle_ms >= scan_config.established_idle_ms) {
+		if (active == entry->active_tick && idle_ms >= scan_config.established_idle_ms) {
 			entry->next_check_ns = now + scan_config.recheck_ns;
 			return 0;
 		}
@@ -816,14 +808,15 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		forget(cookie, entry);
 		return 0;
 	}
-	__u64 idle = sl_idle_ms(sk);
+	__u64 idle;
+	__u32 active = sl_last_active(sk, &idle);
 
 	/* The entry missed a transition (no path is known since the state hook takes over a
 	 * reconcile's concurrent insert; kept as a guard): the socket is in `state` since some
 	 * time before now, so its age from now is a lower bound. Never skipped for good. A
 	 * fresh entry is left alone: the hook runs before the kernel stores the new state, so
 	 * a scan may briefly read the old one. */
-	if (state != entry->state && state != TCP_SYN_SENT && now - entry->since_ns > SL_HEAL_AFTER_NS) {
+	if (state != entry->state && state != TCP_SYN_SENT && now > entry->since_ns + SL_HEAL_AFTER_NS) {
 		if (!retire(seq, to_ring, cookie, entry))
 			return SL_SCAN_FULL;
 		entry->state = state;
@@ -838,7 +831,6 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		entry->next_check_ns = lingers_not_before(state, entry->since_ns, idle, now);
 		return 0;
 	}
-	__u64 idle_from = now - idle * 1000000ull;
 	/* No struct socket: still in its listener's accept queue (accept() grafts one; sockets
 	 * a process closed are orphans in neither ESTABLISHED nor CLOSE_WAIT). */
 	bool queued = !BPF_CORE_READ(sk, sk_socket);
@@ -846,7 +838,7 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 	if (entry->reported && !full && queued == (entry->reported == SL_REPORTED_QUEUED)) {
 		/* Still lingering: news only if an idle socket was active meanwhile (its idle
 		 * time started again). */
-		if (state == TCP_CLOSE_WAIT || same_idle_period(entry, idle_from)) {
+		if (state == TCP_CLOSE_WAIT || active == entry->active_tick) {
 			entry->next_check_ns = queued ? 0 : now + scan_config.recheck_ns;
 			return 0;
 		}
@@ -873,7 +865,7 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		return SL_SCAN_FULL;
 	entry->announced = 1;
 	entry->reported = queued ? SL_REPORTED_QUEUED : SL_REPORTED;
-	entry->idle_from_ns = idle_from;
+	entry->active_tick = active;
 	/* A reported CLOSE_WAIT socket changes only by its state events. An unaccepted one is
 	 * read again at every scan: accept() gives it a holder without an event. */
 	if (queued)
@@ -896,14 +888,15 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 	__u64 place = ctx->meta->seq_num;
 
 	scan_visited = place + 1;
-	scan_entry(ctx->meta->seq, false, place, *key, entry);
+	scan_entry(ctx->meta->seq, false, place, *key, entry, bpf_ktime_get_ns());
 	return 0;
 }
 
-/* scan_sockets_loop's walk: the run's settings and results (scan_loop), and whether it is
- * still passing over the entries before its resume point. */
+/* scan_sockets_loop's walk: the run's settings and results (scan_loop), the clock at its
+ * start, and whether it is still passing over the entries before its resume point. */
 struct sl_scan_walk {
 	struct sl_scan_loop run;
+	__u64 now;
 	bool skipping;
 };
 
@@ -926,7 +919,7 @@ static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *ent
 	}
 	if (walk->run.scanned >= walk->run.budget)
 		return stop_walk(walk, SL_LOOP_BUDGET, place, *key);
-	if (scan_entry(NULL, true, place, *key, entry) == SL_SCAN_FULL)
+	if (scan_entry(NULL, true, place, *key, entry, walk->now) == SL_SCAN_FULL)
 		return stop_walk(walk, SL_LOOP_FULL, place, *key);
 	walk->run.scanned++;
 	return 0;
@@ -940,7 +933,7 @@ static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *ent
 SEC("raw_tp")
 int scan_sockets_loop(void *ctx)
 {
-	struct sl_scan_walk walk = {.run = scan_loop, .skipping = true};
+	struct sl_scan_walk walk = {.run = scan_loop, .now = bpf_ktime_get_ns(), .skipping = true};
 
 	walk.run.seen = 0;
 	walk.run.scanned = 0;

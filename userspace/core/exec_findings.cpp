@@ -29,6 +29,7 @@ void ExecFindings::add_report(const std::vector<ReportRow>& rows) {
 void ExecFindings::add_exit_close(const sl_exit_close& record) {
   Exit exit;
   exit.socket = LingeringSocket::from_row(record.row, record.head.ts_ns);
+  exit.capture = LingeringSocket::capture_of(record.row);
   exit.closed_ns = record.head.ts_ns;
   exit.name.assign(record.row.comm, strnlen(record.row.comm, sizeof record.row.comm));
   exits_.try_emplace(record.head.cookie, std::move(exit));
@@ -70,7 +71,7 @@ std::vector<LingerGroup> ExecFindings::never_closed() const {
     p.peer = s.peer;
     ++p.count;
     p.unread += unread ? 1 : 0;
-    b.sites.add(s);
+    b.sites.add(s, exit.capture ? &*exit.capture : nullptr);
     b.netns.insert(s.netns);
   }
   std::vector<LingerGroup> out;

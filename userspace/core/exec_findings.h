@@ -36,6 +36,7 @@ class ExecFindings {
   std::map<GroupKey, ReportRow> lingered_;
   struct Exit {
     LingeringSocket socket;
+    std::optional<LingeringSocket::Capture> capture;
     std::string name;
     uint64_t closed_ns = 0;
   };

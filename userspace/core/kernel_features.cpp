@@ -20,8 +20,8 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
      "the map is walked by bpf_for_each_map_elem() (map_walk_helper, 5.13+) in a program sockleak runs on demand, "
      "rows through a ring buffer",
      "a run cannot start mid-map, so scans of changes walk the whole map once every as many reports as slices "
-     "would take (a burst instead of a slice), and a full scan walks the map's head again at every ring refill "
-     "(100k sockets: see scripts/bench.sh)"},
+     "would take (a burst instead of a slice), and a run a full ring stopped walks the map's head again when it "
+     "resumes (a second thread drains the ring while a run fills it; 100k sockets: see scripts/bench.sh)"},
     {Feature::kSyscallTracepoints, "syscall_tracepoints", "tp_btf/sys_enter", "5.5",
      "close()/close_range() of shared lingering sockets as they happen",
      "holders are corrected at the next reconcile (--reconcile-interval)",

@@ -17,15 +17,17 @@ LingeringSocket LingeringSocket::from_row(const sl_sock_row& row, uint64_t seen_
   s.netns = row.netns;
   s.rx_queue = row.rx_queue;
   s.stack_id = row.stack_id;
-  if (row.capturer.tgid) {
-    s.capture = std::make_shared<const Capture>(Capture{ProcessKey{row.capturer.tgid, row.capturer.start},
-                                                        ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout}});
-  }
   s.owner = ProcessKey{row.tgid, row.tgid ? row.proc_start : 0};
   s.unaccepted = (row.flags & SL_ROW_UNACCEPTED) != 0;
   s.listener = s.unaccepted ? row.listener : 0;
   s.untracked = (row.flags & SL_ROW_UNTRACKED) != 0;
   return s;
+}
+
+std::optional<LingeringSocket::Capture> LingeringSocket::capture_of(const sl_sock_row& row) {
+  if (row.capturer.tgid == 0 || row.stack_id == SL_NO_STACK) return std::nullopt;
+  return Capture{ProcessKey{row.capturer.tgid, row.capturer.start},
+                 ExeId{row.capturer.exe_ino, row.capturer.exe_dev, row.capturer.layout}};
 }
 
 Nanos LingeringSocket::age(uint64_t now_ns) const {
@@ -49,18 +51,18 @@ uint32_t LingeringSocket::unread_bytes() const {
   return rx_queue;
 }
 
-void CallSiteTally::add(const LingeringSocket& socket) {
+void CallSiteTally::add(const LingeringSocket& socket, const LingeringSocket::Capture* capture) {
   if (socket.stack_id == SL_NO_STACK) return;
   Site& site = sites_[socket.stack_id];
   ++site.count;
-  if (socket.capture) ++site.captures[{socket.capture->process, socket.capture->exe}];
+  if (capture) ++site.captures[{capture->process, capture->exe}];
 }
 
-void CallSiteTally::remove(const LingeringSocket& socket) {
+void CallSiteTally::remove(const LingeringSocket& socket, const LingeringSocket::Capture* by) {
   auto site = sites_.find(socket.stack_id);
   if (site == sites_.end()) return;
-  if (socket.capture) {
-    auto capture = site->second.captures.find({socket.capture->process, socket.capture->exe});
+  if (by) {
+    auto capture = site->second.captures.find({by->process, by->exe});
     if (capture != site->second.captures.end() && --capture->second == 0) site->second.captures.erase(capture);
   }
   if (--site->second.count == 0) sites_.erase(site);

@@ -34,12 +34,13 @@ struct LingeringSocket {
   uint64_t start_ns = 0;
   uint64_t listener = 0;       // unaccepted: its listener's identity, once a reconcile walked its queue
   ProcessKey owner;            // pid 0: unknown
-  // Who captured the call site and the executable it ran then; only with a stack.
+  // Who captured the call site and the executable it ran then: kept beside the socket
+  // (capture_of), only with a stack (16 bytes more per socket would take a 100k-socket
+  // table's hash nodes to the next allocation size).
   struct Capture {
     ProcessKey process;
     ExeId exe;
   };
-  std::shared_ptr<const Capture> capture;
   Endpoint local;
   Endpoint peer;
   uint32_t netns = 0;
@@ -53,6 +54,8 @@ struct LingeringSocket {
   uint8_t counted = 0;         // the table's bookkeeping: which of its shares its tallies hold
 
   static LingeringSocket from_row(const sl_sock_row& row, uint64_t seen_ns);
+  // The row's capture, if its call site has one.
+  static std::optional<Capture> capture_of(const sl_sock_row& row);
   // CLOSE_WAIT: time in state; ESTABLISHED: time without data either way.
   Nanos age(uint64_t now_ns) const;
   // When that age began: age(now) = now - linger_start().
@@ -113,8 +116,9 @@ struct AgeHistogram {
 // whatever order sockets came and went in.
 class CallSiteTally {
  public:
-  void add(const LingeringSocket& socket);  // nothing without a call site
-  void remove(const LingeringSocket& socket);  // as added
+  // Nothing without a call site; capture: who captured it, if known.
+  void add(const LingeringSocket& socket, const LingeringSocket::Capture* capture);
+  void remove(const LingeringSocket& socket, const LingeringSocket::Capture* capture);  // as added
   // Most sockets first (of equal counts, the lower stack id), at most keep.
   std::vector<LingerGroup::CallSiteCount> most(size_t keep) const;
 

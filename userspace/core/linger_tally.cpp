@@ -33,11 +33,12 @@ void LingerTally::apply(const Share& share, int sign) {
     return;
   }
   share.holders.each([&](const HolderSet::Holder& h) {
-    apply_to_group(GroupKey{h.process, s.state, share.listen}, s, start, sign);
+    apply_to_group(GroupKey{h.process, s.state, share.listen}, share, start, sign);
   });
 }
 
-void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, uint64_t start, int sign) {
+void LingerTally::apply_to_group(const GroupKey& key, const Share& share, uint64_t start, int sign) {
+  const LingeringSocket& s = share.socket;
   auto it = groups_.find(key);
   if (it == groups_.end()) {
     if (sign < 0) {
@@ -59,7 +60,7 @@ void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, 
     g.unread_count += unread > 0 ? 1 : 0;
     g.unread_bytes += unread;
     ++g.netns[s.netns];
-    g.call_sites.add(s);
+    g.call_sites.add(s, share.capture);
     return;
   }
   if (!take_one(g.count)) {
@@ -70,7 +71,7 @@ void LingerTally::apply_to_group(const GroupKey& key, const LingeringSocket& s, 
   g.peers.remove(peer);
   if (unread > 0 && take_one(g.unread_count)) g.unread_bytes -= std::min<uint64_t>(g.unread_bytes, unread);
   if (auto ns = g.netns.find(s.netns); ns != g.netns.end() && --ns->second == 0) g.netns.erase(ns);
-  g.call_sites.remove(s);
+  g.call_sites.remove(s, share.capture);
   if (g.count == 0) {
     // Its pending removals are applied and checked before it goes: a group of no sockets
     // has nothing left, and no removal without a match.

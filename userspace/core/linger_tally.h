@@ -24,11 +24,13 @@ class LingerTally {
   static constexpr size_t kTopCallSites = 3;
 
   // One socket's share: its reading, who holds it (empty: nobody; counted in the totals as
-  // unowned), and for a socket no process accepted, the address its listener is bound to.
+  // unowned), for a socket no process accepted, the address its listener is bound to, and
+  // who captured its call site (if it has one).
   struct Share {
     const LingeringSocket& socket;
     const HolderSet& holders;
     std::optional<Endpoint> listen;
+    const LingeringSocket::Capture* capture = nullptr;
   };
   void add(const Share& share) { apply(share, +1); }
   // The share as it was added: the same reading, holders and listen address.
@@ -69,7 +71,7 @@ class LingerTally {
   using GroupKey = std::tuple<ProcessKey, TcpState, std::optional<Endpoint>>;
 
   void apply(const Share& share, int sign);
-  void apply_to_group(const GroupKey& key, const LingeringSocket& socket, uint64_t start, int sign);
+  void apply_to_group(const GroupKey& key, const Share& share, uint64_t start, int sign);
   static std::vector<PeerCount> top_peers(const std::vector<PeerKey>& peers);
   LingerGroup group_of(const GroupKey& key, const Group& g, uint64_t now_ns) const;
 

@@ -55,7 +55,7 @@ void SocketTable::apply(const sl_event& event) {
   switch (event.kind) {
     case SL_EV_STATE: {
       const auto next = static_cast<TcpState>(event.new_state);
-      if (it != lingering_.end() && it->second.state != next) lingering_.erase(it);
+      if (it != lingering_.end() && it->second.state != next) erase_lingering(it);
       if (!is_linger_state(next)) {
         holders_.erase(event.cookie);
         orphans_.erase(event.cookie);
@@ -96,7 +96,7 @@ void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_
     if (row.flags & SL_ROW_RETIRED) {
       if (scan_kind_ == ScanRows::kChanges && before != lingering_.end()) {
         uncount(before->second);
-        lingering_.erase(before);
+        erase_lingering(before);
       }
       continue;
     }
@@ -104,6 +104,7 @@ void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_
     socket.scan_mark = scan_mark_;
     if (before == lingering_.end()) {
       lingering_.emplace(row.cookie, std::move(socket));
+      set_capture(row.cookie, row);
       queue(row.cookie);
       continue;
     }
@@ -117,7 +118,27 @@ void SocketTable::add_scan_rows(std::span<const sl_sock_row> rows, uint64_t now_
     if (before->second.unaccepted && !socket.unaccepted) reconcile_requested_ = true;
     uncount(before->second);
     before->second = std::move(socket);
+    set_capture(row.cookie, row);
   }
+}
+
+void SocketTable::set_capture(uint64_t cookie, const sl_sock_row& row) {
+  if (auto capture = LingeringSocket::capture_of(row)) {
+    captures_.insert_or_assign(cookie, *capture);
+  } else if (!captures_.empty()) {
+    captures_.erase(cookie);
+  }
+}
+
+const LingeringSocket::Capture* SocketTable::capture_of(const LingeringSocket& socket) const {
+  if (socket.stack_id == SL_NO_STACK || captures_.empty()) return nullptr;
+  auto it = captures_.find(socket.cookie);
+  return it == captures_.end() ? nullptr : &it->second;
+}
+
+SocketTable::Lingering::iterator SocketTable::erase_lingering(Lingering::iterator it) {
+  if (!captures_.empty()) captures_.erase(it->first);
+  return lingering_.erase(it);
 }
 
 void SocketTable::finish_scan() {
@@ -130,7 +151,7 @@ void SocketTable::finish_scan() {
         continue;
       }
       uncount(it->second);
-      it = lingering_.erase(it);
+      it = erase_lingering(it);
     }
   }
 }
@@ -153,7 +174,7 @@ void SocketTable::begin_reconcile(uint64_t now_ns) {
     auto it = lingering_.find(cookie);
     if (it != lingering_.end() && it->second.untracked) {
       uncount(it->second);
-      lingering_.erase(it);
+      erase_lingering(it);
     }
   }
   untracked_cookies_.clear();
@@ -437,7 +458,7 @@ bool SocketTable::count_report(const LingeringSocket& socket, int sign, uint64_t
   if (holders.empty() && visible_only_) return true;  // a process out of sight holds it
   std::optional<Endpoint> listen;
   if (socket.unaccepted && !holders.empty()) listen = listener_of(socket)->local;
-  const LingerTally::Share share{socket, holders, listen};
+  const LingerTally::Share share{socket, holders, listen, capture_of(socket)};
   if (sign > 0) {
     tally_.add(share);
   } else {

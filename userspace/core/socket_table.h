@@ -251,7 +251,15 @@ class SocketTable {
   Thresholds tally_thresholds_;
   bool recount_ = true;         // count every socket into the report afresh at the next one
   bool recount_facts_ = false;  // and into the holder facts
-  std::unordered_map<uint64_t, LingeringSocket> lingering_;
+  using Lingering = std::unordered_map<uint64_t, LingeringSocket>;
+  Lingering lingering_;
+  // Captures of lingering sockets' call sites (call sites on only), by socket: changed
+  // with the socket's reading, after it is counted out.
+  std::unordered_map<uint64_t, LingeringSocket::Capture> captures_;
+  void set_capture(uint64_t cookie, const sl_sock_row& row);
+  const LingeringSocket::Capture* capture_of(const LingeringSocket& socket) const;
+  // Takes a socket out of lingering_ (counted out already), with its capture.
+  Lingering::iterator erase_lingering(Lingering::iterator it);
   std::unordered_map<uint64_t, Held> holders_;
   uint32_t reconciles_read_ = 0;  // numbers the reconciles for Held::read_by
   std::unordered_set<uint64_t> orphans_;  // reconciled and held by nobody

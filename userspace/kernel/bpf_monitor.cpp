@@ -5,10 +5,14 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -121,6 +125,7 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   }
   skel_->bss->reconcile_read_only = settings.read_only;
   scan_slice_ = std::max<uint64_t>(settings.scan_slice, SL_WALK_MARK);
+  drain_while_scanning_ = settings.drain_while_scanning;
   if (libbpf_verbose()) {
     std::fprintf(stderr, "sockleak: kernel tick rate %u Hz (%s %.1f); pid namespace level %u\n", tick_rate_.hz,
                  tick_rate_.from_uptime ? "from uptime:" : "timed edges:", tick_rate_.measured_hz, pidns_level_);
@@ -300,6 +305,36 @@ std::vector<std::byte> BpfMonitor::run_iterator(bpf_link* link, const char* what
 
 namespace {
 
+// Consumes a ring buffer on a thread of its own until stop(), which joins it: what its
+// callbacks did happens before stop() returns. A failed consume ends it (stop() returns it).
+class RingDrainer {
+ public:
+  explicit RingDrainer(ring_buffer* ring) : thread_([this, ring] { drain(ring); }) {}
+  RingDrainer(const RingDrainer&) = delete;
+  RingDrainer& operator=(const RingDrainer&) = delete;
+  ~RingDrainer() { stop(); }
+  int stop() {
+    stopping_.store(true, std::memory_order_release);
+    if (thread_.joinable()) thread_.join();
+    return error_;
+  }
+
+ private:
+  void drain(ring_buffer* ring) {
+    while (!stopping_.load(std::memory_order_acquire)) {
+      const int n = ring_buffer__consume(ring);
+      if (n < 0) {
+        error_ = n;
+        return;
+      }
+      if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  std::atomic<bool> stopping_{false};
+  int error_ = 0;
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
 std::vector<sl_sock_row> without_marks(std::vector<sl_sock_row> rows) {
   std::erase_if(rows, [](const sl_sock_row& row) { return (row.flags & SL_ROW_WALK_MARK) != 0; });
   return rows;
@@ -337,7 +372,11 @@ void BpfMonitor::drain_scan_ring(const RowSink* sink) {
   scan_sink_ = sink;
   scan_rows_.clear();
   const int err = ring_buffer__consume(scan_ring_.get());
-  scan_sink_ = nullptr;
+  finish_scan_drain(err);
+}
+
+void BpfMonitor::finish_scan_drain(int err) {
+  const RowSink* sink = std::exchange(scan_sink_, nullptr);
   if (scan_error_) std::rethrow_exception(std::exchange(scan_error_, nullptr));
   if (err < 0) {
     throw Error("scan ring buffer: " + (err == -EPROTO ? std::string("a record not the size of sl_sock_row: BPF "
@@ -346,6 +385,34 @@ void BpfMonitor::drain_scan_ring(const RowSink* sink) {
   }
   if (sink != nullptr && !scan_rows_.empty()) (*sink)(scan_rows_);
   scan_rows_.clear();
+}
+
+void BpfMonitor::run_scan_loop(const RowSink& sink) {
+  ++scan_runs_;
+  scan_sink_ = &sink;
+  scan_rows_.clear();
+  // While the run fills scan_rows, a second thread hands its rows on: a 100k-row scan is
+  // 16 MB of rows, and a run that a full ring stops resumes by walking the map's head
+  // again. This thread waits in the kernel meanwhile, so sink is called by one thread at a
+  // time. Without that thread (none to be had, or no CPU for it) full rings end runs.
+  std::optional<RingDrainer> drainer;
+  if (drain_while_scanning_) {
+    try {
+      drainer.emplace(scan_ring_.get());
+    } catch (const std::system_error&) {
+    }
+  }
+  try {
+    run_program(skel_->progs.scan_sockets_loop, "the socket map scan");
+  } catch (...) {
+    drainer.reset();
+    scan_sink_ = nullptr;
+    scan_error_ = nullptr;
+    throw;
+  }
+  int err = drainer ? drainer->stop() : 0;
+  if (err == 0 && !scan_error_) err = ring_buffer__consume(scan_ring_.get());
+  finish_scan_drain(err);
 }
 
 void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
@@ -367,8 +434,7 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
     run.resume_key = at.key;
     // Runs of a bounded length: the kernel does not preempt a program run.
     run.budget = kLoopRunEntries;
-    run_program(skel_->progs.scan_sockets_loop, "the socket map scan");
-    drain_scan_ring(&sink);
+    run_scan_loop(sink);
     const bool progress = run.scanned > 0 || run.stopped != SL_LOOP_FULL;
     if (run.stopped == SL_LOOP_ENDED) break;
     at = {run.stopped_at, run.next_key};

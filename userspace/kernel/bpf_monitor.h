@@ -61,6 +61,9 @@ struct BpfSettings {
   // Map entries a scan of changes walks per call at least (whole marks of SL_WALK_MARK);
   // more when the map is so large that a walk would not finish within a recheck period.
   uint64_t scan_slice = 4 * SL_WALK_MARK;
+  // Scans by loop (no map-element iterator): a second thread hands scan_rows' rows on while
+  // a run fills it. Off, every full ring ends a run and the next resumes after it.
+  bool drain_while_scanning = true;
 };
 
 class BpfMonitor {
@@ -129,6 +132,7 @@ class BpfMonitor {
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last whole walk (so far, before one)
+  uint64_t scan_runs() const { return scan_runs_; }  // runs of scan_sockets_loop so far (scans by loop)
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
   // Deletes captured stacks no tracked socket refers to any more; returns their ids
@@ -154,6 +158,10 @@ class BpfMonitor {
   static int on_scan_row(void* ctx, void* data, size_t size);
   // Hands what scan_rows holds to sink (null: drops it), kScanChunkRows rows at a time.
   void drain_scan_ring(const RowSink* sink);
+  // One run of scan_sockets_loop, its rows to sink (drained while it runs, then the rest).
+  void run_scan_loop(const RowSink& sink);
+  // After a drain: rethrows what on_scan_row caught, or err; hands the last chunk to the sink.
+  void finish_scan_drain(int err);
   static constexpr size_t kScanChunkRows = 512;
   // Where a run of scan_sockets_loop resumes: the entry key, or if it is gone the place
   // (sl_scan_loop); {0, 0} from the start.
@@ -176,7 +184,9 @@ class BpfMonitor {
   const RowSink* scan_sink_ = nullptr;
   std::exception_ptr scan_error_;       // thrown in on_scan_row, rethrown after the drain
   UniqueFd walk_;            // the scan walk read in slices, open between them (iterator)
-  uint64_t loop_scans_ = 0;  // scans of changes asked for (walks by loop: one in so many walks)
+  uint64_t loop_scans_ = 0;
+  uint64_t scan_runs_ = 0;
+  bool drain_while_scanning_ = true;  // scans of changes asked for (walks by loop: one in so many walks)
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
