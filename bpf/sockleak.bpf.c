@@ -150,6 +150,15 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } wanted_socks SEC(".maps");
+/* Sockets that reached ESTABLISHED, per CPU: the state hook's runs on one CPU do not
+ * overlap (kernels skip a nested run; where one did not, a slot may be lost, and its socket
+ * waits for the next full reconcile). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_new_socks);
+} new_socks SEC(".maps");
 /* Set once by userspace for one-shot reports (snapshot, explain): held sockets are only
  * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
  * queued children still are, for the scan to find. */
@@ -183,6 +192,21 @@ static __always_inline void count(__u32 which)
 
 	if (value)
 		*value += 1;
+}
+
+/* Sockets reach the map lazily, by reconciles: none is due while no connection reaches
+ * ESTABLISHED, and one visits only the sockets noted here if few did. The slot first, then
+ * the count: a reader never counts a slot not written yet. */
+static __always_inline void note_established(const struct sock *sk)
+{
+	__u32 zero = 0;
+	struct sl_new_socks *news = bpf_map_lookup_elem(&new_socks, &zero);
+
+	count(SL_CNT_ESTABLISHED);
+	if (!news)
+		return;
+	news->sk[news->written & (SL_NEW_SLOTS - 1)] = (__u64)sk;
+	news->written++;
 }
 
 /* Sends ev; with wake, wakes userspace at once (else once SL_WAKEUP_BYTES are pending). */
@@ -466,8 +490,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 {
 	/* Every TCP state change on the host passes here: decide on the states first. */
 	if (newstate == TCP_ESTABLISHED)
-		/* Sockets reach the map lazily, by reconciles: none is due while this stands still. */
-		count(SL_CNT_ESTABLISHED);
+		note_established(sk);
 	if (!may_be_tracked(oldstate) && newstate != TCP_CLOSE_WAIT) {
 		bool born = oldstate == TCP_CLOSE || newstate == TCP_SYN_RECV;
 

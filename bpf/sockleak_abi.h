@@ -110,6 +110,15 @@ struct sl_sock_entry {
 /* Most sockets a wanted-only reconcile asks for (more: a reconcile of every new socket). */
 #define SL_MAX_WANTED 1024
 
+/* The addresses of the last sockets to reach ESTABLISHED on one CPU (a per-CPU value):
+ * sk[n % SL_NEW_SLOTS] for the n-th. A reconcile of new sockets visits those alone when no
+ * CPU wrote more than half its slots since the last one (the rest: being overwritten). */
+#define SL_NEW_SLOTS 512
+struct sl_new_socks {
+	__u64 written; /* sockets noted on this CPU, ever */
+	__u64 sk[SL_NEW_SLOTS];
+};
+
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
  * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */
 #define SL_MAX_QUEUED 1024

@@ -497,6 +497,76 @@ TEST_CASE("a reconcile of wanted sockets sends their holders and listeners, not 
   CHECK(find_holder(again, static_cast<uint32_t>(async_client)) != nullptr);
 }
 
+TEST_CASE("a reconcile of new sockets by address visits the connections established since the marks", "[bpf]") {
+  BpfMonitor bpf(settings());
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  Listener listener;
+  // An open connection, both ends held: its holder rows are found by this process's fds.
+  struct Connection {
+    int client = -1;
+    int served = -1;
+    explicit Connection(const Listener& l) : client(l.connect_client()), served(accept(l.fd, nullptr, nullptr)) {
+      REQUIRE(served >= 0);
+    }
+    ~Connection() {
+      close(client);
+      close(served);
+    }
+    bool both_in(const std::vector<sl_sock_row>& rows) const {
+      return find_holder(rows, static_cast<uint32_t>(client)) && find_holder(rows, static_cast<uint32_t>(served));
+    }
+    bool none_in(const std::vector<sl_sock_row>& rows) const {
+      return !find_holder(rows, static_cast<uint32_t>(client)) && !find_holder(rows, static_cast<uint32_t>(served));
+    }
+  };
+  std::vector<sl_sock_row> rows;
+  const auto collect = [&rows](std::span<const sl_sock_row> chunk) { rows.insert(rows.end(), chunk.begin(), chunk.end()); };
+  const Connection older(listener);  // not in the map: no reconcile has walked since it began
+  const std::vector<uint64_t> marks = bpf.new_sockets().marks();
+  const Connection newer(listener);
+  const Connection newest(listener);
+  const sockleak::NewSockets news = bpf.new_sockets();
+  const std::optional<std::vector<uint64_t>> fresh = news.since(marks);
+  REQUIRE(fresh);
+  CHECK(fresh->size() >= 4);  // both ends of two connections (and whatever else the host made)
+  if (!bpf.features().has(sockleak::Feature::kSockFromFile)) {
+    CHECK_FALSE(bpf.read_new_holders(*fresh, collect));  // the caller walks kNew instead
+    CHECK(rows.empty());
+    return;
+  }
+  REQUIRE(bpf.read_new_holders(*fresh, collect));
+  CHECK(newer.both_in(rows));
+  CHECK(newest.both_in(rows));
+  CHECK(older.none_in(rows));  // not new since the marks: passed over by its address
+  CHECK(std::count_if(rows.begin(), rows.end(), [&](const sl_sock_row& r) {
+          return (r.flags & SL_ROW_LISTENER) && r.local_port == listener.port;
+        }) == 1);
+  // Added to the map by that walk: not sent again as new, even if asked for.
+  rows.clear();
+  REQUIRE(bpf.read_new_holders(*fresh, collect));
+  CHECK(newer.none_in(rows));
+  // A walk of every new socket still finds the older one.
+  CHECK(older.both_in(bpf.read_holders(BpfMonitor::Holders::kNew)));
+
+  // More connections on one CPU than half its notes hold: they cannot be named (the walk
+  // of every new socket takes over). Pinned, so loopback handshakes run on this CPU.
+  cpu_set_t before;
+  REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  const std::vector<uint64_t> later = bpf.new_sockets().marks();
+  {
+    Listener busy;
+    REQUIRE(listen(busy.fd, 512) == 0);
+    std::vector<std::unique_ptr<Connection>> many;
+    for (int i = 0; i < SL_NEW_SLOTS / 2; ++i) many.push_back(std::make_unique<Connection>(busy));
+    CHECK_FALSE(bpf.new_sockets().since(later));
+  }
+  REQUIRE(sched_setaffinity(0, sizeof before, &before) == 0);
+}
+
 TEST_CASE("task_file reconcile lists this process as holder of a socket made before attach, with a lower-bound age",
           "[bpf]") {
   CloseWaitPair pair;  // exists before the monitor

@@ -119,8 +119,9 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
   const bool all = kind == SocketTable::Reconcile::kAll;
   const KernelCounters counters = bpf_.counters();
   // A socket the full map refused since the last walk of everything new is found only by
-  // such a walk (it is in no map to ask for).
-  if (counters.sockets_full != full_at_walk_) wanted = {};
+  // such a walk (it is in no map to ask for), and each such walk replaces the last one's.
+  const bool untracked = counters.sockets_full != full_at_walk_ || table_.untracked() > 0;
+  if (untracked) wanted = {};
   if (all) {
     lost_at_reconcile_ = counters.events_lost;
     next_full_reconcile_ns_ = start + static_cast<uint64_t>(options_.reconcile_interval.count());
@@ -132,12 +133,22 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
     table_.add_reconcile_rows(chunk);
   };
   const bool only_wanted = !all && !wanted.empty() && bpf_.read_holders_of(wanted, add_rows);
+  std::optional<size_t> by_address;  // sockets a walk of new ones visited, if it could name them
   if (!only_wanted) {
     // What this walk adds to the map: a walk of wanted sockets adds no new connection, so
     // the periodic walk of new sockets stays due.
     established_at_reconcile_ = counters.established;
     full_at_walk_ = counters.sockets_full;
-    bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
+    // Every socket new since the last such walk, if the state hook's notes still hold them
+    // all: the walk visits those alone (other sockets passed over by their address).
+    const NewSockets news = bpf_.new_sockets();
+    const std::optional<std::vector<uint64_t>> fresh = all || untracked ? std::nullopt : news.since(new_marks_);
+    new_marks_ = news.marks();
+    if (fresh && bpf_.read_new_holders(*fresh, add_rows)) {
+      by_address = fresh->size();
+    } else {
+      bpf_.read_holders(all ? BpfMonitor::Holders::kAll : BpfMonitor::Holders::kNew, add_rows);
+    }
   }
   table_.finish_reconcile(all ? SocketTable::HolderRows::kAll : SocketTable::HolderRows::kNew);
   if (options_.call_sites) {
@@ -148,7 +159,10 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
     }
   }
   if (options_.verbose) {
-    const std::string what = all ? "full" : only_wanted ? std::to_string(wanted.size()) + "-sockets" : "new-sockets";
+    const std::string what = all            ? "full"
+                             : only_wanted  ? std::to_string(wanted.size()) + "-sockets"
+                             : by_address   ? std::to_string(*by_address) + "-new-sockets"
+                                            : "new-sockets";
     std::fprintf(stderr, "sockleak: %s reconcile: %zu holder rows in %s\n", what.c_str(), rows, watch.elapsed().c_str());
   }
 }

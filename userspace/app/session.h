@@ -117,6 +117,7 @@ class Session {
   uint64_t holder_forks_seen_ = 0;  // SL_CNT_HOLDER_FORKS at the last report
   uint64_t established_at_reconcile_ = UINT64_MAX;  // SL_CNT_ESTABLISHED when the last walk began
   uint64_t full_at_walk_ = 0;  // KernelCounters::sockets_full at the last walk of every new socket
+  std::vector<uint64_t> new_marks_;  // NewSockets::marks() when that walk began
   uint64_t next_full_reconcile_ns_ = 0;  // holders of known sockets re-read then
   // Scans report changes; every reconcile interval, after lost events and after new
   // thresholds one reads every lingering socket (a state event lost, or racing the scan

@@ -512,17 +512,34 @@ void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
 bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink) {
   if (!features_.has(Feature::kSockFromFile) || cookies.size() > SL_MAX_WANTED) return false;
   const int sockets = bpf_map__fd(skel_->maps.sockets);
-  const int wanted = bpf_map__fd(skel_->maps.wanted_socks);
   std::vector<uint64_t> addresses;
   for (uint64_t cookie : cookies) {
     sl_sock_entry entry{};
     if (bpf_map_lookup_elem(sockets, &cookie, &entry) != 0) return false;
     addresses.push_back(entry.sk);
   }
+  return read_wanted(addresses, false, sink);
+}
+
+NewSockets BpfMonitor::new_sockets() const {
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<sl_new_socks> per_cpu(cpus > 0 ? static_cast<size_t>(cpus) : 1);
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.new_socks), &zero, per_cpu.data()) != 0) return NewSockets();
+  return NewSockets(std::move(per_cpu));
+}
+
+bool BpfMonitor::read_new_holders(std::span<const uint64_t> addresses, const RowSink& sink) {
+  return read_wanted(addresses, true, sink);
+}
+
+bool BpfMonitor::read_wanted(std::span<const uint64_t> addresses, bool new_only, const RowSink& sink) {
+  if (!features_.has(Feature::kSockFromFile) || addresses.size() > SL_MAX_WANTED) return false;
+  const int wanted = bpf_map__fd(skel_->maps.wanted_socks);
   // Emptied again whatever happens to the walk: the next one asks for other sockets.
   struct Unwant {
     int map;
-    const std::vector<uint64_t>& keys;
+    std::span<const uint64_t> keys;
     ~Unwant() {
       for (uint64_t key : keys) bpf_map_delete_elem(map, &key);
     }
@@ -532,7 +549,7 @@ bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSin
     if (bpf_map_update_elem(wanted, &address, &yes, BPF_ANY) != 0) return false;
   }
   ++skel_->bss->reconcile_generation;
-  skel_->bss->reconcile_new_only = 0;
+  skel_->bss->reconcile_new_only = new_only ? 1 : 0;
   skel_->bss->reconcile_wanted_only = 1;
   skel_->bss->reconcile_named_table = 0;
   skel_->bss->reconcile_named_tgid = 0;

@@ -18,6 +18,7 @@
 #include "kernel/unique_fd.h"
 #include "core/tick_rate.h"
 #include "core/kernel_features.h"
+#include "core/new_sockets.h"
 
 struct sockleak_bpf;
 struct bpf_link;
@@ -101,6 +102,13 @@ class BpfMonitor {
   // (at 100k held sockets, about half the time of kNew). False, and nothing read, when it
   // cannot: a socket not in the map, more than SL_MAX_WANTED, or no bpf_sock_from_file.
   bool read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink);
+  // The sockets the state hook noted reaching ESTABLISHED, as of now.
+  NewSockets new_sockets() const;
+  // kNew, visiting these sockets only (addresses from new_sockets().since(), which must be
+  // every socket new since the last walk), other connected sockets passed over by their
+  // address. False, and nothing read, when it cannot: more than SL_MAX_WANTED, or no
+  // bpf_sock_from_file.
+  bool read_new_holders(std::span<const uint64_t> addresses, const RowSink& sink);
   // Every process and the executable file it runs (iter/task), as call-site capture
   // records them. Empty unless call sites are on.
   std::vector<sl_capturer> read_executables();
@@ -158,6 +166,9 @@ class BpfMonitor {
   static int on_scan_row(void* ctx, void* data, size_t size);
   // Hands what scan_rows holds to sink (null: drops it), kScanChunkRows rows at a time.
   void drain_scan_ring(const RowSink* sink);
+  // A walk of every fd table sending the sockets at these addresses (and listeners); with
+  // new_only, of those only the ones whose holders were never sent. False as read_holders_of.
+  bool read_wanted(std::span<const uint64_t> addresses, bool new_only, const RowSink& sink);
   // One run of scan_sockets_loop, its rows to sink (drained while it runs, then the rest).
   void run_scan_loop(const RowSink& sink);
   // After a drain: rethrows what on_scan_row caught, or err; hands the last chunk to the sink.
