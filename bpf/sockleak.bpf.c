@@ -195,18 +195,20 @@ static __always_inline void count(__u32 which)
 }
 
 /* Sockets reach the map lazily, by reconciles: none is due while no connection reaches
- * ESTABLISHED, and one visits only the sockets noted here if few did. The slot first, then
- * the count: a reader never counts a slot not written yet. */
+ * ESTABLISHED, and one visits only the sockets noted here if few did. The slot, then its
+ * count, then the counter that makes a reconcile due: on x86 (stores in program order) a
+ * reader that sees a count has its slot; where a CPU reorders stores, a slot read stale
+ * leaves its socket to the next full reconcile. */
 static __always_inline void note_established(const struct sock *sk)
 {
 	__u32 zero = 0;
 	struct sl_new_socks *news = bpf_map_lookup_elem(&new_socks, &zero);
 
+	if (news) {
+		news->sk[news->written & (SL_NEW_SLOTS - 1)] = (__u64)sk;
+		news->written++;
+	}
 	count(SL_CNT_ESTABLISHED);
-	if (!news)
-		return;
-	news->sk[news->written & (SL_NEW_SLOTS - 1)] = (__u64)sk;
-	news->written++;
 }
 
 /* Sends ev; with wake, wakes userspace at once (else once SL_WAKEUP_BYTES are pending). */

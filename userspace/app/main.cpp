@@ -14,9 +14,10 @@
 
 int main(int argc, char** argv) {
   using namespace sockleak;
-  // One malloc arena for every thread: the threads that build the socket table (the scan
-  // ring's drainer) run while the main thread waits, so they never contend, and a second
-  // arena holding part of a 100k-socket table cost 2 MB of RSS in free pages.
+  // One malloc arena for every thread: a second arena holding part of a 100k-socket table
+  // (built by the scan ring's drainer while the main thread waits in the kernel) cost 2 MB
+  // of RSS in free pages. The other threads (metrics server, alert pusher) allocate a
+  // little per report.
   mallopt(M_ARENA_MAX, 1);
   // The sandboxed call-site symbolizer, started by sockleak itself (not a user command).
   if (argc == 2 && std::string_view(argv[1]) == kSymbolizerCommand) return run_symbolizer_helper(kSymbolizerChannel);

@@ -142,7 +142,11 @@ void Session::reconcile(SocketTable::Reconcile kind, std::span<const uint64_t> w
     // Every socket new since the last such walk, if the state hook's notes still hold them
     // all: the walk visits those alone (other sockets passed over by their address).
     const NewSockets news = bpf_.new_sockets();
-    const std::optional<std::vector<uint64_t>> fresh = all || untracked ? std::nullopt : news.since(new_marks_);
+    // Not for one-shot commands (they read held sockets whole: a walk of a few would
+    // replace them), nor when wanted sockets could not be asked for (only a walk of every
+    // new socket settles them).
+    const bool may_name = !all && !untracked && wanted.empty() && watches(options_.command);
+    const std::optional<std::vector<uint64_t>> fresh = may_name ? news.since(new_marks_) : std::nullopt;
     new_marks_ = news.marks();
     if (fresh && bpf_.read_new_holders(*fresh, add_rows)) {
       by_address = fresh->size();

@@ -427,17 +427,19 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   }
   drain_scan_ring(nullptr);  // what a scan that failed midway left: not this scan's
   skel_->bss->scan_config.full = all ? 1 : 0;
-  LoopResume at;
+  // Each run resumes at the key where the last one stopped, or at its place if that key
+  // is gone; the first from the map's first entry.
   sl_scan_loop& run = skel_->bss->scan_loop;
+  run.start = 0;
+  run.resume_key = 0;
   for (;;) {
-    run.start = at.place;
-    run.resume_key = at.key;
     // Runs of a bounded length: the kernel does not preempt a program run.
     run.budget = kLoopRunEntries;
     run_scan_loop(sink);
     const bool progress = run.scanned > 0 || run.stopped != SL_LOOP_FULL;
     if (run.stopped == SL_LOOP_ENDED) break;
-    at = {run.stopped_at, run.next_key};
+    run.start = run.stopped_at;
+    run.resume_key = run.next_key;
     if (!progress) throw Error("socket map scan: a run made no progress (a row larger than the scan ring?)");
   }
   tracked_ = run.seen;  // the map ended: a whole walk
@@ -565,7 +567,13 @@ std::vector<sl_capturer> BpfMonitor::read_executables() {
 
 int BpfMonitor::on_event(void* ctx, void* data, size_t size) {
   auto* self = static_cast<BpfMonitor*>(ctx);
-  (*self->sink_)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  // Nothing may unwind through libbpf's C frames: an exception is kept for poll_events.
+  try {
+    (*self->sink_)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  } catch (...) {
+    self->event_error_ = std::current_exception();
+    return -ECANCELED;
+  }
   return 0;
 }
 
@@ -573,8 +581,9 @@ void BpfMonitor::poll_events(std::chrono::milliseconds timeout, const EventBytes
   sink_ = &sink;
   // Producers skip wakeups until 64 KiB are pending, so consume after every wait.
   int err = ring_buffer__poll(ring_.get(), static_cast<int>(timeout.count()));
-  if (err >= 0 || err == -EINTR) err = ring_buffer__consume(ring_.get());
+  if (!event_error_ && (err >= 0 || err == -EINTR)) err = ring_buffer__consume(ring_.get());
   sink_ = nullptr;
+  if (event_error_) std::rethrow_exception(std::exchange(event_error_, nullptr));
   if (err < 0 && err != -EINTR) throw Error("ring buffer: " + errno_text(err));
 }
 

@@ -174,12 +174,6 @@ class BpfMonitor {
   // After a drain: rethrows what on_scan_row caught, or err; hands the last chunk to the sink.
   void finish_scan_drain(int err);
   static constexpr size_t kScanChunkRows = 512;
-  // Where a run of scan_sockets_loop resumes: the entry key, or if it is gone the place
-  // (sl_scan_loop); {0, 0} from the start.
-  struct LoopResume {
-    uint64_t place = 0;
-    uint64_t key = 0;
-  };
   // Entries one run scans at most: the kernel does not preempt a run, so its length is
   // bounded; each run passes over the entries before its resume point again.
   static constexpr uint64_t kLoopRunEntries = 65536;
@@ -195,9 +189,9 @@ class BpfMonitor {
   const RowSink* scan_sink_ = nullptr;
   std::exception_ptr scan_error_;       // thrown in on_scan_row, rethrown after the drain
   UniqueFd walk_;            // the scan walk read in slices, open between them (iterator)
-  uint64_t loop_scans_ = 0;
-  uint64_t scan_runs_ = 0;
-  bool drain_while_scanning_ = true;  // scans of changes asked for (walks by loop: one in so many walks)
+  uint64_t loop_scans_ = 0;  // scans of changes asked for (walks by loop: one in so many walks)
+  uint64_t scan_runs_ = 0;   // runs of scan_sockets_loop
+  bool drain_while_scanning_ = true;
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
@@ -211,6 +205,7 @@ class BpfMonitor {
   TickRate tick_rate_;
   uint32_t pidns_level_ = 0;
   const EventBytes* sink_ = nullptr;
+  std::exception_ptr event_error_;  // thrown in on_event, rethrown by poll_events
 };
 
 }  // namespace sockleak

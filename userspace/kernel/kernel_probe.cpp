@@ -136,12 +136,13 @@ std::string kernel_release() {
 }  // namespace
 
 std::optional<BtfTypes> load_kernel_types(std::string* error) {
+  auto failed = [error](int err) {
+    *error = std::string(kSysfsBtf) + ": " + std::strerror(err);
+    return std::optional<BtfTypes>();
+  };
   UniqueFd fd(::open(kSysfsBtf, O_RDONLY | O_CLOEXEC));
   struct stat st {};
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-    *error = std::string(kSysfsBtf) + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return failed(errno);
   auto parsed = [error](std::optional<BtfTypes> types) {
     if (!types) *error = std::string(kSysfsBtf) + ": " + *error;
     return types;
@@ -162,10 +163,7 @@ std::optional<BtfTypes> load_kernel_types(std::string* error) {
     if (used == blob.size()) blob.resize(blob.size() * 2);
     const ssize_t n = ::read(fd.get(), blob.data() + used, blob.size() - used);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = std::string(kSysfsBtf) + ": " + std::strerror(errno);
-      return std::nullopt;
-    }
+    if (n < 0) return failed(errno);
     if (n == 0) break;
     used += static_cast<size_t>(n);
   }
