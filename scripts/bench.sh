@@ -246,8 +246,8 @@ rec100k_fallbacks=$(reconcile_ms 100000 "$fallbacks")
 # first one that reports all N, and over the 30 after those (a steady state that stays
 # flat: each window holds one full reconcile, every 30 s; full scans, every 2 min, are
 # timed on their own, after the windows, asked for by a SIGHUP): CPU per report
-# (user+sys), peak RSS, the time from start until all N were reported, the last full reconcile, full scan
-# and new-sockets reconcile of the run; then `snapshot`'s wall time and peak RSS (medians of 5).
+# (user+sys), peak RSS, the time from start until all N were reported, the last full
+# reconcile, full scan and new-sockets reconcile of the run; then `snapshot`'s wall time and peak RSS (medians of 5).
 # Prints "CPU_MS_PER_REPORT/NEXT_30 RSS_MB SNAPSHOT_MS SNAPSHOT_MB FULL_RECONCILE_MS
 # NEW_RECONCILE_MS FULL_SCAN_MS ALL_REPORTED_S".
 # Starts `run -v` with a 10 s idle threshold (more args: its options; log in
