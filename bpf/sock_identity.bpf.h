@@ -162,27 +162,28 @@ static __always_inline __u64 sl_jiffies_to_ms(__u32 ticks)
 	return (__u64)ticks * 1000 / hz;
 }
 
-/* The tick of the socket's last data sent or received (the later of its jiffies stamps),
- * and in idle_ms the milliseconds since. */
-static __always_inline __u32 sl_last_active(const struct sock *sk, __u64 *idle_ms)
+/* Milliseconds since the socket last sent or received data (the later of its jiffies
+ * stamps). */
+static __always_inline __u64 sl_idle_ms(const struct sock *sk)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 sent = BPF_CORE_READ(tp, lsndtime);
 	__u32 rcvd = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
-	__u32 since = sl_ticks_since_either(now, sent, rcvd);
 
-	*idle_ms = sl_jiffies_to_ms(since);
-	return now - since;
+	return sl_jiffies_to_ms(sl_ticks_since_either(now, sent, rcvd));
 }
 
-/* Milliseconds since the socket last sent or received data. */
-static __always_inline __u64 sl_idle_ms(const struct sock *sk)
+/* A mark that changes whenever the socket sends or receives new data: the next sequence
+ * number each way (received in order; sent, not retransmitted; keepalive probes and zero
+ * window probes move neither, nor do they move the activity stamps). The two sit side by
+ * side in struct tcp_sock, one cache line where the stamps are two. A transfer of exactly
+ * a multiple of 4 GiB each way between two reads would go unseen. */
+static __always_inline __u64 sl_data_mark(const struct sock *sk)
 {
-	__u64 idle_ms;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 
-	sl_last_active(sk, &idle_ms);
-	return idle_ms;
+	return (__u64)BPF_CORE_READ(tp, rcv_nxt) << 32 | BPF_CORE_READ(tp, snd_nxt);
 }
 
 /* Lower bound of the time a CLOSE_WAIT socket entered that state: the FIN was the

@@ -801,17 +801,15 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 	const struct sock *sk = (const struct sock *)entry->sk;
 
 	/* The recheck of a reported idle socket (at 100k idle sockets, 10k of them per scan):
-	 * its activity timestamps alone. Identity, state and acceptance need no reading: the
-	 * state hook updates or drops an announced entry at every transition, and an accepted
-	 * socket never returns to a queue; full scans check everything. */
-	if (!full && entry->reported == SL_REPORTED && entry->state == TCP_ESTABLISHED) {
-		__u64 idle_ms;
-		__u32 active = sl_last_active(sk, &idle_ms);
-
-		if (active == entry->active_tick && idle_ms >= scan_config.established_idle_ms) {
-			entry->next_check_ns = now + scan_config.recheck_ns;
-			return 0;
-		}
+	 * its data mark alone, one cache line. No data since it was reported: still idle, and
+	 * longer (a threshold changed by a reload comes with a full scan). Identity, state and
+	 * acceptance need no reading: the state hook updates or drops an announced entry at
+	 * every transition, and an accepted socket never returns to a queue; full scans check
+	 * everything. */
+	if (!full && entry->reported == SL_REPORTED && entry->state == TCP_ESTABLISHED &&
+	    sl_data_mark(sk) == entry->data_mark) {
+		entry->next_check_ns = now + scan_config.recheck_ns;
+		return 0;
 	}
 
 	/* The cookie proves the socket is still the one this entry was made for. An entry
@@ -833,8 +831,9 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		forget(cookie, entry);
 		return 0;
 	}
-	__u64 idle;
-	__u32 active = sl_last_active(sk, &idle);
+	/* The mark first: data between the two reads then shows at the next recheck. */
+	__u64 mark = sl_data_mark(sk);
+	__u64 idle = sl_idle_ms(sk);
 
 	/* The entry missed a transition (no path is known since the state hook takes over a
 	 * reconcile's concurrent insert; kept as a guard): the socket is in `state` since some
@@ -863,7 +862,7 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 	if (entry->reported && !full && queued == (entry->reported == SL_REPORTED_QUEUED)) {
 		/* Still lingering: news only if an idle socket was active meanwhile (its idle
 		 * time started again). */
-		if (state == TCP_CLOSE_WAIT || active == entry->active_tick) {
+		if (state == TCP_CLOSE_WAIT || mark == entry->data_mark) {
 			entry->next_check_ns = queued ? 0 : now + scan_config.recheck_ns;
 			return 0;
 		}
@@ -890,7 +889,7 @@ static __always_inline int scan_entry(struct seq_file *seq, bool to_ring, __u64 
 		return SL_SCAN_FULL;
 	entry->announced = 1;
 	entry->reported = queued ? SL_REPORTED_QUEUED : SL_REPORTED;
-	entry->active_tick = active;
+	entry->data_mark = mark;
 	/* A reported CLOSE_WAIT socket changes only by its state events. An unaccepted one is
 	 * read again at every scan: accept() gives it a holder without an event. */
 	if (queued)

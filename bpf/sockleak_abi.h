@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 8
+#define SL_ABI_VERSION 9
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_MAX_HOLDER_PROCESSES 4096 /* processes holding reported sockets the fork hook knows */
@@ -97,10 +97,10 @@ struct sl_sock_entry {
 	 * (a CLOSE_WAIT socket lingers at a known time, an ESTABLISHED one not before its idle
 	 * time can reach the threshold), and a reported one is re-read only this often. */
 	__u64 next_check_ns;
-	/* Reported ESTABLISHED: the tick of its last data either way, as reported (a recheck
-	 * that reads the same stamp finds it in the same idle period, with no clock involved). */
-	__u32 active_tick;
-	__u32 _pad3;
+	/* Reported: its next sequence numbers both ways as reported (sl_data_mark). A recheck
+	 * that reads the same finds no data sent or received since: still idle, with no clock
+	 * and no timestamp involved. */
+	__u64 data_mark;
 	/* The reconcile that sent its holders to userspace (low 32 bits of the generation);
 	 * 0: not sent yet (made by the state hook), so the next reconcile sends them. */
 	__u32 holders_gen;

@@ -2,6 +2,7 @@
 // does its job on a real loopback connection made by this test.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -255,9 +256,13 @@ TEST_CASE("scans of changes report a lingering socket once, and retire an idle o
       established.insert(row.cookie);
     }
   }
-  // With a real threshold the active sockets no longer linger: retired (a row naming only
-  // the socket); the CLOSE_WAIT one (whose age is not idle time) stays.
+  // With a real threshold, data the other way makes them active sockets that no longer
+  // linger: retired (a row naming only the socket); the CLOSE_WAIT one (whose age is not
+  // idle time) stays. (A threshold changed alone is for a full scan, as after a reload: a
+  // recheck reads only whether data moved.)
   bpf.set_scan_thresholds({0ns, 1h}, 0ns);
+  REQUIRE(write(served, "y", 1) == 1);
+  std::this_thread::sleep_for(50ms);
   scan = bpf.scan_lingering(BpfMonitor::Scan::kChanges);
   std::set<uint64_t> retired;
   for (const sl_sock_row& row : scan) {
@@ -268,6 +273,49 @@ TEST_CASE("scans of changes report a lingering socket once, and retire an idle o
   scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
   CHECK(rows_of(scan, pair.port, 0) == 1);
   CHECK(rows_of(scan, listener.port, 0) == 0);
+  close(client);
+  close(served);
+}
+
+TEST_CASE("keepalive probes answered on an idle connection are no activity: it still lingers", "[bpf]") {
+  BpfMonitor bpf(settings());
+  bpf.set_scan_thresholds({1h, 300ms}, 0ns);  // idle ESTABLISHED sockets re-read at every scan
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  const int on = 1;
+  const int second = 1;
+  REQUIRE(setsockopt(client, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == 0);
+  REQUIRE(setsockopt(client, IPPROTO_TCP, TCP_KEEPIDLE, &second, sizeof(second)) == 0);
+  REQUIRE(setsockopt(client, IPPROTO_TCP, TCP_KEEPINTVL, &second, sizeof(second)) == 0);
+  bpf.read_holders();
+  std::this_thread::sleep_for(400ms);
+  auto mine = [&](const std::vector<sl_sock_row>& rows) {
+    int n = 0;
+    for (const sl_sock_row& row : rows) {
+      if (row.local_port == listener.port || row.peer_port == listener.port) ++n;
+    }
+    return n;
+  };
+  CHECK(mine(bpf.scan_lingering(BpfMonitor::Scan::kChanges)) == 2);  // both ends idle
+  // The client probes after 1 s idle and every second after, and the peer answers each.
+  tcp_info info{};
+  socklen_t size = sizeof(info);
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(100ms);
+    size = sizeof(info);
+    REQUIRE(getsockopt(client, IPPROTO_TCP, TCP_INFO, &info, &size) == 0);
+    if (info.tcpi_last_data_recv >= 1500 && info.tcpi_last_ack_recv < 500) break;
+  }
+  INFO("last data received " << info.tcpi_last_data_recv << " ms ago, last ACK " << info.tcpi_last_ack_recv);
+  REQUIRE(info.tcpi_last_ack_recv < 500);  // a probe was answered: an ACK, with no data
+  CHECK(mine(bpf.scan_lingering(BpfMonitor::Scan::kChanges)) == 0);  // neither retired nor reported again
+  std::vector<sl_sock_row> all = bpf.scan_lingering(BpfMonitor::Scan::kAll);
+  CHECK(mine(all) == 2);
+  for (const sl_sock_row& row : all) {
+    if (row.local_port == listener.port || row.peer_port == listener.port) CHECK(row.idle_ms >= 1500);
+  }
   close(client);
   close(served);
 }
