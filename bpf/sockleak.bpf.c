@@ -112,6 +112,18 @@ __u32 watch_parent = 0;
 /* task_struct.flags: the task is exiting (its files are being closed by the exit). */
 #define SL_PF_EXITING 0x00000004
 
+/* Set before load: sockets entering CLOSE_WAIT are noted in close_waits and settled later
+ * (kernels with bpf_loop, except `exec`, whose exit closes need every entry at once). */
+const volatile __u32 note_close_waits = 0;
+/* close_waits has 2^close_wait_slot_bits slots. */
+const volatile __u32 close_wait_slot_bits = SL_CLOSE_WAIT_SLOT_BITS;
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_CLOSE_WAIT_SLOTS); /* set by userspace; 1 where nothing is noted */
+	__type(key, __u32);
+	__type(value, struct sl_close_wait_note);
+} close_waits SEC(".maps");
+
 /* Set before load. 0: no call sites; N: capture one connect/accept in N (1 = all). */
 const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
@@ -325,11 +337,11 @@ static __always_inline void forget(__u64 cookie, const struct sl_sock_entry *ent
 		release_stack(stack_id);
 }
 
-/* The map holds only sockets that can linger: CLOSE_WAIT ones (entry created on entering
- * it), ESTABLISHED ones a reconcile found held by a process, and, with call sites on,
- * sockets whose connect()/accept() stack was captured. A short connection therefore
- * touches the map once (it passes CLOSE_WAIT on one side) and is otherwise filtered by
- * its states alone. */
+/* The map holds only sockets that can linger: CLOSE_WAIT ones (noted on entering it,
+ * settled before the next scan), ESTABLISHED ones a reconcile found held by a process, and,
+ * with call sites on, sockets whose connect()/accept() stack was captured. A short
+ * connection therefore only looks the map up (one side passes CLOSE_WAIT: a note, cleared
+ * as it leaves) and is otherwise filtered by its states alone. */
 static __always_inline bool may_be_tracked(int oldstate)
 {
 	return oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
@@ -343,6 +355,102 @@ static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entr
 	if (err == -SL_E2BIG)
 		count(SL_CNT_SOCKETS_FULL);
 	return err;
+}
+
+/* A socket that entered CLOSE_WAIT at since_ns, added to the map. Already there: added by a
+ * reconcile (that read it as ESTABLISHED, or with a bound for its age) or settled from an
+ * earlier note of a socket at the same address (whose CLOSE_WAIT began earlier): the
+ * latest entry into the state is this socket's. */
+static __always_inline void track_close_wait(__u64 id, __u64 sk, __u64 since_ns)
+{
+	struct sl_sock_entry fresh = {
+		.sk = sk,
+		.since_ns = since_ns,
+		.state = TCP_CLOSE_WAIT,
+		.stack_id = SL_NO_STACK,
+		.next_check_ns = since_ns + scan_config.close_wait_ns,
+	};
+
+	if (track(id, &fresh) != -SL_EEXIST)
+		return;
+	struct sl_sock_entry *known = bpf_map_lookup_elem(&sockets, &id);
+
+	if (known && (known->state != TCP_CLOSE_WAIT || known->since_lower || known->since_ns < since_ns)) {
+		known->state = TCP_CLOSE_WAIT;
+		known->since_ns = since_ns;
+		known->since_lower = 0;
+		known->reported = 0;
+		known->next_check_ns = fresh.next_check_ns;
+	}
+}
+
+/* A note read whole: its socket last (the hook writes it last), and again after the rest,
+ * so that a note being written over is not read half old, half new. False: being written. */
+static __always_inline bool read_close_wait(struct sl_close_wait_note *note, struct sl_close_wait_note *out)
+{
+	out->sk = *(volatile __u64 *)&note->sk;
+	out->id = *(volatile __u64 *)&note->id;
+	out->since_ns = *(volatile __u64 *)&note->since_ns;
+	return out->sk == *(volatile __u64 *)&note->sk;
+}
+
+/* A noted socket that is still the one noted and still in CLOSE_WAIT, added to the map;
+ * one that left the state (or whose memory is another socket's now) is passed over. False
+ * only for a note just written: the hook runs before the kernel stores the new state, so
+ * the socket may still read ESTABLISHED (or SYN_RECV: a Fast Open child) for a moment. */
+static __always_inline bool settle_close_wait(const struct sl_close_wait_note *note, __u64 now)
+{
+	const struct sock *s = (const struct sock *)note->sk;
+
+	if (!note->sk || sl_read_sock_id(s) != note->id)
+		return true;
+	__u32 state = BPF_CORE_READ(s, __sk_common.skc_state);
+
+	if (state == TCP_CLOSE_WAIT) {
+		track_close_wait(note->id, note->sk, note->since_ns);
+		return true;
+	}
+	return !((state == TCP_ESTABLISHED || state == TCP_SYN_RECV) && now < note->since_ns + SL_HEAL_AFTER_NS);
+}
+
+/* The slot of a socket's note, by the hash of its addresses and ports (kept while it is
+ * connected; the verifier does no arithmetic on the socket's own address). */
+static __always_inline struct sl_close_wait_note *close_wait_slot(const struct sock *sk)
+{
+	__u32 slot = (sk->__sk_common.skc_hash * 0x9E3779B9u) >> (32 - close_wait_slot_bits);
+
+	return bpf_map_lookup_elem(&close_waits, &slot);
+}
+
+/* The state hook's note of a socket entering CLOSE_WAIT. Another socket's note in its slot
+ * is settled first, so nothing is lost however long userspace waits. Two CPUs writing one
+ * slot at once (two sockets entering CLOSE_WAIT together, their addresses alike) may lose
+ * a note: its socket waits for a reconcile, which reads it with a bound for its age. */
+static __always_inline void note_close_wait(__u64 id, const struct sock *sk, __u64 now)
+{
+	struct sl_close_wait_note *note = close_wait_slot(sk);
+
+	if (!note) {
+		track_close_wait(id, (__u64)sk, now);
+		return;
+	}
+	if (note->sk && note->sk != (__u64)sk) {
+		struct sl_close_wait_note other = *note;
+
+		settle_close_wait(&other, now);
+	}
+	note->id = id;
+	note->since_ns = now;
+	note->sk = (__u64)sk;
+}
+
+/* A socket left CLOSE_WAIT before its note was settled: its slot is free again. */
+static __always_inline void forget_close_wait(const struct sock *sk)
+{
+	struct sl_close_wait_note *note = close_wait_slot(sk);
+
+	if (note && note->sk == (__u64)sk)
+		note->sk = 0;
 }
 
 /* A process and the executable file it runs, read the same way at capture and by the
@@ -516,29 +624,18 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 
 	if (!entry) {
 		if (newstate == TCP_CLOSE_WAIT) {
+			/* Assigned here: the socket's later transitions look it up by it. */
 			if (!cookie)
 				cookie = sl_sock_id((struct sock *)sk);
-			struct sl_sock_entry fresh = {
-				.sk = (__u64)sk,
-				.since_ns = bpf_ktime_get_ns(),
-				.state = TCP_CLOSE_WAIT,
-				.stack_id = SL_NO_STACK,
-			};
-			fresh.next_check_ns = fresh.since_ns + scan_config.close_wait_ns;
 			/* A reconcile on another CPU may have added it as ESTABLISHED between the
 			 * lookup and here (it read the state before this transition): the entry is
-			 * then this socket's, and it entered CLOSE_WAIT now. */
-			if (track(cookie, &fresh) == -SL_EEXIST) {
-				struct sl_sock_entry *raced = bpf_map_lookup_elem(&sockets, &cookie);
-
-				if (raced) {
-					raced->state = TCP_CLOSE_WAIT;
-					raced->since_ns = fresh.since_ns;
-					raced->since_lower = 0;
-					raced->reported = 0;
-					raced->next_check_ns = fresh.next_check_ns;
-				}
-			}
+			 * then this socket's, and it entered CLOSE_WAIT now (track_close_wait). */
+			if (note_close_waits)
+				note_close_wait(cookie, sk, bpf_ktime_get_ns());
+			else
+				track_close_wait(cookie, (__u64)sk, bpf_ktime_get_ns());
+		} else if (note_close_waits && oldstate == TCP_CLOSE_WAIT) {
+			forget_close_wait(sk);
 		}
 		return 0;
 	}
@@ -561,6 +658,9 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 		/* Leaving the states that linger (closing, or a failed connect): forget it. */
 		if (watch_tree && oldstate == TCP_CLOSE_WAIT)
 			report_exit_close(sk, cookie, entry);
+		/* Added by a reconcile before its note was settled: the note goes too. */
+		if (note_close_waits && oldstate == TCP_CLOSE_WAIT)
+			forget_close_wait(sk);
 		forget(cookie, entry);
 		return 0;
 	}
@@ -667,6 +767,17 @@ int BPF_PROG(on_read, struct sock *sk)
 	__u64 cookie = sl_sock_id(sk);
 	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
 
+	/* A noted CLOSE_WAIT socket (a request that came with its FIN, read first now): settled
+	 * here, so that its call site is named like any other's. */
+	if (!entry && state == TCP_CLOSE_WAIT && note_close_waits) {
+		struct sl_close_wait_note *note = close_wait_slot(sk);
+
+		if (note && note->sk == (__u64)sk) {
+			track_close_wait(note->id, (__u64)sk, note->since_ns);
+			note->sk = 0;
+			entry = bpf_map_lookup_elem(&sockets, &cookie);
+		}
+	}
 	if (entry ? entry->stack_id != SL_NO_STACK || entry->site_tried : state != TCP_ESTABLISHED)
 		return 0;  /* named, tried, or a CLOSE_WAIT socket no hook saw enter it (its age unknown) */
 	/* Kernel threads (NFS, kTLS workers) have no user stack to name. */
@@ -965,6 +1076,34 @@ int scan_sockets_loop(void *ctx)
 	bpf_for_each_map_elem(&sockets, scan_step, &walk, 0);
 	scan_loop = walk.run;
 	scan_visited = walk.run.seen;
+	return 0;
+}
+
+static long settle_close_wait_step(__u32 index, void *ctx)
+{
+	struct sl_close_wait_note *note = bpf_map_lookup_elem(&close_waits, &index);
+	struct sl_close_wait_note seen;
+
+	if (!note)
+		return 1;
+	if (!note->sk || !read_close_wait(note, &seen))
+		return 0;
+	/* Freed unless the hook wrote another note there meanwhile (a narrow window, no
+	 * compare-and-swap before -mcpu=v3: a note lost so waits for a reconcile, which reads
+	 * its socket with a bound for its age). */
+	if (settle_close_wait(&seen, *(__u64 *)ctx) && *(volatile __u64 *)&note->sk == seen.sk)
+		note->sk = 0;
+	return 0;
+}
+
+/* Before each scan (run on demand by userspace): the sockets noted entering CLOSE_WAIT
+ * that have not left it, added to the map. */
+SEC("raw_tp")
+int settle_close_waits(void *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_loop(1u << close_wait_slot_bits, settle_close_wait_step, &now, 0);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 9
+#define SL_ABI_VERSION 10
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_MAX_HOLDER_PROCESSES 4096 /* processes holding reported sockets the fork hook knows */
@@ -118,6 +118,22 @@ struct sl_new_socks {
 	__u64 written; /* sockets noted on this CPU, ever */
 	__u64 sk[SL_NEW_SLOTS];
 };
+
+/* A socket that entered CLOSE_WAIT, noted by the state hook rather than added to the map:
+ * most leave that state within microseconds (the client of a short connection the server
+ * closed), and an insert and a delete in the map were most of the hook's cost under
+ * connection churn. Notes sit in slots chosen by the socket's address; one that leaves the
+ * state clears its own. A program userspace runs before each scan settles the others:
+ * added to the map if they still linger, from since_ns. A note in the way of another is
+ * settled by the hook first. id: the socket's identity (its cookie assigned when noted);
+ * sk 0: a free slot. */
+struct sl_close_wait_note {
+	__u64 sk;
+	__u64 id;
+	__u64 since_ns;
+};
+#define SL_CLOSE_WAIT_SLOT_BITS 14
+#define SL_CLOSE_WAIT_SLOTS (1 << SL_CLOSE_WAIT_SLOT_BITS)
 
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
  * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */

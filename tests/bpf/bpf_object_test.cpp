@@ -23,6 +23,7 @@
 #include <cstring>
 #include <string>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -99,6 +100,14 @@ struct CloseWaitPair {
     if (client >= 0) close(client);
   }
 };
+
+// Call sites on for this process only, one socket in `sample` captured.
+sockleak::BpfSettings own_call_sites(uint32_t sample) {
+  sockleak::BpfSettings s = settings();
+  s.stack_sample = sample;
+  s.stack_tgid = static_cast<uint32_t>(getpid());
+  return s;
+}
 
 sockleak::Thresholds zero_thresholds() { return {std::chrono::nanoseconds(0), std::chrono::hours(24)}; }
 
@@ -189,6 +198,59 @@ TEST_CASE("a CLOSE_WAIT socket made after attach is scanned with its exact entry
   CHECK(held->tgid == static_cast<uint32_t>(getpid()));
   CHECK((held->flags & SL_ROW_BRIEF) != 0);
   CHECK(held->state == 8);
+}
+
+TEST_CASE("sockets entering CLOSE_WAIT are all in the next scan, from the moment they entered it, notes sharing a "
+          "slot too",
+          "[bpf]") {
+  sockleak::BpfSettings s = settings();
+  s.close_wait_slot_bits = GENERATE(14u, 4u);  // as run, and 16 slots: most notes share one
+  BpfMonitor bpf(s);
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  auto monotonic = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+  };
+  // With no scan between, the hook settles each note it writes over.
+  Listener listener;
+  REQUIRE(listen(listener.fd, 512) == 0);
+  struct Noted {
+    int client;
+    uint64_t from;
+    uint64_t to;
+  };
+  std::map<uint16_t, Noted> by_port;
+  constexpr int kSockets = 300;
+  for (int i = 0; i < kSockets; ++i) {
+    const int client = listener.connect_client();
+    const int served = accept(listener.fd, nullptr, nullptr);
+    REQUIRE(served >= 0);
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    REQUIRE(getsockname(client, reinterpret_cast<sockaddr*>(&local), &len) == 0);
+    const uint64_t from = monotonic();
+    close(served);
+    char c = 0;
+    ssize_t got = -1;
+    for (int wait = 0; wait < 1000 && (got = recv(client, &c, 1, MSG_PEEK | MSG_DONTWAIT)) != 0; ++wait) {
+      std::this_thread::sleep_for(1ms);  // until the FIN is in: CLOSE_WAIT
+    }
+    REQUIRE(got == 0);
+    by_port[ntohs(local.sin_port)] = {client, from, monotonic()};
+  }
+  size_t found = 0;
+  for (const sl_sock_row& row : bpf.scan_lingering(BpfMonitor::Scan::kAll)) {
+    auto it = by_port.find(row.local_port);
+    if (row.peer_port != listener.port || it == by_port.end()) continue;
+    ++found;
+    CHECK(row.state == 8);  // TCP_CLOSE_WAIT
+    CHECK((row.flags & SL_ROW_SINCE_LOWER) == 0);
+    CHECK(row.since_ns >= it->second.from);
+    CHECK(row.since_ns <= it->second.to);
+  }
+  CHECK(found == by_port.size());
+  for (const auto& [port, noted] : by_port) close(noted.client);
 }
 
 TEST_CASE("short connections leave nothing in the map; ESTABLISHED sockets enter it through a reconcile", "[bpf]") {
@@ -712,10 +774,7 @@ TEST_CASE("connections that never linger produce no ring-buffer events", "[bpf]"
 }
 
 TEST_CASE("a call site is captured at connect and collected once its socket is gone", "[bpf]") {
-  sockleak::BpfSettings settings = ::settings();
-  settings.stack_sample = 1;
-  settings.stack_tgid = static_cast<uint32_t>(getpid());
-  BpfMonitor bpf(settings);
+  BpfMonitor bpf(own_call_sites(1));
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   uint32_t stack_id = SL_NO_STACK;
   {
@@ -768,12 +827,31 @@ uint16_t local_port(int fd) {
   return ntohs(a.sin_port);
 }
 
+TEST_CASE("a request that came with its FIN, first read in CLOSE_WAIT, names the read as its call site", "[bpf]") {
+  BpfMonitor bpf(own_call_sites(1));
+  bpf.set_scan_thresholds(zero_thresholds(), 0ns);
+  Listener listener;
+  const int client = listener.connect_client();
+  const int served = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served >= 0);
+  const uint16_t client_port = local_port(client);
+  REQUIRE(write(client, "x", 1) == 1);
+  close(client);  // the served end goes CLOSE_WAIT with the byte unread
+  std::this_thread::sleep_for(50ms);
+  char c = 0;
+  REQUIRE(read(served, &c, 1) == 1);
+  const auto scan = bpf.scan_lingering(BpfMonitor::Scan::kAll);
+  const auto row = std::find_if(scan.begin(), scan.end(), [&](const sl_sock_row& r) { return r.peer_port == client_port; });
+  REQUIRE(row != scan.end());
+  CHECK(row->state == 8);  // TCP_CLOSE_WAIT
+  CHECK((row->flags & SL_ROW_SINCE_LOWER) == 0);
+  CHECK(row->stack_id != SL_NO_STACK);
+  close(served);
+}
+
 TEST_CASE("an accepted socket's call site is its first read; one socket in N is sampled by its inode", "[bpf]") {
   constexpr uint32_t kSample = 4;
-  sockleak::BpfSettings settings = ::settings();
-  settings.stack_sample = kSample;
-  settings.stack_tgid = static_cast<uint32_t>(getpid());
-  BpfMonitor bpf(settings);
+  BpfMonitor bpf(own_call_sites(kSample));
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
   // The kernel's sampling rule, computed here from the inode the kernel reports in /proc.
   const auto sampled = [](uint64_t ino) { return ((ino * 0x9E3779B97F4A7C15ull) >> 32) % kSample == 0; };

@@ -98,6 +98,15 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   if (int err = bpf_map__set_max_entries(skel_->maps.sockets, settings.max_sockets)) {
     throw Error("socket map size " + std::to_string(settings.max_sockets) + ": " + errno_text(err), kExitUsage);
   }
+  // Sockets entering CLOSE_WAIT noted in slots, settled before each scan (by bpf_loop()):
+  // short connections then leave the map alone. `exec` adds them at once: a watched
+  // process's exit may close one before any scan, and is reported from its entry.
+  note_close_waits_ = loop && !settings.watch_tree && bpf_program__autoload(skel_->progs.on_state_change);
+  bpf_program__set_autoload(skel_->progs.settle_close_waits, note_close_waits_);
+  const uint32_t slot_bits = std::min<uint32_t>(settings.close_wait_slot_bits, 20);
+  bpf_map__set_max_entries(skel_->maps.close_waits, note_close_waits_ ? 1u << slot_bits : 1);
+  skel_->rodata->close_wait_slot_bits = slot_bits;
+  skel_->rodata->note_close_waits = note_close_waits_;
   skel_->rodata->stack_sample = settings.stack_sample;
   skel_->rodata->stack_tgid = settings.stack_tgid;
   skel_->rodata->watch_tree = settings.watch_tree;
@@ -106,11 +115,11 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   if (libbpf_verbose()) {
     std::fprintf(stderr,
                  "sockleak: kernel %s: socket identity %s, sockets in files by %s, accept queues by %s, scans by "
-                 "%s, syscall hooks %s\n",
+                 "%s, syscall hooks %s, CLOSE_WAIT sockets %s\n",
                  features_.release.c_str(), skel_->rodata->use_socket_cookies ? "cookie" : "address",
                  skel_->rodata->use_sock_from_file ? "bpf_sock_from_file" : "probe reads",
                  loop ? "bpf_loop" : "an unrolled walk", scan_iterator ? "iter/bpf_map_elem" : "bpf_for_each_map_elem",
-                 syscall_hooks ? "on" : "off");
+                 syscall_hooks ? "on" : "off", note_close_waits_ ? "noted, settled at scans" : "added at once");
   }
   if (int err = sockleak_bpf__load(skel_.get())) unsupported("load BPF programs", err);
   // Before anything attaches: the clock sample tells the tick rate and the pid namespace
@@ -447,6 +456,7 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
 }
 
 void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
+  if (note_close_waits_) run_program(skel_->progs.settle_close_waits, "the settling of CLOSE_WAIT notes");
   if (!scan_link_) {
     scan_by_loop(kind, sink);
     return;

@@ -65,6 +65,9 @@ struct BpfSettings {
   // Scans by loop (no map-element iterator): a second thread hands scan_rows' rows on while
   // a run fills it. Off, every full ring ends a run and the next resumes after it.
   bool drain_while_scanning = true;
+  // Slots for notes of sockets entering CLOSE_WAIT: 2^bits (fewer only to test notes that
+  // share a slot).
+  uint32_t close_wait_slot_bits = SL_CLOSE_WAIT_SLOT_BITS;
 };
 
 class BpfMonitor {
@@ -192,6 +195,7 @@ class BpfMonitor {
   uint64_t loop_scans_ = 0;  // scans of changes asked for (walks by loop: one in so many walks)
   uint64_t scan_runs_ = 0;   // runs of scan_sockets_loop
   bool drain_while_scanning_ = true;
+  bool note_close_waits_ = false;  // CLOSE_WAIT sockets noted by the state hook, settled at scans
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
   uint64_t scan_slice_ = 0;
