@@ -25,6 +25,7 @@ sockleak=$build/sockleak
 work=$(mktemp -d)
 monitor_pid= fixture_pids=()
 cleanup() {
+  [[ -n ${bpf_stats_before:-} ]] && sysctl -q -w kernel.bpf_stats_enabled="$bpf_stats_before"
   [[ -n $monitor_pid ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null
   ((${#fixture_pids[@]})) && kill "${fixture_pids[@]}" 2>/dev/null && wait "${fixture_pids[@]}" 2>/dev/null
   rm -rf "$work"
@@ -207,6 +208,21 @@ nginx_ratio=$(ratio_median 2 "$work/nginx_rounds")
 nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
 nginx_ratio_shared=$(ratio_median 4 "$work/nginx_rounds")
 nginx_ratio_sites=$(ratio_median 5 "$work/nginx_rounds")
+# What the monitor costs per request, free of the rounds' swings: the kernel's count of the
+# state hook's runs and their time (kernel.bpf_stats_enabled, on for this run only) and the
+# monitor's own CPU, over one wrk run with the monitor on.
+bpf_stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+start_monitor "${quiet[@]}"
+sysctl -q -w kernel.bpf_stats_enabled=1
+cpu_before=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
+requests=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/requests in/ {print $1}')
+cpu_after=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
+hook=$(bpftool prog show name on_state_change | grep -o 'run_time_ns [0-9]* run_cnt [0-9]*')
+sysctl -q -w kernel.bpf_stats_enabled="$bpf_stats_before"
+stop_monitor
+nginx_hook=$(awk -v r="$requests" '{printf "%.0f ns a run, %.1f runs, %.2f us a request", $2 / $4, $4 / r, $2 / r / 1000}' <<<"$hook")
+nginx_monitor_cpu=$(awk -v c=$((cpu_after - cpu_before)) -v r="$requests" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN {printf "%d ms over %d requests (in ticks of %d ms)", c * 1000 / hz, r, 1000 / hz}')
 kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
 fixture_pids=()
 
@@ -335,6 +351,8 @@ printf '%-52s %s\n' "nginx+wrk ratio on/off (goal >= 0.98)" "$nginx_ratio"
 printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$nginx_ratio_leak"
 printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_shared"
 printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
+printf '%-52s %s\n' "nginx+wrk state hook, monitor on (bpf_stats)" "$nginx_hook"
+printf '%-52s %s\n' "nginx+wrk monitor process CPU, same run" "$nginx_monitor_cpu"
 printf '%-52s %s\n' "getppid ns/call off -> on -> lingering -> shared (hook)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") -> $(sys getppid_ns "$work/sys_leak") -> $(sys getppid_ns "$work/sys_hooked")"
 printf '%-52s %s\n' "getppid ns/call on --call-sites 16 (no syscall hook)" "$(sys getppid_ns "$work/sys_sites")"
 printf '%-52s %s\n' "dup+close ns/call off -> on -> lingering -> shared (hook)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") -> $(sys dup_close_ns "$work/sys_leak") -> $(sys dup_close_ns "$work/sys_hooked")"
