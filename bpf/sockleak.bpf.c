@@ -424,7 +424,7 @@ static __always_inline struct sl_close_wait_note *close_wait_slot(const struct s
 
 /* The state hook's note of a socket entering CLOSE_WAIT. Another socket's note in its slot
  * is settled first, so nothing is lost however long userspace waits. Two CPUs writing one
- * slot at once (two sockets entering CLOSE_WAIT together, their addresses alike) may lose
+ * slot at once (two sockets entering CLOSE_WAIT together, into one slot) may lose
  * a note: its socket waits for a reconcile, which reads it with a bound for its age. */
 static __always_inline void note_close_wait(__u64 id, const struct sock *sk, __u64 now)
 {

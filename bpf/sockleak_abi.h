@@ -122,7 +122,7 @@ struct sl_new_socks {
 /* A socket that entered CLOSE_WAIT, noted by the state hook rather than added to the map:
  * most leave that state within microseconds (the client of a short connection the server
  * closed), and an insert and a delete in the map were most of the hook's cost under
- * connection churn. Notes sit in slots chosen by the socket's address; one that leaves the
+ * connection churn. Notes sit in slots chosen by the connection hash; one that leaves the
  * state clears its own. A program userspace runs before each scan settles the others:
  * added to the map if they still linger, from since_ns. A note in the way of another is
  * settled by the hook first. id: the socket's identity (its cookie assigned when noted);

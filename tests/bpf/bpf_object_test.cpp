@@ -109,6 +109,19 @@ sockleak::BpfSettings own_call_sites(uint32_t sample) {
   return s;
 }
 
+uint64_t inode_of(int fd) {
+  struct stat st {};
+  REQUIRE(fstat(fd, &st) == 0);
+  return st.st_ino;
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return ntohs(a.sin_port);
+}
+
 sockleak::Thresholds zero_thresholds() { return {std::chrono::nanoseconds(0), std::chrono::hours(24)}; }
 
 // This process's holder row for fd.
@@ -226,9 +239,7 @@ TEST_CASE("sockets entering CLOSE_WAIT are all in the next scan, from the moment
     const int client = listener.connect_client();
     const int served = accept(listener.fd, nullptr, nullptr);
     REQUIRE(served >= 0);
-    sockaddr_in local{};
-    socklen_t len = sizeof local;
-    REQUIRE(getsockname(client, reinterpret_cast<sockaddr*>(&local), &len) == 0);
+    const uint16_t port = local_port(client);
     const uint64_t from = monotonic();
     close(served);
     char c = 0;
@@ -237,7 +248,7 @@ TEST_CASE("sockets entering CLOSE_WAIT are all in the next scan, from the moment
       std::this_thread::sleep_for(1ms);  // until the FIN is in: CLOSE_WAIT
     }
     REQUIRE(got == 0);
-    by_port[ntohs(local.sin_port)] = {client, from, monotonic()};
+    by_port[port] = {client, from, monotonic()};
   }
   size_t found = 0;
   for (const sl_sock_row& row : bpf.scan_lingering(BpfMonitor::Scan::kAll)) {
@@ -814,19 +825,6 @@ TEST_CASE("a call site is captured at connect and collected once its socket is g
 }
 
 // The socket inode behind fd, as /proc/PID/fd names it.
-uint64_t inode_of(int fd) {
-  struct stat st {};
-  REQUIRE(fstat(fd, &st) == 0);
-  return st.st_ino;
-}
-
-uint16_t local_port(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  return ntohs(a.sin_port);
-}
-
 TEST_CASE("a request that came with its FIN, first read in CLOSE_WAIT, names the read as its call site", "[bpf]") {
   BpfMonitor bpf(own_call_sites(1));
   bpf.set_scan_thresholds(zero_thresholds(), 0ns);
