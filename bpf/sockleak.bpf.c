@@ -124,6 +124,18 @@ struct {
 	__type(value, struct sl_close_wait_note);
 } close_waits SEC(".maps");
 
+/* Address identities only: how many map entries have an identity in each slot (by a hash of
+ * the address). The state hook looks a socket up only if its slot counts one: short
+ * connections, never in the map, then cost no lookup (a random bucket of a large hash,
+ * a cache miss each) at birth nor at FIN. An entry is counted before its insert and
+ * uncounted after its delete (atomic adds), so a slot never counts fewer than it has. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ADDRESS_FILTER_SLOTS); /* 1 where sockets have cookies */
+	__type(key, __u32);
+	__type(value, __u32);
+} address_filter SEC(".maps");
+
 /* Set before load. 0: no call sites; N: capture one connect/accept in N (1 = all). */
 const volatile __u32 stack_sample = 0;
 /* Restrict capture to one process (0: any). */
@@ -327,14 +339,54 @@ static __always_inline void release_stack(__u32 stack_id)
 		__sync_fetch_and_add(refs, (__u32)-1); /* no atomic sub before -mcpu=v3 */
 }
 
+/* The low half of a socket's address, as a number. The verifier allows no arithmetic on a
+ * pointer to a socket, but lets a privileged program copy its low 32 bits (a 32-bit move),
+ * and the low half of a slab address is as good as the whole for a hash. */
+static __always_inline __u32 sl_low_half(__u64 address)
+{
+	__u64 low;
+
+	asm volatile("r0 = %[address]\n\tw0 = w0\n\t%[low] = r0" : [low] "=r"(low) : [address] "r"(address) : "r0");
+	return (__u32)low;
+}
+
+/* The address filter's count of identity id (NULL with cookies: no filter). */
+static __always_inline __u32 *address_count(__u64 id)
+{
+	if (use_socket_cookies)
+		return NULL;
+	__u32 slot = sl_address_slot(sl_low_half(id));
+
+	return bpf_map_lookup_elem(&address_filter, &slot);
+}
+
+static __always_inline void count_address(__u64 id, int change)
+{
+	__u32 *count = address_count(id);
+
+	if (count)
+		__sync_fetch_and_add(count, change);
+}
+
+/* Whether the map may have an entry for id: always with cookies (a socket without one is
+ * passed over before any lookup), else if id's slot counts an entry. */
+static __always_inline bool may_be_in_map(__u64 id)
+{
+	__u32 *count = address_count(id);
+
+	return !count || *(volatile __u32 *)count;
+}
+
 /* Removes a socket's entry. The state hook and a scan may both try: only the one whose
  * delete succeeds releases the call site, so it is released exactly once. */
 static __always_inline void forget(__u64 cookie, const struct sl_sock_entry *entry)
 {
 	__u32 stack_id = entry->stack_id;
 
-	if (bpf_map_delete_elem(&sockets, &cookie) == 0)
+	if (bpf_map_delete_elem(&sockets, &cookie) == 0) {
+		count_address(cookie, -1);
 		release_stack(stack_id);
+	}
 }
 
 /* The map holds only sockets that can linger: CLOSE_WAIT ones (noted on entering it,
@@ -348,10 +400,14 @@ static __always_inline bool may_be_tracked(int oldstate)
 	       (stack_sample && oldstate == TCP_SYN_SENT);
 }
 
+/* Adds a socket's entry (the only insert into the map). */
 static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entry)
 {
+	count_address(cookie, 1);
 	long err = bpf_map_update_elem(&sockets, &cookie, entry, BPF_NOEXIST);
 
+	if (err)
+		count_address(cookie, -1);
 	if (err == -SL_E2BIG)
 		count(SL_CNT_SOCKETS_FULL);
 	return err;
@@ -521,6 +577,9 @@ static __always_inline void on_connect(void *ctx, const struct sock *sk)
 static __always_inline void forget_address(const struct sock *sk)
 {
 	__u64 id = (__u64)sk;
+
+	if (!may_be_in_map(id))
+		return;
 	struct sl_sock_entry *stale = bpf_map_lookup_elem(&sockets, &id);
 
 	if (stale)
@@ -620,7 +679,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	/* Adding a socket to the map assigns its cookie, so a socket without one is not in
 	 * it: no lookup (a random bucket of a large hash, a cache miss) for most sockets. */
 	__u64 cookie = sl_assigned_sock_id(sk);
-	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
+	struct sl_sock_entry *entry = cookie && may_be_in_map(cookie) ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	if (!entry) {
 		if (newstate == TCP_CLOSE_WAIT) {
@@ -686,8 +745,8 @@ static __always_inline void on_close(__u32 fd)
 	if (!sk)
 		return;
 	__u64 cookie = sl_read_sock_id(sk);
-	/* No cookie: never added to the map. */
-	struct sl_sock_entry *entry = cookie ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
+	/* No cookie (or an address no entry has): not in the map. */
+	struct sl_sock_entry *entry = cookie && may_be_in_map(cookie) ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	if (!entry)
 		return;
@@ -765,7 +824,7 @@ int BPF_PROG(on_read, struct sock *sk)
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return 0;
 	__u64 cookie = sl_sock_id(sk);
-	struct sl_sock_entry *entry = bpf_map_lookup_elem(&sockets, &cookie);
+	struct sl_sock_entry *entry = may_be_in_map(cookie) ? bpf_map_lookup_elem(&sockets, &cookie) : NULL;
 
 	/* A noted CLOSE_WAIT socket (a request that came with its FIN, read first now): settled
 	 * here, so that its call site is named like any other's. */

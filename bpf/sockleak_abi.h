@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SL_ABI_VERSION 10
+#define SL_ABI_VERSION 11
 #define SL_COMM_LEN 16
 #define SL_STACK_DEPTH 32   /* user frames kept per call site */
 #define SL_MAX_HOLDER_PROCESSES 4096 /* processes holding reported sockets the fork hook knows */
@@ -132,8 +132,18 @@ struct sl_close_wait_note {
 	__u64 id;
 	__u64 since_ns;
 };
-#define SL_CLOSE_WAIT_SLOT_BITS 14
+#define SL_CLOSE_WAIT_SLOT_BITS 10
 #define SL_CLOSE_WAIT_SLOTS (1 << SL_CLOSE_WAIT_SLOT_BITS)
+
+/* Slots of the address filter (sockets named by address): a count of map entries each. */
+#define SL_ADDRESS_FILTER_BITS 12
+#define SL_ADDRESS_FILTER_SLOTS (1 << SL_ADDRESS_FILTER_BITS)
+/* A socket's slot by the low half of its address (Fibonacci hashing: slab objects sit at
+ * regular strides). */
+static inline __u32 sl_address_slot(__u32 address_low)
+{
+	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - SL_ADDRESS_FILTER_BITS));
+}
 
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
  * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */

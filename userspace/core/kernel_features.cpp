@@ -32,8 +32,8 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
      "socket identity: the kernel's 64-bit socket cookie",
      "the struct sock address names the socket; a socket born at a reused address drops what the "
      "old one left",
-     "one hash lookup per new TCP socket, and one per state change out of ESTABLISHED (cookies skip sockets "
-     "never tracked)"},
+     "a read of a 4,096-slot address filter per new TCP socket and per state change out of ESTABLISHED, "
+     "and a hash lookup where its slot counts an entry of the map (cookies skip sockets never tracked)"},
     {Feature::kSockFromFile, "sock_from_file", "bpf_sock_from_file()", "5.11",
      "finding the socket behind each open file in reconciles",
      "the file's inode mode and the socket's pointer back to its file, read with probe reads (also turns "

@@ -111,6 +111,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
   skel_->rodata->stack_tgid = settings.stack_tgid;
   skel_->rodata->watch_tree = settings.watch_tree;
   skel_->rodata->use_socket_cookies = features_.has(Feature::kSocketCookie);
+  // Only sockets named by address need the filter in front of their lookups.
+  if (skel_->rodata->use_socket_cookies) bpf_map__set_max_entries(skel_->maps.address_filter, 1);
   skel_->rodata->use_sock_from_file = features_.has(Feature::kSockFromFile);
   if (libbpf_verbose()) {
     std::fprintf(stderr,
@@ -641,6 +643,27 @@ uint64_t BpfMonitor::slice() const {
 
 uint64_t BpfMonitor::tracked_sockets() const {
   return walked_once_ ? tracked_ : skel_->bss->scan_visited;
+}
+
+BpfMonitor::AddressFilterReading BpfMonitor::read_address_filter() const {
+  AddressFilterReading reading;
+  const int filter = bpf_map__fd(skel_->maps.address_filter);
+  const uint32_t slots = bpf_map__max_entries(skel_->maps.address_filter);
+  std::vector<uint32_t> counts(slots);
+  for (uint32_t slot = 0; slot < slots; ++slot) {
+    bpf_map_lookup_elem(filter, &slot, &counts[slot]);
+    reading.counted += counts[slot];
+  }
+  const int sockets = bpf_map__fd(skel_->maps.sockets);
+  uint64_t key = 0;
+  uint64_t next = 0;
+  for (const uint64_t* prev = nullptr; bpf_map_get_next_key(sockets, prev, &next) == 0; prev = &key) {
+    ++reading.entries;
+    const uint32_t slot = slots == SL_ADDRESS_FILTER_SLOTS ? sl_address_slot(static_cast<uint32_t>(next)) : 0;
+    if (counts[slot] == 0) ++reading.uncounted_entries;
+    key = next;
+  }
+  return reading;
 }
 
 std::vector<uint32_t> BpfMonitor::collect_unused_stacks() {

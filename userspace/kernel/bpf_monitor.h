@@ -143,6 +143,15 @@ class BpfMonitor {
 
   KernelCounters counters() const;
   uint64_t tracked_sockets() const;  // as counted by the last whole walk (so far, before one)
+  // The address filter read against the map now (sockets named by address): the map's
+  // entries, the sum of the filter's counts (equal when every insert and delete was
+  // counted), and entries whose slot counts none (the state hook would pass them over).
+  struct AddressFilterReading {
+    uint64_t entries = 0;
+    uint64_t counted = 0;
+    uint64_t uncounted_entries = 0;
+  };
+  AddressFilterReading read_address_filter() const;
   uint64_t scan_runs() const { return scan_runs_; }  // runs of scan_sockets_loop so far (scans by loop)
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
