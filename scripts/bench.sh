@@ -93,11 +93,12 @@ for _ in $(seq 100); do grep -q READY "$work/leak.out" 2>/dev/null && break; sle
 
 quiet=(--interval 1s --close-wait 1h)     # the leak does not linger yet
 leaking=(--interval 1s --close-wait 1s)   # 100 sockets linger, one holder: no close() hook
-# Waits until the monitor reports lingering sockets, and with `hooked` until its stats
-# say that its close() hook is attached.
+# Waits until the monitor reports lingering sockets; with `hooked` until its stats say
+# that its close() hook is attached, with `reread` until it has re-read the sharers' fds.
 await_lingering() {
   local want='"type":"linger"'
   [[ ${1:-} == hooked ]] && want='"close_tracking":true'
+  [[ ${1:-} == reread ]] && want='"holder_rereads":[1-9]'
   for _ in $(seq 100); do
     grep -q "$want" "$work/monitor.out" && return 0
     sleep 0.05
@@ -122,7 +123,8 @@ stop_shared_leak() {
 
 # One run of WORKLOAD (a command printing one rate) with the monitor off or in one
 # configuration: on, leak (100 sockets lingering, one holder), shared (20 more shared by a
-# fork: close() hook attached), stacks (--call-sites 1), sites (--call-sites 16), fallbacks
+# fork: their fd tables re-read before each report), hooked (the same with the close() hook
+# instead: --shared-holders hook), stacks (--call-sites 1), sites (--call-sites 16), fallbacks
 # (the paths of kernels before 5.12); exec: WORKLOAD's command under `sockleak exec`
 # (WORKLOAD_exec).
 monitored() {
@@ -134,7 +136,10 @@ monitored() {
       start_monitor "${leaking[@]}"; await_lingering
       "$workload"; stop_monitor ;;
     shared)
-      start_shared_leak; start_monitor "${leaking[@]}"; await_lingering hooked
+      start_shared_leak; start_monitor "${leaking[@]}"; await_lingering reread
+      "$workload"; stop_monitor; stop_shared_leak ;;
+    hooked)
+      start_shared_leak; start_monitor "${leaking[@]}" --shared-holders hook; await_lingering hooked
       "$workload"; stop_monitor; stop_shared_leak ;;
     stacks) start_monitor "${quiet[@]}" --call-sites 1; "$workload"; stop_monitor ;;
     sites) start_monitor "${quiet[@]}" --call-sites 16; "$workload"; stop_monitor ;;
@@ -161,7 +166,7 @@ echo "bench: syscall cost" >&2
 "$bench/sl_bench_syscall" >"$work/sys_off"
 start_monitor "${quiet[@]}"; "$bench/sl_bench_syscall" >"$work/sys_on"; stop_monitor
 start_monitor "${leaking[@]}"; await_lingering; "$bench/sl_bench_syscall" >"$work/sys_leak"; stop_monitor
-start_shared_leak; start_monitor "${leaking[@]}"; await_lingering hooked
+start_shared_leak; start_monitor "${leaking[@]}" --shared-holders hook; await_lingering hooked
 "$bench/sl_bench_syscall" >"$work/sys_hooked"; stop_monitor; stop_shared_leak
 # Call sites take no syscall hook (connect: the state hook; accepted sockets: their first read).
 start_monitor "${quiet[@]}" --call-sites 16; "$bench/sl_bench_syscall" >"$work/sys_sites"; stop_monitor
@@ -201,12 +206,13 @@ for _ in $(seq 100); do ss -tlnH "sport = :$nginx_port" | grep -q . && break; sl
 wrk_rps() {
   wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/Requests\/sec/ {print $2}'
 }
-echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / lingering shared / --call-sites 16 (order rotates)" >&2
-interleaved wrk_rps "$work/nginx_rounds" off on leak shared sites
+echo "bench: nginx + wrk (-t1 -c16, keepalive_timeout 0), $rounds rounds of ${seconds}s: off / on / lingering / lingering shared (re-read) / --call-sites 16 / lingering shared (close hook) (order rotates)" >&2
+interleaved wrk_rps "$work/nginx_rounds" off on leak shared sites hooked
 nginx_off=$(column_median 1 "$work/nginx_rounds")
 nginx_ratio=$(ratio_median 2 "$work/nginx_rounds")
 nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
 nginx_ratio_shared=$(ratio_median 4 "$work/nginx_rounds")
+nginx_ratio_hooked=$(ratio_median 6 "$work/nginx_rounds")
 nginx_ratio_sites=$(ratio_median 5 "$work/nginx_rounds")
 # What the monitor costs per request, free of the rounds' swings: the kernel's count of the
 # state hook's runs and their time (kernel.bpf_stats_enabled, on for this run only) and the
@@ -342,14 +348,15 @@ printf '%-52s %s\n' "churn conn/s, monitor on (median)" "$churn_on"
 printf '%-52s %s\n' "churn conn/s, on with 100 lingering sockets (median)" "$churn_leak"
 printf '%-52s %s\n' "churn ratio on/off (median of $rounds rounds)" "$churn_ratio"
 printf '%-52s %s\n' "churn ratio on/off, 100 sockets lingering, one holder" "$churn_ratio_leak"
-printf '%-52s %s\n' "churn ratio on/off, + 20 shared by a fork (close hook)" "$churn_ratio_shared"
+printf '%-52s %s\n' "churn ratio on/off, + 20 shared by a fork (re-read)" "$churn_ratio_shared"
 printf '%-52s %s\n' "churn ratio on --call-sites 1/off (stack per connect)" "$churn_ratio_stacks"
 printf '%-52s %s\n' "churn ratio on/off, 5.10 fallbacks ($fallbacks)" "$churn_ratio_fallbacks"
 printf '%-52s %s\n' "churn ratio under sockleak exec/off (call sites on)" "$churn_ratio_exec (goal >= 0.95)"
 printf '%-52s %s\n' "nginx+wrk requests/s, monitor off (median)" "$nginx_off"
 printf '%-52s %s\n' "nginx+wrk ratio on/off (goal >= 0.98)" "$nginx_ratio"
 printf '%-52s %s\n' "nginx+wrk ratio on/off, sockets lingering (>= 0.98)" "$nginx_ratio_leak"
-printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_shared"
+printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (re-read)" "$nginx_ratio_shared"
+printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_hooked"
 printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
 printf '%-52s %s\n' "nginx+wrk state hook, monitor on (bpf_stats)" "$nginx_hook"
 printf '%-52s %s\n' "nginx+wrk monitor process CPU, same run" "$nginx_monitor_cpu"

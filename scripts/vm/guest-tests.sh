@@ -18,7 +18,7 @@ set -euo pipefail
 
 # The integration scenarios run on every kernel: Catch2 tags of
 # build/tests/integration/integration_tests. Edit here to add or drop one.
-TEST_TAGS="close_wait_client well_behaved_client server_accept_leak shared_fork ipv6 preexisting idle_established snapshot tracked_closes never_accepted pid_namespace exec_fork_child exec_go_call_site"
+TEST_TAGS="close_wait_client well_behaved_client server_accept_leak shared_fork ipv6 preexisting idle_established snapshot tracked_closes reread_shared never_accepted pid_namespace exec_fork_child exec_go_call_site"
 
 readonly SKIP_CODE=77 # ctest's SKIP_RETURN_CODE for the root tiers
 item_timeout=${SOCKLEAK_ITEM_TIMEOUT:-300}

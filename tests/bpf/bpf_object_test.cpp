@@ -979,6 +979,69 @@ TEST_CASE("an accepted socket's call site is its first read; one socket in N is 
   }
 }
 
+TEST_CASE("a walk of some processes' fd tables sends theirs only, read whole, and adds nothing to the map",
+          "[bpf]") {
+  BpfMonitor bpf(settings());
+  Listener listener;
+  const int kept = listener.connect_client();     // the child closes its copy
+  const int handed = listener.connect_client();   // this process closes its copy
+  const int served_kept = accept(listener.fd, nullptr, nullptr);
+  const int served_handed = accept(listener.fd, nullptr, nullptr);
+  REQUIRE(served_kept >= 0);
+  REQUIRE(served_handed >= 0);
+  const uint16_t kept_port = local_port(kept);
+  const uint16_t handed_port = local_port(handed);
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(kept);
+    const char ok = 1;
+    (void)!write(ready[1], &ok, 1);
+    for (int i = 0; i < 200; ++i) usleep(50'000);  // bounded: 10 s
+    _exit(0);
+  }
+  close(handed);
+  char ok = 0;
+  REQUIRE(read(ready[0], &ok, 1) == 1);
+  const uint64_t tracked = bpf.read_address_filter().entries;
+  auto walk = [&bpf](std::set<uint32_t> pids, std::vector<sl_sock_row>& rows) {
+    return bpf.read_process_fds(pids, [&rows](std::span<const sl_sock_row> chunk) {
+      rows.insert(rows.end(), chunk.begin(), chunk.end());
+    });
+  };
+  auto holds = [](const std::vector<sl_sock_row>& rows, uint16_t port) {
+    return std::any_of(rows.begin(), rows.end(), [port](const sl_sock_row& r) {
+      return r.local_port == port && (r.flags & SL_ROW_HOLDER) && (r.flags & SL_ROW_UNTRACKED);
+    });
+  };
+  std::vector<sl_sock_row> mine;
+  std::vector<sl_sock_row> childs;
+  const bool walked = walk({static_cast<uint32_t>(getpid())}, mine);
+  CHECK(walk({static_cast<uint32_t>(child)}, childs) == walked);
+  const uint64_t tracked_after = bpf.read_address_filter().entries;  // before the child's exit closes a socket
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  if (!bpf.features().has(sockleak::Feature::kProcessFileWalk)) {
+    CHECK(!walked);  // the kernel would walk every process
+  } else {
+    REQUIRE(walked);
+    CHECK(holds(mine, kept_port));
+    CHECK(!holds(mine, handed_port));
+    CHECK(holds(childs, handed_port));
+    CHECK(!holds(childs, kept_port));
+    for (const sl_sock_row& r : mine) CHECK(r.tgid == static_cast<uint32_t>(getpid()));
+    for (const sl_sock_row& r : childs) CHECK(r.tgid == static_cast<uint32_t>(child));
+    CHECK(tracked_after == tracked);  // read whole: nothing seeded
+  }
+  close(kept);
+  close(served_kept);
+  close(served_handed);
+}
+
 TEST_CASE("two processes sharing one fd table are each named in a reconcile", "[bpf]") {
   Listener listener;
   const int client = listener.connect_client();

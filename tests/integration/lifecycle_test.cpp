@@ -92,6 +92,26 @@ std::vector<std::string> run_args(const std::string& reconcile_interval = "2s") 
           "--reconcile-interval", reconcile_interval, "--duration", "90s"};
 }
 
+// Whether `sockleak features` finds the named feature on this kernel.
+bool kernel_has(const std::string& feature) {
+  ChildProcess features({SOCKLEAK_BIN, "features", "--format", "json"});
+  auto line = features.read_line(30s);
+  REQUIRE(line);
+  REQUIRE(features.wait(30s) == 0);
+  const Record page = Record::parse(*line);
+  for (const auto& f : page["features"]) {
+    if (f["name"] == feature) return f["available"] == true;
+  }
+  FAIL("no feature " << feature);
+  return false;
+}
+
+// The close() hook itself: what --shared-holders hook asks for (reread is the default).
+std::vector<std::string> hooked(std::vector<std::string> args) {
+  args.insert(args.end(), {"--shared-holders", "hook"});
+  return args;
+}
+
 void shared_socket_case(const std::string& name, int count) {
   LoopbackServer server;
   SockleakRun sockleak(run_args());
@@ -171,7 +191,7 @@ TEST_CASE("holders that drop sockets without close() leave no stale record past 
 TEST_CASE("close() of shared lingering sockets is tracked by events, and the close hook only runs while they are shared",
           "[tracked_closes]") {
   LoopbackServer server;
-  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only events can drop the holder
+  SockleakRun sockleak(hooked(run_args("1h")));  // no periodic reconcile: only events can drop the holder
   REQUIRE(sockleak.seen().back()["close_tracking"] == false);  // nothing lingers: no syscall hook
   auto scenario = std::make_unique<Scenario>(server.port, "close", 20, std::vector<std::string>{"--delay-ms", "4000"});
   const pid_t closer = scenario->not_holders.at(0);
@@ -189,10 +209,62 @@ TEST_CASE("close() of shared lingering sockets is tracked by events, and the clo
   CHECK(sockleak.wait_for([](const Record& r) { return r["type"] == "stats" && r["close_tracking"] == false; }, 5s));
 }
 
+TEST_CASE("shared lingering sockets: their holders' fd tables are re-read before each report, with no close hook "
+          "(Linux 6.1+); a close() by one holder, or a fork, is in the next report",
+          "[reread_shared]") {
+  if (!kernel_has("process_file_walk")) {
+    // Elsewhere the hook watches closes (the [tracked_closes] case, and this one's fallback).
+    LoopbackServer server;
+    SockleakRun sockleak(run_args("1h"));
+    Scenario scenario(server.port, "close", 20, {"--delay-ms", "4000"});
+    auto both = cycle_matching(sockleak, scenario.all(), {{scenario.not_holders.at(0), 20}, {scenario.holders.at(0), 20}}, 4s);
+    REQUIRE(both);
+    CHECK(both->second["close_tracking"] == true);
+    CHECK(both->second["holder_rereads"] == 0);
+    return;
+  }
+  LoopbackServer server;
+  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only the re-reading can drop the holder
+  // Shared by fork from the start; one closes 4 s in.
+  auto scenario = std::make_unique<Scenario>(server.port, "close", 20, std::vector<std::string>{"--delay-ms", "4000"});
+  const pid_t closer = scenario->not_holders.at(0);
+  const pid_t keeper = scenario->holders.at(0);
+  auto both = cycle_matching(sockleak, scenario->all(), {{closer, 20}, {keeper, 20}}, 4s);
+  REQUIRE(both);
+  CHECK(both->second["close_tracking"] == false);
+  const int rereads = both->second["holder_rereads"].get<int>();
+  CHECK(rereads >= 1);
+  const int reconciles = both->second["reconcile"]["runs"].get<int>();
+  auto after = cycle_matching(sockleak, scenario->all(), {{keeper, 20}}, 6s);
+  REQUIRE(after);
+  check_against_ss(*after, scenario->all());
+  CHECK(after->second["close_tracking"] == false);
+  CHECK(after->second["holder_rereads"].get<int>() > rereads);
+  CHECK(after->second["reconcile"]["runs"].get<int>() == reconciles);  // the re-reading did it
+  scenario.reset();  // every socket closes
+
+  // One holder, then a fork: the kernel's fork count makes a reconcile read the child, and
+  // the child's close is in the next report, with no hook attached at any point.
+  Scenario forked(server.port, "plain", 20, {"--fork-after-ms", "3000", "--close-after-ms", "6000"});
+  const pid_t parent = forked.holders.at(0);
+  REQUIRE(cycle_matching(sockleak, {parent}, {{parent, 20}}, 4s));
+  const pid_t child = std::stoi(expect_line_prefix(forked.process, "FORKED "));
+  auto shared = cycle_matching(sockleak, {parent, child}, {{parent, 20}, {child, 20}}, 3s);
+  REQUIRE(shared);
+  check_against_ss(*shared, {parent, child});
+  expect_line_prefix(forked.process, "CLOSED");
+  auto handed = cycle_matching(sockleak, {parent, child}, {{child, 20}}, 3s);
+  REQUIRE(handed);
+  check_against_ss(*handed, {parent, child});
+  for (const Record& r : sockleak.seen()) {
+    if (r["type"] == "stats") CHECK(r["close_tracking"] == false);
+  }
+}
+
 TEST_CASE("sockets of one holder need no close hook; a fork after they were reported shows the child, then closes are seen",
           "[forked_holder]") {
   LoopbackServer server;
-  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only the kernel's fork count shows the child
+  SockleakRun sockleak(hooked(run_args("1h")));  // no periodic reconcile: only the kernel's fork count shows the child
   Scenario scenario(server.port, "plain", 20, {"--fork-after-ms", "4000", "--close-after-ms", "7000"});
   const pid_t parent = scenario.holders.at(0);
   auto alone = cycle_matching(sockleak, {parent}, {{parent, 20}}, 4s);
@@ -255,7 +327,7 @@ TEST_CASE("a 32-bit process: its read() is not taken for close(), its close() th
     return;
   }
   LoopbackServer server;
-  SockleakRun sockleak(run_args("1h"));  // no periodic reconcile: only events move holders
+  SockleakRun sockleak(hooked(run_args("1h")));  // no periodic reconcile: only events move holders
   ChildProcess holder({IA32_HOLDER_BIN, server.port});
   std::vector<pid_t> pids;
   for (int i = 0; i < 2; ++i) pids.push_back(std::stoi(expect_line_prefix(holder, "HOLDER ")));
@@ -399,7 +471,7 @@ TEST_CASE("200 sockets leaked before sockleak started are reported at the first 
 
 TEST_CASE("lost events are counted and the next reconcile corrects the report", "[lost_events]") {
   LoopbackServer server;
-  std::vector<std::string> args = run_args("1h");
+  std::vector<std::string> args = hooked(run_args("1h"));  // fd-close events
   args.insert(args.end(), {"--ring-buffer-kib", "4"});
   SockleakRun sockleak(args);
   // Parent and child share 400 sockets; the parent then closes its fds in one burst:

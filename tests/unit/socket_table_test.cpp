@@ -426,6 +426,34 @@ TEST_CASE("close tracking is needed while a lingering socket has two holder proc
   CHECK(table.holding().empty());
 }
 
+TEST_CASE("the holders of shared lingering sockets are listed for a re-reading, which confirms or drops each",
+          "[socket_table]") {
+  SocketTable table;
+  scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec), close_wait_row(8, kServer, kNow - 60 * kSec)});
+  CHECK(table.shared_holder_checks().empty());
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker"),
+                    holder_row(8, kServer, 6, "server")});
+  std::vector<sockleak::HolderCheck> checks = table.shared_holder_checks();  // socket 7's two holders, not 8's one
+  REQUIRE(checks.size() == 2);
+  std::sort(checks.begin(), checks.end(), [](const sockleak::HolderCheck& a, const sockleak::HolderCheck& b) { return a.process < b.process; });
+  CHECK(checks[0].cookie == 7);
+  CHECK(checks[1].cookie == 7);
+  CHECK(std::set<ProcessKey>{checks[0].process, checks[1].process} == std::set<ProcessKey>{kServer, kWorker});
+  // The worker's table no longer has it; the server's has it twice (a dup since).
+  for (const sockleak::HolderCheck& check : checks) table.confirm_holder(check, check.process == kWorker ? 0 : 2);
+  CHECK_FALSE(table.shared_holders());
+  CHECK(table.shared_holder_checks().empty());
+  CHECK(table.holding() == std::set<ProcessKey>{kServer});
+  const LingerReport report = table.report(kDefaults, kNow);
+  REQUIRE(report.groups.size() == 1);
+  CHECK(report.groups[0].process == kServer);
+  CHECK(report.groups[0].count == 2);
+  // One close of the two fds leaves the server holding it.
+  table.apply(fd_close_event(7, kServer, 5));
+  REQUIRE(table.report(kDefaults, kNow).groups.size() == 1);
+  CHECK(table.report(kDefaults, kNow).groups[0].count == 2);
+}
+
 TEST_CASE("a process holding a socket in two fds still holds it after closing one", "[socket_table]") {
   SocketTable table;
   scan(table, {close_wait_row(7, kServer, kNow - 60 * kSec)});

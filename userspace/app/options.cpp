@@ -43,6 +43,7 @@ struct RawOptions {
   int64_t ring_buffer_kib = 1024;
   int64_t max_sockets = 262144;
   bool no_syscall_hooks = false;
+  std::string shared_holders = "reread";
   int64_t call_sites = 0;
   std::string btf;
   std::vector<std::string> disabled_features;
@@ -141,6 +142,13 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
                "Never attach the close() hook (it runs only while a lingering socket is shared by two "
                "processes, ~25ns per syscall host-wide); holder changes of shared lingering sockets "
                "are then seen at the next reconcile");
+  cmd.add_option("--shared-holders", raw.shared_holders,
+                 "How holders of a lingering socket that two processes share are kept right (a close() by "
+                 "one changes the report without a state change): reread = their fd tables are re-read "
+                 "before each report (Linux 6.1+; elsewhere, or while that takes over 1% of the interval, "
+                 "hook); hook = close() is watched host-wide while one is shared")
+      ->check(CLI::IsMember({"reread", "hook"}))
+      ->capture_default_str();
   add_kernel(cmd, raw);
   if (!streaming) return;
   cmd.add_option("--interval", raw.interval, "Report every this long")->capture_default_str();
@@ -255,6 +263,7 @@ Options to_options(const RawOptions& raw, Command command) {
   o.ring_buffer_kib = static_cast<uint32_t>(kib);
   o.max_sockets = static_cast<uint32_t>(bounded("--max-sockets", raw.max_sockets, 64, 4194304));
   o.syscall_hooks = !raw.no_syscall_hooks;
+  o.reread_shared = raw.shared_holders == "reread";
   o.call_sites = static_cast<uint32_t>(bounded("--call-sites", raw.call_sites, 0, 1'000'000));
   o.btf_path = raw.btf;
   for (const std::string& name : raw.disabled_features) o.disabled_features.insert(*feature_named(name));

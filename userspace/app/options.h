@@ -44,6 +44,7 @@ struct Options {
   uint32_t ring_buffer_kib = 1024;  // kernel event ring size; power of two, >= 4
   uint32_t max_sockets = 262144;    // kernel socket map capacity
   bool syscall_hooks = true;        // the close() hook on sys_enter
+  bool reread_shared = true;        // --shared-holders reread: re-read sharers' fd tables, not the hook
   uint32_t call_sites = 0;          // capture connect/first-read stacks: 0 off, 1 all, N one in N
   std::string btf_path;             // --btf: kernel types from this file instead of /sys/kernel/btf/vmlinux
   std::set<Feature> disabled_features;  // --disable-feature: take the fallback even where offered

@@ -302,10 +302,11 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // every held socket afresh instead: their walks add nothing to the map).
   const bool news = !watches(options_.command) || counters.established != established_at_reconcile_;
   if (counters.holder_forks != holder_forks_seen_) {
-    // A process holding reported sockets forked: the child holds them too. Closes are
-    // watched from now, before the reconcile that reads who holds what.
+    // A process holding reported sockets forked: the child holds them too. Unless the
+    // sharers' fd tables are re-read at each report, closes are watched from now, before
+    // the reconcile that reads who holds what.
     holder_forks_seen_ = counters.holder_forks;
-    watch_closes(true);
+    if (!rereads_shared()) watch_closes(true);
     table_.request_reconcile();
   }
   if (reconcile_due && monotonic_ns() >= next_full_reconcile_ns_) {
@@ -339,9 +340,15 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // sockets sends them; what it cannot settle (a socket nobody holds) takes a full one.
   if (watches(options_.command)) {
     reconcile_after_scan(counters);
-    // Sockets two processes hold, first seen now: closes are watched from here on, and
-    // what either closed before that is read at once.
-    if (table_.shared_holders() && !bpf_.tracking_closes()) {
+    // Sockets two processes hold: their holders' fd tables say who still holds them now;
+    // or, first seen now, closes are watched from here on, and what either closed before
+    // that is read at once.
+    if (!table_.shared_holders()) {
+      reread_refused_ = false;  // the next socket shared is re-read again
+    } else if (rereads_shared()) {
+      reread_shared_holders();
+    }
+    if (table_.shared_holders() && !rereads_shared() && !bpf_.tracking_closes()) {
       watch_closes(true);
       if (bpf_.tracking_closes()) reconcile(SocketTable::Reconcile::kAll);
     }
@@ -353,8 +360,45 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // close() changes what a report says only of a socket two processes hold (else the last
   // close ends the socket: a state event); forks by holders are counted in the kernel.
   const bool forks_counted = bpf_.set_holder_processes(table_.holding());
-  watch_closes(table_.shared_holders() || !forks_counted);
+  watch_closes((table_.shared_holders() && !rereads_shared()) || !forks_counted);
   return rows_for(last_report_, now);
+}
+
+bool Session::rereads_shared() const {
+  return options_.reread_shared && !reread_refused_ && bpf_.features().has(Feature::kProcessFileWalk);
+}
+
+void Session::reread_shared_holders() {
+  const Stopwatch watch(options_.verbose);
+  const std::vector<HolderCheck> checks = table_.shared_holder_checks();
+  std::set<uint32_t> pids;
+  for (const HolderCheck& check : checks) {
+    if (check.process.pid != 0) pids.insert(check.process.pid);
+  }
+  std::map<std::pair<uint64_t, ProcessKey>, uint32_t> fds;  // (socket, process) -> fds holding it
+  const bool read = bpf_.read_process_fds(pids, [&fds](std::span<const sl_sock_row> rows) {
+    for (const sl_sock_row& row : rows) {
+      if ((row.flags & SL_ROW_HOLDER) && !(row.flags & SL_ROW_LISTENER)) {
+        ++fds[{row.cookie, ProcessKey{row.tgid, row.proc_start}}];
+      }
+    }
+  });
+  if (!read) {
+    reread_refused_ = true;
+    return;
+  }
+  for (const HolderCheck& check : checks) {
+    auto it = fds.find({check.cookie, check.process});
+    table_.confirm_holder(check, it == fds.end() ? 0 : it->second);
+  }
+  ++holder_rereads_;
+  const uint64_t spent = monotonic_ns() - watch.started_ns();
+  if (spent * 100 > static_cast<uint64_t>(options_.interval.count())) reread_refused_ = true;
+  if (options_.verbose) {
+    std::fprintf(stderr, "sockleak: shared holders re-read: %zu sockets' holders in %zu processes in %s%s\n",
+                 checks.size(), pids.size(), watch.elapsed().c_str(),
+                 reread_refused_ ? " (over 1% of the interval: close() is hooked instead)" : "");
+  }
 }
 
 void Session::reconcile_after_scan(const KernelCounters& counters) {
@@ -471,6 +515,7 @@ StatsSnapshot Session::stats(bool final) const {
   s.reconciles = table_.counters().reconciles;
   s.reconcile_corrections = table_.counters().reconcile_corrections;
   s.close_tracking = bpf_.tracking_closes();
+  s.holder_rereads = holder_rereads_;
   s.lingering = totals_;
   s.uptime_seconds = static_cast<double>(monotonic_ns() - started_ns_) / 1e9;
   s.final = final;

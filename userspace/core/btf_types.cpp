@@ -119,7 +119,8 @@ int BtfTypes::member_offset(std::string_view type_name, std::string_view member)
   int offset = -1;
   walk([&](int, size_t at) {
     const auto type = read_at<btf_type>(blob_, at);
-    if (BTF_INFO_KIND(type.info) != BTF_KIND_STRUCT || name_at(type.name_off) != type_name) return false;
+    const uint32_t kind = BTF_INFO_KIND(type.info);
+    if ((kind != BTF_KIND_STRUCT && kind != BTF_KIND_UNION) || name_at(type.name_off) != type_name) return false;
     const bool bitfields = (type.info >> 31) != 0;  // kind_flag: offsets carry a bit size
     for (uint32_t i = 0; i < BTF_INFO_VLEN(type.info); ++i) {
       const auto m = read_at<btf_member>(blob_, at + sizeof(btf_type) + i * sizeof(btf_member));

@@ -26,7 +26,7 @@ class BtfTypes {
 
   // The id of the first type of this kind (BTF_KIND_*) with this name; -1 if none.
   int find(std::string_view name, uint32_t kind) const;
-  // The byte offset of a member of the struct named so; -1 if either is missing.
+  // The byte offset of a member of the struct (or union) named so; -1 if either is missing.
   int member_offset(std::string_view type, std::string_view member) const;
 
  private:

@@ -46,6 +46,11 @@ const std::array<FeatureInfo, kFeatureCount> kFeatures = {{
     {Feature::kMapWalkHelper, "map_walk_helper", "bpf_for_each_map_elem() in a program run on demand (BPF_PROG_RUN)",
      "5.13", "scans of the socket map where the kernel refuses map-element iterators",
      "scans by iter/bpf_map_elem (one of the two is needed)", "none while iter/bpf_map_elem loads"},
+    {Feature::kProcessFileWalk, "process_file_walk", "iter/task_file of one process (bpf_iter_link_info.task)", "6.1",
+     "re-reading, before each report, the fd tables of the processes that share a lingering socket (a close() "
+     "by one of them changes the report without a state change)",
+     "close() is watched by tp_btf/sys_enter while a lingering socket is shared",
+     "every syscall on the host passes the hook meanwhile (nginx churn: 0.85-0.93 of its rate)"},
 }};
 
 }  // namespace

@@ -23,8 +23,9 @@ enum class Feature {
   kSockFromFile,        // bpf_sock_from_file()
   kBpfLoop,             // bpf_loop()
   kMapWalkHelper,       // bpf_for_each_map_elem() in a program run on demand
+  kProcessFileWalk,     // iter/task_file restricted to one process
 };
-inline constexpr size_t kFeatureCount = 10;
+inline constexpr size_t kFeatureCount = 11;
 
 // What a feature is for, the first mainline kernel with it, and, for optional ones, what
 // sockleak does without it and what that costs.

@@ -127,6 +127,10 @@ std::string render_metrics(const MetricsInput& in) {
   e.family("sockleak_close_tracking", "gauge",
            "1 while the close() hook is attached (only while a lingering socket is held by two processes), else 0.");
   e.sample("sockleak_close_tracking", "", s.close_tracking ? 1 : 0);
+  e.family("sockleak_holder_rereads_total", "counter",
+           "Re-readings of the fd tables of processes sharing a lingering socket (before reports, instead of "
+           "the close() hook).");
+  e.sample("sockleak_holder_rereads_total", "", static_cast<double>(s.holder_rereads));
   e.family("sockleak_alert_pushes_total", "counter",
            "Alert batches pushed to Alertmanager (--alertmanager-url), by result.");
   e.sample("sockleak_alert_pushes_total", "result=\"sent\"", static_cast<double>(s.alert_pushes_sent));

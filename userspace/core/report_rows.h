@@ -55,6 +55,7 @@ struct StatsSnapshot {
   uint64_t reconciles = 0;
   uint64_t reconcile_corrections = 0;
   bool close_tracking = false;     // the close hook is attached (only while a lingering socket is shared)
+  uint64_t holder_rereads = 0;     // re-readings of the fd tables of processes sharing lingering sockets
   HostTotals lingering;
   double uptime_seconds = 0;
   bool final = false;

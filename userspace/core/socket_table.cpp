@@ -394,6 +394,16 @@ SocketTable::Reconcile SocketTable::reconcile_needed(const AliveFn& alive) {
   return !f.unread.empty() || !untracked_cookies_.empty() ? Reconcile::kNew : Reconcile::kNone;
 }
 
+std::vector<HolderCheck> SocketTable::shared_holder_checks() {
+  std::vector<HolderCheck> checks;
+  for (uint64_t cookie : holder_facts().shared) {
+    auto held = holders_.find(cookie);
+    if (held == holders_.end()) continue;
+    held->second.holders.each([&](const HolderSet::Holder& h) { checks.push_back({cookie, h.process, 0}); });
+  }
+  return checks;
+}
+
 const std::set<ProcessKey>& SocketTable::holding() {
   HolderFacts& f = holder_facts();
   if (f.holding_changed) {
@@ -409,7 +419,6 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
   // dup2 or exec since then is invisible to events.
   bool read = false;
   const HolderSet holders = holders_of(socket, &read);
-  const auto step = [sign](size_t& n) { n = sign > 0 ? n + 1 : n - std::min<size_t>(n, 1); };
   const auto mark = [sign, &socket](std::unordered_set<uint64_t>& set) {
     if (sign > 0) {
       set.insert(socket.cookie);
@@ -429,7 +438,7 @@ void SocketTable::count_facts(const LingeringSocket& socket, int sign) {
     }
   });
   // A queued socket's holders are its listener's: nobody closes it by its own fd.
-  if (processes > 1 && !socket.unaccepted) step(facts_.shared);
+  if (processes > 1 && !socket.unaccepted) mark(facts_.shared);
   if (socket.unaccepted) mark(facts_.unaccepted);
 }
 

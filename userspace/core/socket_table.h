@@ -111,7 +111,10 @@ class SocketTable {
   // of its last fd ends the socket (a state event), a fork shares it (forks of
   // holding() processes are counted in the kernel), and a socket passed with SCM_RIGHTS
   // is seen by the next full reconcile.
-  bool shared_holders() { return holder_facts().shared > 0; }
+  bool shared_holders() { return !holder_facts().shared.empty(); }
+  // Each holder of each such socket, as known now: what a reading of the holders' fd
+  // tables confirms or corrects (confirm_holder; inode 0: the check is by cookie).
+  std::vector<HolderCheck> shared_holder_checks();
   // The processes holding lingering sockets, as read so far.
   const std::set<ProcessKey>& holding();
   // fd closes since the last call, to check against the fd tables.
@@ -169,7 +172,7 @@ class SocketTable {
   struct HolderFacts {
     std::unordered_set<uint64_t> unread;  // sockets whose holders no reconcile read (not known orphans)
     std::unordered_set<uint64_t> unaccepted;  // sockets queued on a listener (held by its holders)
-    size_t shared = 0;  // sockets held by more than one process (accept queues aside)
+    std::unordered_set<uint64_t> shared;  // sockets held by more than one process (accept queues aside)
     std::map<ProcessKey, uint32_t> holding;  // process -> sockets it holds
     std::set<ProcessKey> holding_set;
     bool holding_changed = false;

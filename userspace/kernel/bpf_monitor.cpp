@@ -166,8 +166,8 @@ BpfMonitor::BpfMonitor(const BpfSettings& settings) {
     scan_ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.scan_rows), &BpfMonitor::on_scan_row, this, nullptr));
     if (!scan_ring_) unsupported("open the scan ring buffer", errno);
   }
-  holders_link_.reset(bpf_program__attach_iter(
-      loop ? skel_->progs.reconcile_holders : skel_->progs.reconcile_holders_unrolled, nullptr));
+  holders_program_ = loop ? skel_->progs.reconcile_holders : skel_->progs.reconcile_holders_unrolled;
+  holders_link_.reset(bpf_program__attach_iter(holders_program_, nullptr));
   if (!holders_link_) unsupported("attach iter/task_file", errno);
   if (settings.stack_sample > 0) {
     executables_link_.reset(bpf_program__attach_iter(skel_->progs.list_executables, nullptr));
@@ -533,6 +533,34 @@ bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSin
     addresses.push_back(entry.sk);
   }
   return read_wanted(addresses, false, sink);
+}
+
+bool BpfMonitor::read_process_fds(const std::set<uint32_t>& tgids, const RowSink& sink) {
+  if (!features_.has(Feature::kProcessFileWalk)) return false;
+  ++skel_->bss->reconcile_generation;
+  skel_->bss->reconcile_new_only = 0;
+  skel_->bss->reconcile_wanted_only = 0;
+  // Read whole, as one-shot reports do: an entry seeded or marked here would keep the socket
+  // from the next reconcile of new sockets, which sends only sockets it adds.
+  struct ReadOnly {
+    uint32_t& flag;
+    uint32_t was = flag;
+    ~ReadOnly() { flag = was; }
+  } read_only{skel_->bss->reconcile_read_only};
+  read_only.flag = 1;
+  for (uint32_t tgid : tgids) {
+    skel_->bss->reconcile_named_table = 0;
+    skel_->bss->reconcile_named_tgid = 0;
+    union bpf_iter_link_info info = {};
+    info.task.pid = tgid;
+    DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+    opts.link_info = &info;
+    opts.link_info_len = sizeof info;
+    std::unique_ptr<bpf_link, LinkDeleter> link(bpf_program__attach_iter(holders_program_, &opts));
+    if (!link) return false;
+    run_row_iterator(link.get(), "iter/task_file of one process", sink);
+  }
+  return true;
 }
 
 NewSockets BpfMonitor::new_sockets() const {

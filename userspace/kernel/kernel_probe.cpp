@@ -246,6 +246,13 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     const bool walk = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_for_each_map_elem, nullptr) == 1;
     set(Feature::kMapWalkHelper, walk, walk ? "" : "the kernel has no bpf_for_each_map_elem()");
   }
+  // Task iterators take a process to walk where the kernel's link parameters have a task
+  // member (6.1); older kernels accept and ignore parameters they do not know, so no
+  // attach could tell.
+  if (!disabled(Feature::kProcessFileWalk)) {
+    const bool one = types->member_offset("bpf_iter_link_info", "task") >= 0;
+    set(Feature::kProcessFileWalk, one, one ? "" : "the kernel's task iterators walk every process (no bpf_iter_link_info.task)");
+  }
   // Cookies are asked for with the typed socket that bpf_sock_from_file() returns.
   if (k.has(Feature::kSocketCookie) && !k.has(Feature::kSockFromFile)) {
     set(Feature::kSocketCookie, false, "needs sock_from_file");

@@ -119,6 +119,7 @@ nlohmann::ordered_json stats_record(const StatsSnapshot& s, const RecordContext&
   record["call_sites"] = {{"lost", s.call_sites_lost}};
   record["alert_push"] = {{"sent", s.alert_pushes_sent}, {"failed", s.alert_pushes_failed}};
   record["close_tracking"] = s.close_tracking;
+  record["holder_rereads"] = s.holder_rereads;
   record["uptime_seconds"] = s.uptime_seconds;
   record["final"] = s.final;
   return record;
