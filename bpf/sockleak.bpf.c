@@ -187,6 +187,9 @@ struct {
  * read, not added to the map (their rows say SL_ROW_UNTRACKED and carry what a scan would);
  * queued children still are, for the scan to find. */
 __u32 reconcile_read_only = 0;
+/* Set by userspace for walks of a few processes' fds (shared holders re-read): listeners
+ * are neither sent nor their accept queues walked (they are for reconciles). */
+__u32 reconcile_skip_listeners = 0;
 /* The fd table and process whose name the reconcile sent last (reset by userspace per walk):
  * two processes may share a table (clone(CLONE_FILES) without CLONE_THREAD). */
 __u64 reconcile_named_table = 0;
@@ -1174,6 +1177,9 @@ static __always_inline bool first_reader_of_table(struct task_struct *task)
 	 * by threads they started) is read through one thread per reconcile. */
 	if (task->pid == task->tgid)
 		return true;
+	/* Some kernels' walks of one process (6.1 before a fix) visit such threads too. */
+	if (task->files == task->group_leader->files)
+		return false;
 	__u64 files = (__u64)task->files;
 	struct sl_table_reader *reader = bpf_map_lookup_elem(&table_readers, &files);
 
@@ -1365,7 +1371,8 @@ static __always_inline int reconcile_fd(struct bpf_iter__task_file *ctx, bool wi
 	__u32 state = use_sock_from_file ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	if (state == TCP_LISTEN) {
-		report_listener(ctx, task, sk, with_loop);
+		if (!reconcile_skip_listeners)
+			report_listener(ctx, task, sk, with_loop);
 		return 0;
 	}
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)

@@ -452,6 +452,18 @@ TEST_CASE("the holders of shared lingering sockets are listed for a re-reading, 
   table.apply(fd_close_event(7, kServer, 5));
   REQUIRE(table.report(kDefaults, kNow).groups.size() == 1);
   CHECK(table.report(kDefaults, kNow).groups[0].count == 2);
+  CHECK(table.reconcile_needed([](const ProcessKey&) { return true; }) == SocketTable::Reconcile::kNone);
+
+  // Shared again, then neither table has it (passed on with SCM_RIGHTS): not reported under
+  // the owner it had; only a full reconcile can say who holds it now.
+  reconcile(table, {holder_row(7, kServer, 5, "server"), holder_row(7, kWorker, 9, "worker"),
+                    holder_row(8, kServer, 6, "server")});
+  for (const sockleak::HolderCheck& check : table.shared_holder_checks()) table.confirm_holder(check, 0);
+  CHECK(table.reconcile_needed([](const ProcessKey&) { return true; }) == SocketTable::Reconcile::kAll);
+  for (const LingerGroup& g : table.report(kDefaults, kNow).groups) {
+    if (g.process == kServer) CHECK(g.count == 1);  // socket 8 only
+    CHECK(g.process != kWorker);
+  }
 }
 
 TEST_CASE("a process holding a socket in two fds still holds it after closing one", "[socket_table]") {

@@ -339,15 +339,13 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
   // Otherwise new lingering sockets whose holders were never read: a reconcile of new
   // sockets sends them; what it cannot settle (a socket nobody holds) takes a full one.
   if (watches(options_.command)) {
+    // Sockets two processes hold: their holders' fd tables say who still holds them now
+    // (first, so that what they cannot settle is reconciled for this report)...
+    if (table_.shared_holders() && rereads_shared()) reread_shared_holders();
     reconcile_after_scan(counters);
-    // Sockets two processes hold: their holders' fd tables say who still holds them now;
-    // or, first seen now, closes are watched from here on, and what either closed before
-    // that is read at once.
-    if (!table_.shared_holders()) {
-      reread_refused_ = false;  // the next socket shared is re-read again
-    } else if (rereads_shared()) {
-      reread_shared_holders();
-    }
+    if (!table_.shared_holders()) reread_retry_ns_ = 0;  // the next socket shared is re-read again
+    // ...or, first seen now, closes are watched from here on, and what either closed
+    // before that is read at once.
     if (table_.shared_holders() && !rereads_shared() && !bpf_.tracking_closes()) {
       watch_closes(true);
       if (bpf_.tracking_closes()) reconcile(SocketTable::Reconcile::kAll);
@@ -365,7 +363,8 @@ std::vector<ReportRow> Session::collect(bool reconcile_due) {
 }
 
 bool Session::rereads_shared() const {
-  return options_.reread_shared && !reread_refused_ && bpf_.features().has(Feature::kProcessFileWalk);
+  return options_.reread_shared && monotonic_ns() >= reread_retry_ns_ &&
+         bpf_.features().has(Feature::kProcessFileWalk);
 }
 
 void Session::reread_shared_holders() {
@@ -383,8 +382,9 @@ void Session::reread_shared_holders() {
       }
     }
   });
+  const uint64_t back_off = 30 * static_cast<uint64_t>(options_.interval.count());
   if (!read) {
-    reread_refused_ = true;
+    reread_retry_ns_ = monotonic_ns() + back_off;
     return;
   }
   for (const HolderCheck& check : checks) {
@@ -393,11 +393,12 @@ void Session::reread_shared_holders() {
   }
   ++holder_rereads_;
   const uint64_t spent = monotonic_ns() - watch.started_ns();
-  if (spent * 100 > static_cast<uint64_t>(options_.interval.count())) reread_refused_ = true;
+  const bool over = spent * 100 > static_cast<uint64_t>(options_.interval.count());
+  if (over) reread_retry_ns_ = monotonic_ns() + back_off;
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: shared holders re-read: %zu sockets' holders in %zu processes in %s%s\n",
                  checks.size(), pids.size(), watch.elapsed().c_str(),
-                 reread_refused_ ? " (over 1% of the interval: close() is hooked instead)" : "");
+                 over ? " (over 1% of the interval: close() is hooked for 30 intervals)" : "");
   }
 }
 

@@ -312,7 +312,13 @@ void SocketTable::confirm_holder(const HolderCheck& check, uint32_t fds_open) {
   auto it = lingering_.find(check.cookie);
   if (it != lingering_.end()) uncount(it->second);  // reports show lingering sockets' holders only
   held->second.holders.set_fds(check.process, fds_open);
-  if (fds_open == 0) return;
+  if (fds_open == 0) {
+    if (it != lingering_.end() && it->second.owner == check.process) it->second.owner = ProcessKey{};
+    // Every holder read is gone while the socket lingers: passed on (SCM_RIGHTS) to a
+    // process no reading named, or held by nobody. Only a reading of every table tells.
+    if (held->second.holders.empty()) reconcile_requested_ = true;
+    return;
+  }
   // Still held: the close did not make the owner unknown either.
   if (it != lingering_.end() && it->second.owner.pid == 0) it->second.owner = check.process;
 }

@@ -119,8 +119,9 @@ class SocketTable {
   const std::set<ProcessKey>& holding();
   // fd closes since the last call, to check against the fd tables.
   std::vector<HolderCheck> take_holder_checks() { return std::exchange(holder_checks_, {}); }
-  // What the fd table said: the process holds the socket through fds_open fds (0: gone).
-  // Only sockets whose holders a reconcile established are corrected.
+  // What the fd table said: the process holds the socket through fds_open fds (0: gone,
+  // and no longer its owner; the last holder gone asks for a full reconcile). Only sockets
+  // whose holders a reconcile established are corrected.
   void confirm_holder(const HolderCheck& check, uint32_t fds_open);
   void request_reconcile() { reconcile_requested_ = true; }
   // Inside a pid namespace (a sidecar) the kernel's iterators see only its processes: a

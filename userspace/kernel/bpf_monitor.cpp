@@ -542,12 +542,13 @@ bool BpfMonitor::read_process_fds(const std::set<uint32_t>& tgids, const RowSink
   skel_->bss->reconcile_wanted_only = 0;
   // Read whole, as one-shot reports do: an entry seeded or marked here would keep the socket
   // from the next reconcile of new sockets, which sends only sockets it adds.
-  struct ReadOnly {
+  struct Set {
     uint32_t& flag;
     uint32_t was = flag;
-    ~ReadOnly() { flag = was; }
-  } read_only{skel_->bss->reconcile_read_only};
+    ~Set() { flag = was; }
+  } read_only{skel_->bss->reconcile_read_only}, no_listeners{skel_->bss->reconcile_skip_listeners};
   read_only.flag = 1;
+  no_listeners.flag = 1;  // nor are listeners sent, or their queues walked and seeded
   for (uint32_t tgid : tgids) {
     skel_->bss->reconcile_named_table = 0;
     skel_->bss->reconcile_named_tgid = 0;

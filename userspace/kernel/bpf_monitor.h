@@ -105,10 +105,10 @@ class BpfMonitor {
   // (at 100k held sockets, about half the time of kNew). False, and nothing read, when it
   // cannot: a socket not in the map, more than SL_MAX_WANTED, or no bpf_sock_from_file.
   bool read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink);
-  // The TCP fds of these processes only (process_file_walk: iter/task_file of one process
-  // each, pids as sockleak's pid namespace sees them), every one read whole, nothing added
-  // to the map. False where the kernel walks every process instead, or an attach failed:
-  // rows already sent are then not the whole answer.
+  // The connected TCP fds of these processes only (process_file_walk: iter/task_file of
+  // one process each, pids as sockleak's pid namespace sees them), every one read whole,
+  // nothing added to the map, no listeners. False where the kernel cannot restrict the
+  // walk, or an attach failed: rows already sent are then not the whole answer.
   bool read_process_fds(const std::set<uint32_t>& tgids, const RowSink& sink);
   // The sockets the state hook noted reaching ESTABLISHED, as of now.
   NewSockets new_sockets() const;

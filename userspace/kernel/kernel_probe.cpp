@@ -247,8 +247,7 @@ KernelFeatures probe_kernel(const ProbeOptions& options) {
     set(Feature::kMapWalkHelper, walk, walk ? "" : "the kernel has no bpf_for_each_map_elem()");
   }
   // Task iterators take a process to walk where the kernel's link parameters have a task
-  // member (6.1); older kernels accept and ignore parameters they do not know, so no
-  // attach could tell.
+  // member (6.1): the kernel's own BTF says so, with no attach to try.
   if (!disabled(Feature::kProcessFileWalk)) {
     const bool one = types->member_offset("bpf_iter_link_info", "task") >= 0;
     set(Feature::kProcessFileWalk, one, one ? "" : "the kernel's task iterators walk every process (no bpf_iter_link_info.task)");
