@@ -145,8 +145,8 @@ void add_common(CLI::App& cmd, RawOptions& raw, Flags flags) {
   cmd.add_option("--shared-holders", raw.shared_holders,
                  "How holders of a lingering socket that two processes share are kept right (a close() by "
                  "one changes the report without a state change): reread = their fd tables are re-read "
-                 "before each report (Linux 6.1+; elsewhere hook, and for 30 intervals after a re-reading took "
-                 "over 1% of the interval); hook = close() is watched host-wide while one is shared")
+                 "before each report (Linux 6.1+; elsewhere hook, and for 30 intervals after three in a row took "
+                 "over 1% of the interval and 20 ms); hook = close() is watched host-wide while one is shared")
       ->check(CLI::IsMember({"reread", "hook"}))
       ->capture_default_str();
   add_kernel(cmd, raw);

@@ -392,13 +392,21 @@ void Session::reread_shared_holders() {
     table_.confirm_holder(check, it == fds.end() ? 0 : it->second);
   }
   ++holder_rereads_;
+  // Over budget: 1% of the interval, and at least 20 ms (a re-reading of a few processes
+  // takes ~0.2 ms here; an emulated VM or a preempted one may take far longer once). Three
+  // in a row hand the job to the hook.
   const uint64_t spent = monotonic_ns() - watch.started_ns();
-  const bool over = spent * 100 > static_cast<uint64_t>(options_.interval.count());
-  if (over) reread_retry_ns_ = monotonic_ns() + back_off;
+  const uint64_t budget = std::max<uint64_t>(static_cast<uint64_t>(options_.interval.count()) / 100, 20'000'000);
+  reread_slow_ = spent > budget ? reread_slow_ + 1 : 0;
+  const bool over = reread_slow_ >= 3;
+  if (over) {
+    reread_slow_ = 0;
+    reread_retry_ns_ = monotonic_ns() + back_off;
+  }
   if (options_.verbose) {
     std::fprintf(stderr, "sockleak: shared holders re-read: %zu sockets' holders in %zu processes in %s%s\n",
                  checks.size(), pids.size(), watch.elapsed().c_str(),
-                 over ? " (over 1% of the interval: close() is hooked for 30 intervals)" : "");
+                 over ? " (the third in a row over its budget: close() is hooked for 30 intervals)" : "");
   }
 }
 

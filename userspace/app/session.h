@@ -79,8 +79,8 @@ class Session {
   // that stays within its budget) rather than by the close hook.
   bool rereads_shared() const;
   // That re-reading: each holder of each shared lingering socket confirmed or dropped by
-  // its fd table. Over 1% of the interval (or refused), the hook takes over for 30
-  // intervals, or until no lingering socket is shared.
+  // its fd table. After three in a row over 1% of the interval (and 20 ms), or one
+  // refused, the hook takes over for 30 intervals, or until no lingering socket is shared.
   void reread_shared_holders();
   StatsSnapshot stats(bool final) const;
   std::vector<ReportRow> rows_for(const LingerReport& report, uint64_t now_ns);
@@ -123,7 +123,8 @@ class Session {
   uint64_t next_periodic_reconcile_ns_ = 0;
   uint64_t lost_at_reconcile_ = 0;
   uint64_t holder_forks_seen_ = 0;  // SL_CNT_HOLDER_FORKS at the last report
-  uint64_t reread_retry_ns_ = 0;    // after a re-reading of shared holders that cost too much (or failed)
+  uint64_t reread_retry_ns_ = 0;    // after re-readings of shared holders that cost too much (or one failed)
+  uint32_t reread_slow_ = 0;        // re-readings in a row over their budget
   uint64_t holder_rereads_ = 0;     // re-readings of shared holders' fd tables so far
   uint64_t established_at_reconcile_ = UINT64_MAX;  // SL_CNT_ESTABLISHED when the last walk began
   uint64_t full_at_walk_ = 0;  // KernelCounters::sockets_full at the last walk of every new socket
