@@ -508,6 +508,14 @@ void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
   sink(rows);
 }
 
+void BpfMonitor::begin_holder_walk(bool new_only, bool wanted_only) {
+  ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
+  skel_->bss->reconcile_new_only = new_only ? 1 : 0;
+  skel_->bss->reconcile_wanted_only = wanted_only ? 1 : 0;
+  skel_->bss->reconcile_named_table = 0;
+  skel_->bss->reconcile_named_tgid = 0;
+}
+
 std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
   std::vector<sl_sock_row> rows;
   read_holders(kind, [&rows](std::span<const sl_sock_row> chunk) { rows.insert(rows.end(), chunk.begin(), chunk.end()); });
@@ -515,11 +523,7 @@ std::vector<sl_sock_row> BpfMonitor::read_holders(Holders kind) {
 }
 
 void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
-  ++skel_->bss->reconcile_generation;  // a new walk: threads claim their tables afresh
-  skel_->bss->reconcile_new_only = kind == Holders::kNew;
-  skel_->bss->reconcile_wanted_only = 0;
-  skel_->bss->reconcile_named_table = 0;
-  skel_->bss->reconcile_named_tgid = 0;
+  begin_holder_walk(kind == Holders::kNew, false);
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
 }
 
@@ -537,9 +541,7 @@ bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSin
 
 bool BpfMonitor::read_process_fds(const std::set<uint32_t>& tgids, const RowSink& sink) {
   if (!features_.has(Feature::kProcessFileWalk)) return false;
-  ++skel_->bss->reconcile_generation;
-  skel_->bss->reconcile_new_only = 0;
-  skel_->bss->reconcile_wanted_only = 0;
+  begin_holder_walk(false, false);
   // Read whole, as one-shot reports do: an entry seeded or marked here would keep the socket
   // from the next reconcile of new sockets, which sends only sockets it adds.
   struct Set {
@@ -550,8 +552,6 @@ bool BpfMonitor::read_process_fds(const std::set<uint32_t>& tgids, const RowSink
   read_only.flag = 1;
   no_listeners.flag = 1;  // nor are listeners sent, or their queues walked and seeded
   for (uint32_t tgid : tgids) {
-    skel_->bss->reconcile_named_table = 0;
-    skel_->bss->reconcile_named_tgid = 0;
     union bpf_iter_link_info info = {};
     info.task.pid = tgid;
     DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
@@ -591,11 +591,7 @@ bool BpfMonitor::read_wanted(std::span<const uint64_t> addresses, bool new_only,
   for (uint64_t address : addresses) {
     if (bpf_map_update_elem(wanted, &address, &yes, BPF_ANY) != 0) return false;
   }
-  ++skel_->bss->reconcile_generation;
-  skel_->bss->reconcile_new_only = new_only ? 1 : 0;
-  skel_->bss->reconcile_wanted_only = 1;
-  skel_->bss->reconcile_named_table = 0;
-  skel_->bss->reconcile_named_tgid = 0;
+  begin_holder_walk(new_only, true);
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
   skel_->bss->reconcile_wanted_only = 0;
   return true;

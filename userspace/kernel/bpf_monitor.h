@@ -169,6 +169,8 @@ class BpfMonitor {
   struct LinkDeleter { void operator()(bpf_link* link) const; };
   struct RingDeleter { void operator()(ring_buffer* ring) const; };
   static int on_event(void* ctx, void* data, size_t size);
+  // Before each run of the reconcile walk: a new generation, its mode, no process named yet.
+  void begin_holder_walk(bool new_only, bool wanted_only);
   std::vector<std::byte> run_iterator(bpf_link* link, const char* what);
   // The same, for iterators that write sl_sock_row records: chunks of rows to sink.
   void run_row_iterator(bpf_link* link, const char* what, const RowSink& sink);
