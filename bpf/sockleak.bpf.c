@@ -287,22 +287,26 @@ static __always_inline void announce_call_site(__u32 tgid, __u64 start, __u32 st
 	emit_now(&ev, true);
 }
 
-/* Whether a socket's call site is sampled (one in stack_sample): decided by its inode
- * number, so the hooks that may capture it agree without a map lookup, and sockets of every
- * kind are sampled alike (the multiplier spreads numbers handed out in sequence). A socket
- * without a struct socket (never accepted) is not. */
+/* The low half of a socket's address, as a number. The verifier allows no arithmetic on a
+ * pointer to a socket, but lets a privileged program copy its low 32 bits (a 32-bit move),
+ * and the low half of a slab address is as good as the whole for a hash. */
+static __always_inline __u32 sl_low_half(__u64 address)
+{
+	__u64 low;
+
+	asm volatile("r0 = %[address]\n\tw0 = w0\n\t%[low] = r0" : [low] "=r"(low) : [address] "r"(address) : "r0");
+	return (__u32)low;
+}
+
+/* Whether a socket's call site is sampled (one in stack_sample): decided by its address,
+ * fixed for its life, so the hooks that may capture it agree without a map lookup or a
+ * read of anything but the pointer (the read hook runs at every TCP read on the host).
+ * Fibonacci hashing of the low half spreads the slab's regular strides. */
 static __always_inline bool sampled(const struct sock *sk)
 {
 	if (stack_sample <= 1)
 		return true;
-	/* struct socket is the first member of the socket_alloc holding its inode. */
-	struct socket_alloc *sa = (struct socket_alloc *)sk->sk_socket;
-
-	if (!sa)
-		return false;
-	__u64 ino = BPF_CORE_READ(sa, vfs_inode.i_ino);
-
-	return ((ino * 0x9E3779B97F4A7C15ull) >> 32) % stack_sample == 0;
+	return sl_sample_hash(sl_low_half((__u64)sk)) % stack_sample == 0;
 }
 
 /* The caller's user stack, for a sampled socket it creates or reads: process context only. */
@@ -342,16 +346,6 @@ static __always_inline void release_stack(__u32 stack_id)
 		__sync_fetch_and_add(refs, (__u32)-1); /* no atomic sub before -mcpu=v3 */
 }
 
-/* The low half of a socket's address, as a number. The verifier allows no arithmetic on a
- * pointer to a socket, but lets a privileged program copy its low 32 bits (a 32-bit move),
- * and the low half of a slab address is as good as the whole for a hash. */
-static __always_inline __u32 sl_low_half(__u64 address)
-{
-	__u64 low;
-
-	asm volatile("r0 = %[address]\n\tw0 = w0\n\t%[low] = r0" : [low] "=r"(low) : [address] "r"(address) : "r0");
-	return (__u32)low;
-}
 
 /* The address filter's count of identity id (NULL with cookies: no filter). */
 static __always_inline __u32 *address_count(__u64 id)

@@ -145,6 +145,13 @@ static inline __u32 sl_address_slot(__u32 address_low)
 	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - SL_ADDRESS_FILTER_BITS));
 }
 
+/* The number a socket's call site is sampled by (one in N: this modulo N), from the low half
+ * of its address, as for its filter slot. */
+static inline __u32 sl_sample_hash(__u32 address_low)
+{
+	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,
  * whose work (at every start) grows with it: 4,096 doubled sockleak's start-up. */
 #define SL_MAX_QUEUED 1024

@@ -529,12 +529,11 @@ void BpfMonitor::read_holders(Holders kind, const RowSink& sink) {
 
 bool BpfMonitor::read_holders_of(std::span<const uint64_t> cookies, const RowSink& sink) {
   if (!features_.has(Feature::kSockFromFile) || cookies.size() > SL_MAX_WANTED) return false;
-  const int sockets = bpf_map__fd(skel_->maps.sockets);
   std::vector<uint64_t> addresses;
   for (uint64_t cookie : cookies) {
-    sl_sock_entry entry{};
-    if (bpf_map_lookup_elem(sockets, &cookie, &entry) != 0) return false;
-    addresses.push_back(entry.sk);
+    const std::optional<uint64_t> address = socket_address(cookie);
+    if (!address) return false;
+    addresses.push_back(*address);
   }
   return read_wanted(addresses, false, sink);
 }
@@ -689,6 +688,12 @@ BpfMonitor::AddressFilterReading BpfMonitor::read_address_filter() const {
     key = next;
   }
   return reading;
+}
+
+std::optional<uint64_t> BpfMonitor::socket_address(uint64_t cookie) const {
+  sl_sock_entry entry{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sockets), &cookie, &entry) != 0) return std::nullopt;
+  return entry.sk;
 }
 
 std::vector<uint32_t> BpfMonitor::collect_unused_stacks() {

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -157,6 +158,8 @@ class BpfMonitor {
     uint64_t uncounted_entries = 0;
   };
   AddressFilterReading read_address_filter() const;
+  // The kernel address of a socket in the map (what sampling of call sites goes by), if any.
+  std::optional<uint64_t> socket_address(uint64_t cookie) const;
   uint64_t scan_runs() const { return scan_runs_; }  // runs of scan_sockets_loop so far (scans by loop)
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
