@@ -214,21 +214,53 @@ nginx_ratio_leak=$(ratio_median 3 "$work/nginx_rounds")
 nginx_ratio_shared=$(ratio_median 4 "$work/nginx_rounds")
 nginx_ratio_hooked=$(ratio_median 6 "$work/nginx_rounds")
 nginx_ratio_sites=$(ratio_median 5 "$work/nginx_rounds")
-# What the monitor costs per request, free of the rounds' swings: the kernel's count of the
-# state hook's runs and their time (kernel.bpf_stats_enabled, on for this run only) and the
-# monitor's own CPU, over one wrk run with the monitor on.
+# What the monitor costs per request, free of the rounds' swings (on this machine a round's
+# rate swings by up to 1.7x, and so does its CPU per request): over one wrk run with the
+# monitor on in a configuration, the kernel's count of its hooks' runs and their time
+# (kernel.bpf_stats_enabled, on for this run only; the walks it runs itself are its own
+# CPU), the monitor's own CPU, and the whole machine's busy CPU. Their share of the busy
+# CPU is what the monitor takes from the server: 1 - share estimates the ratio.
+# Prints "STATE_HOOK_NS_A_RUN STATE_RUNS_A_REQUEST HOOKS_NS_A_REQUEST MONITOR_NS_A_REQUEST
+# BUSY_NS_A_REQUEST".
 bpf_stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-start_monitor "${quiet[@]}"
-sysctl -q -w kernel.bpf_stats_enabled=1
-cpu_before=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
-requests=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/requests in/ {print $1}')
-cpu_after=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
-hook=$(bpftool prog show name on_state_change | grep -o 'run_time_ns [0-9]* run_cnt [0-9]*')
-sysctl -q -w kernel.bpf_stats_enabled="$bpf_stats_before"
-stop_monitor
-nginx_hook=$(awk -v r="$requests" '{printf "%.0f ns a run, %.1f runs, %.2f us a request", $2 / $4, $4 / r, $2 / r / 1000}' <<<"$hook")
-nginx_monitor_cpu=$(awk -v c=$((cpu_after - cpu_before)) -v r="$requests" -v hz="$(getconf CLK_TCK)" \
-  'BEGIN {printf "%d ms over %d requests (in ticks of %d ms)", c * 1000 / hz, r, 1000 / hz}')
+request_cost() {
+  local requests cpu_before cpu_after busy_before busy_after
+  start_monitor "$@"
+  sysctl -q -w kernel.bpf_stats_enabled=1
+  cpu_before=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
+  busy_before=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  requests=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$nginx_port/" | awk '/requests in/ {print $1}')
+  busy_after=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+  cpu_after=$(awk '{print $14 + $15}' "/proc/$monitor_pid/stat")
+  # The hooks: tracing programs named on_* (one monitor runs: they are all its own).
+  bpftool prog show | awk -v r="$requests" -v hz="$(getconf CLK_TCK)" -v cpu=$((cpu_after - cpu_before)) \
+      -v busy=$((busy_after - busy_before)) '
+    / name on_/ {
+      name = ""; t = 0; c = 0
+      for (i = 1; i <= NF; i++) {
+        if ($i == "name") name = $(i + 1)
+        if ($i == "run_time_ns") t = $(i + 1)
+        if ($i == "run_cnt") c = $(i + 1)
+      }
+      hooks += t
+      if (name == "on_state_change") { state_t = t; state_c = c }
+    }
+    END {
+      printf "%.0f %.1f %.0f %.0f %.0f\n", state_c ? state_t / state_c : 0, state_c / r, hooks / r,
+        cpu * 1e9 / hz / r, busy * 1e9 / hz / r
+    }'
+  sysctl -q -w kernel.bpf_stats_enabled="$bpf_stats_before"
+  stop_monitor
+}
+read -r nginx_state_ns nginx_state_runs nginx_hooks_ns nginx_monitor_ns nginx_busy_ns < <(request_cost "${quiet[@]}")
+read -r _ _ sites_hooks_ns sites_monitor_ns sites_busy_ns < <(request_cost "${quiet[@]}" --call-sites 16)
+nginx_hook=$(awk -v t="$nginx_state_ns" -v r="$nginx_state_runs" 'BEGIN {printf "%d ns a run, %.1f runs, %.2f us a request", t, r, t * r / 1000}')
+# Per request: hooks + monitor CPU against the machine's busy CPU, and 1 - their share.
+cost_line() {
+  awk -v h="$1" -v m="$2" -v b="$3" 'BEGIN {printf "%.2f + %.2f us of %.0f us busy: 1 - share %.3f", h / 1000, m / 1000, b / 1000, 1 - (h + m) / b}'
+}
+nginx_cost=$(cost_line "$nginx_hooks_ns" "$nginx_monitor_ns" "$nginx_busy_ns")
+sites_cost=$(cost_line "$sites_hooks_ns" "$sites_monitor_ns" "$sites_busy_ns")
 kill "${fixture_pids[@]}" 2>/dev/null; wait "${fixture_pids[@]}" 2>/dev/null || true
 fixture_pids=()
 
@@ -359,7 +391,8 @@ printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (re-read)" "$nginx_rati
 printf '%-52s %s\n' "nginx+wrk ratio on/off, + 20 shared (close hook)" "$nginx_ratio_hooked"
 printf '%-52s %s\n' "nginx+wrk ratio on --call-sites 16/off (>= 0.95)" "$nginx_ratio_sites"
 printf '%-52s %s\n' "nginx+wrk state hook, monitor on (bpf_stats)" "$nginx_hook"
-printf '%-52s %s\n' "nginx+wrk monitor process CPU, same run" "$nginx_monitor_cpu"
+printf '%-52s %s\n' "nginx+wrk per request, on: hooks + monitor CPU" "$nginx_cost"
+printf '%-52s %s\n' "nginx+wrk per request, --call-sites 16: the same" "$sites_cost"
 printf '%-52s %s\n' "getppid ns/call off -> on -> lingering -> shared (hook)" "$(sys getppid_ns "$work/sys_off") -> $(sys getppid_ns "$work/sys_on") -> $(sys getppid_ns "$work/sys_leak") -> $(sys getppid_ns "$work/sys_hooked")"
 printf '%-52s %s\n' "getppid ns/call on --call-sites 16 (no syscall hook)" "$(sys getppid_ns "$work/sys_sites")"
 printf '%-52s %s\n' "dup+close ns/call off -> on -> lingering -> shared (hook)" "$(sys dup_close_ns "$work/sys_off") -> $(sys dup_close_ns "$work/sys_on") -> $(sys dup_close_ns "$work/sys_leak") -> $(sys dup_close_ns "$work/sys_hooked")"
