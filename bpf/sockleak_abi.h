@@ -109,6 +109,15 @@ struct sl_sock_entry {
 
 /* Most sockets a wanted-only reconcile asks for (more: a reconcile of every new socket). */
 #define SL_MAX_WANTED 1024
+/* Bits of the wanted sockets' filter (2 KiB): one bit per slot of the low half of a
+ * wanted address, set by userspace; a walk looks up only sockets whose bit is set (at
+ * most 1,024 of 16,384 bits set: 94% of the others pass without a lookup). */
+#define SL_WANTED_FILTER_BITS 14
+#define SL_WANTED_FILTER_WORDS ((1u << SL_WANTED_FILTER_BITS) / 64)
+static inline __u32 sl_wanted_slot(__u32 address_low)
+{
+	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - SL_WANTED_FILTER_BITS));
+}
 
 /* The addresses of the last sockets to reach ESTABLISHED on one CPU (a per-CPU value):
  * sk[n % SL_NEW_SLOTS] for the n-th. A reconcile of new sockets visits those alone when no

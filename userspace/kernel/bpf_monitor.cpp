@@ -5,6 +5,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -582,13 +583,17 @@ bool BpfMonitor::read_wanted(std::span<const uint64_t> addresses, bool new_only,
   struct Unwant {
     int map;
     std::span<const uint64_t> keys;
+    std::span<__u64> filter;
     ~Unwant() {
       for (uint64_t key : keys) bpf_map_delete_elem(map, &key);
+      std::fill(filter.begin(), filter.end(), 0);
     }
-  } unwant{wanted, addresses};
+  } unwant{wanted, addresses, skel_->bss->wanted_filter};
   const uint8_t yes = 1;
   for (uint64_t address : addresses) {
     if (bpf_map_update_elem(wanted, &address, &yes, BPF_ANY) != 0) return false;
+    const uint32_t slot = sl_wanted_slot(static_cast<uint32_t>(address));
+    unwant.filter[slot / 64] |= __u64{1} << (slot % 64);
   }
   begin_holder_walk(new_only, true);
   run_row_iterator(holders_link_.get(), "iter/task_file reconcile", sink);
