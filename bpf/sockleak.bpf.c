@@ -214,6 +214,18 @@ struct sl_scan_loop scan_loop = {};
 struct sl_scan_config scan_config = {};
 /* Entries the last scan visited: the number of tracked sockets (each once, retries too). */
 __u64 scan_visited = 0;
+/* Writes that may make an entry due before the time its last walk left it: every insert
+ * and every state an entry takes outside a scan (atomic adds: a walk of the map may be
+ * passed over only if none happened since the last one began). */
+__u64 entry_writes = 0;
+/* The earliest next_check_ns of the entries a walk by loop left (userspace sets it to
+ * ~0 before a whole walk): until then, with no entry written, a walk has nothing to do. */
+__u64 scan_next_due = 0;
+
+static __always_inline void entry_written(void)
+{
+	__sync_fetch_and_add(&entry_writes, 1);
+}
 
 static __always_inline void count(__u32 which)
 {
@@ -407,6 +419,8 @@ static __always_inline long track(__u64 cookie, const struct sl_sock_entry *entr
 
 	if (err)
 		count_address(cookie, -1);
+	else
+		entry_written();
 	if (err == -SL_E2BIG)
 		count(SL_CNT_SOCKETS_FULL);
 	return err;
@@ -436,6 +450,7 @@ static __always_inline void track_close_wait(__u64 id, __u64 sk, __u64 since_ns)
 		known->since_lower = 0;
 		known->reported = 0;
 		known->next_check_ns = fresh.next_check_ns;
+		entry_written();
 	}
 }
 
@@ -730,6 +745,7 @@ int BPF_PROG(on_state_change, const struct sock *sk, int oldstate, int newstate)
 	entry->reported = 0;
 	entry->next_check_ns = now + (newstate == TCP_CLOSE_WAIT ? scan_config.close_wait_ns
 								 : scan_config.established_idle_ms * 1000000ull);
+	entry_written();
 	return 0;
 }
 
@@ -1090,6 +1106,7 @@ int scan_sockets(struct bpf_iter__bpf_map_elem *ctx)
 struct sl_scan_walk {
 	struct sl_scan_loop run;
 	__u64 now;
+	__u64 next_due;  /* the earliest next_check_ns of the entries this run left */
 	bool skipping;
 };
 
@@ -1115,6 +1132,9 @@ static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *ent
 	if (scan_entry(NULL, true, place, *key, entry, walk->now) == SL_SCAN_FULL)
 		return stop_walk(walk, SL_LOOP_FULL, place, *key);
 	walk->run.scanned++;
+	/* Read back after the scan (an entry it forgot may still show a time: only earlier). */
+	if (entry->next_check_ns < walk->next_due)
+		walk->next_due = entry->next_check_ns;
 	return 0;
 }
 
@@ -1126,7 +1146,7 @@ static long scan_step(struct bpf_map *map, __u64 *key, struct sl_sock_entry *ent
 SEC("raw_tp")
 int scan_sockets_loop(void *ctx)
 {
-	struct sl_scan_walk walk = {.run = scan_loop, .now = bpf_ktime_get_ns(), .skipping = true};
+	struct sl_scan_walk walk = {.run = scan_loop, .now = bpf_ktime_get_ns(), .next_due = ~0ull, .skipping = true};
 
 	walk.run.seen = 0;
 	walk.run.scanned = 0;
@@ -1134,6 +1154,8 @@ int scan_sockets_loop(void *ctx)
 	bpf_for_each_map_elem(&sockets, scan_step, &walk, 0);
 	scan_loop = walk.run;
 	scan_visited = walk.run.seen;
+	if (walk.next_due < scan_next_due)
+		scan_next_due = walk.next_due;
 	return 0;
 }
 

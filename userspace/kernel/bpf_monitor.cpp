@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -38,6 +39,13 @@ std::string errno_text(int err) {
 
 [[noreturn]] void unsupported(const std::string& step, int err) {
   throw Error(step + ": " + errno_text(err), kExitUnsupported);
+}
+
+// The clock of bpf_ktime_get_ns() (CLOCK_MONOTONIC), in which entries fall due.
+uint64_t ktime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -434,10 +442,23 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   // So scans of changes walk the whole map once every as many scans as a walk in slices
   // takes, and none between: each entry is still looked at once per such walk.
   if (!all && walked_once_) {
+    // Nothing due since the last whole walk and no entry written since it began: no row
+    // can come (a walk costs ~1.5 ms for the map's 262,144 buckets alone). Idle sockets
+    // rechecked together are due together: a map of lingering sockets is walked once
+    // per recheck period, not at every report.
+    if (__atomic_load_n(&skel_->bss->entry_writes, __ATOMIC_ACQUIRE) == writes_at_walk_ &&
+        ktime_ns() < next_due_) {
+      ++scans_passed_over_;
+      return;
+    }
     const uint64_t every = std::max<uint64_t>(1, (tracked_ + slice() - 1) / slice());
     if (++loop_scans_ % every != 0) return;
   }
   drain_scan_ring(nullptr);  // what a scan that failed midway left: not this scan's
+  // Read before the walk: a write while it runs is one it may have missed.
+  writes_at_walk_ = __atomic_load_n(&skel_->bss->entry_writes, __ATOMIC_ACQUIRE);
+  next_due_ = 0;  // until this walk ends whole
+  skel_->bss->scan_next_due = ~0ull;  // each run lowers it to the entries it left
   skel_->bss->scan_config.full = all ? 1 : 0;
   // Each run resumes at the key where the last one stopped, or at its place if that key
   // is gone; the first from the map's first entry.
@@ -456,6 +477,7 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   }
   tracked_ = run.seen;  // the map ended: a whole walk
   walked_once_ = true;
+  next_due_ = skel_->bss->scan_next_due;
 }
 
 void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {

@@ -161,6 +161,7 @@ class BpfMonitor {
   // The kernel address of a socket in the map (what sampling of call sites goes by), if any.
   std::optional<uint64_t> socket_address(uint64_t cookie) const;
   uint64_t scan_runs() const { return scan_runs_; }  // runs of scan_sockets_loop so far (scans by loop)
+  uint64_t scans_passed_over() const { return scans_passed_over_; }  // scans by loop with nothing due
   // User-space return addresses of a captured call site, innermost first (empty if gone).
   std::vector<uint64_t> stack(uint32_t stack_id) const;
   // Deletes captured stacks no tracked socket refers to any more; returns their ids
@@ -218,6 +219,12 @@ class BpfMonitor {
   bool note_close_waits_ = false;  // CLOSE_WAIT sockets noted by the state hook, settled at scans
   uint64_t tracked_ = 0;     // entries the last whole walk visited
   bool walked_once_ = false;
+  // Walks by loop: entry_writes as the last one began, and the earliest time an entry it
+  // left falls due (0 until one ends whole). Scans of changes before then, with no entry
+  // written since, are passed over (scans_passed_over_ of them).
+  uint64_t writes_at_walk_ = 0;
+  uint64_t next_due_ = 0;
+  uint64_t scans_passed_over_ = 0;
   uint64_t scan_slice_ = 0;
   uint64_t scans_per_recheck_ = 1;
   std::set<ProcessKey> holder_processes_;  // as last set (the kernel map has them unless !fit)
