@@ -221,6 +221,9 @@ __u64 entry_writes = 0;
 /* The earliest next_check_ns of the entries a walk by loop left (userspace sets it to
  * ~0 before a whole walk): until then, with no entry written, a walk has nothing to do. */
 __u64 scan_next_due = 0;
+/* The clock as the last run of a walk by loop read it (userspace's CLOCK_MONOTONIC may be
+ * offset by a time namespace: it times scan_next_due from this). */
+__u64 scan_run_now = 0;
 
 static __always_inline void entry_written(void)
 {
@@ -396,6 +399,7 @@ static __always_inline void forget(__u64 cookie, const struct sl_sock_entry *ent
 
 	if (bpf_map_delete_elem(&sockets, &cookie) == 0) {
 		count_address(cookie, -1);
+		entry_written();  /* a walk resuming by place may pass over the entry after it */
 		release_stack(stack_id);
 	}
 }
@@ -886,6 +890,8 @@ int BPF_PROG(on_read, struct sock *sk)
 		next.stack_id = stack_id;
 		if (bpf_map_update_elem(&sockets, &cookie, &next, BPF_EXIST))
 			release_stack(stack_id);
+		else
+			entry_written();  /* a new element: a walk under way may see neither */
 		return 0;
 	}
 	track_call_site(cookie, sk, state, tgid, stack_id);
@@ -1156,6 +1162,7 @@ int scan_sockets_loop(void *ctx)
 	scan_visited = walk.run.seen;
 	if (walk.next_due < scan_next_due)
 		scan_next_due = walk.next_due;
+	scan_run_now = walk.now;
 	return 0;
 }
 

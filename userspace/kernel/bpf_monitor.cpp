@@ -41,7 +41,7 @@ std::string errno_text(int err) {
   throw Error(step + ": " + errno_text(err), kExitUnsupported);
 }
 
-// The clock of bpf_ktime_get_ns() (CLOCK_MONOTONIC), in which entries fall due.
+// This process's CLOCK_MONOTONIC: bpf_ktime_get_ns()'s clock but for a time namespace's offset.
 uint64_t ktime_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -465,9 +465,11 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   sl_scan_loop& run = skel_->bss->scan_loop;
   run.start = 0;
   run.resume_key = 0;
+  uint64_t before_run = 0;
   for (;;) {
     // Runs of a bounded length: the kernel does not preempt a program run.
     run.budget = kLoopRunEntries;
+    before_run = ktime_ns();
     run_scan_loop(sink);
     const bool progress = run.scanned > 0 || run.stopped != SL_LOOP_FULL;
     if (run.stopped == SL_LOOP_ENDED) break;
@@ -477,7 +479,11 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   }
   tracked_ = run.seen;  // the map ended: a whole walk
   walked_once_ = true;
-  next_due_ = skel_->bss->scan_next_due;
+  // In this process's clock, read before the last run (so early rather than late): a time
+  // namespace's offset would otherwise hold due entries back.
+  const uint64_t due = skel_->bss->scan_next_due;
+  const uint64_t kernel_now = skel_->bss->scan_run_now;
+  next_due_ = due == ~0ull ? due : due <= kernel_now ? 0 : before_run + (due - kernel_now);
 }
 
 void BpfMonitor::scan_lingering(Scan kind, const RowSink& sink) {
