@@ -214,9 +214,9 @@ struct sl_scan_loop scan_loop = {};
 struct sl_scan_config scan_config = {};
 /* Entries the last scan visited: the number of tracked sockets (each once, retries too). */
 __u64 scan_visited = 0;
-/* Writes that may make an entry due before the time its last walk left it: every insert
- * and every state an entry takes outside a scan (atomic adds: a walk of the map may be
- * passed over only if none happened since the last one began). */
+/* Writes that may leave an entry due before the time its last walk saw: every insert,
+ * delete and replacement, and every state an entry takes outside a scan (atomic adds: a
+ * walk of the map may be passed over only if none happened since the last one began). */
 __u64 entry_writes = 0;
 /* The earliest next_check_ns of the entries a walk by loop left (userspace sets it to
  * ~0 before a whole walk): until then, with no entry written, a walk has nothing to do. */

@@ -107,6 +107,13 @@ struct sl_sock_entry {
 	__u32 _pad2;
 };
 
+/* The top `bits` bits of a Fibonacci hash of the low half of a socket's address (slab
+ * objects sit at regular strides): its slot in the filters below, and its call-site sample. */
+static inline __u32 sl_address_hash(__u32 address_low, unsigned bits)
+{
+	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
 /* Most sockets a wanted-only reconcile asks for (more: a reconcile of every new socket). */
 #define SL_MAX_WANTED 1024
 /* Bits of the wanted sockets' filter (2 KiB): one bit per slot of the low half of a
@@ -116,7 +123,7 @@ struct sl_sock_entry {
 #define SL_WANTED_FILTER_WORDS ((1u << SL_WANTED_FILTER_BITS) / 64)
 static inline __u32 sl_wanted_slot(__u32 address_low)
 {
-	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - SL_WANTED_FILTER_BITS));
+	return sl_address_hash(address_low, SL_WANTED_FILTER_BITS);
 }
 
 /* The addresses of the last sockets to reach ESTABLISHED on one CPU (a per-CPU value):
@@ -147,18 +154,16 @@ struct sl_close_wait_note {
 /* Slots of the address filter (sockets named by address): a count of map entries each. */
 #define SL_ADDRESS_FILTER_BITS 12
 #define SL_ADDRESS_FILTER_SLOTS (1 << SL_ADDRESS_FILTER_BITS)
-/* A socket's slot by the low half of its address (Fibonacci hashing: slab objects sit at
- * regular strides). */
+/* A socket's slot in it. */
 static inline __u32 sl_address_slot(__u32 address_low)
 {
-	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> (64 - SL_ADDRESS_FILTER_BITS));
+	return sl_address_hash(address_low, SL_ADDRESS_FILTER_BITS);
 }
 
-/* The number a socket's call site is sampled by (one in N: this modulo N), from the low half
- * of its address, as for its filter slot. */
+/* The number a socket's call site is sampled by (one in N: this modulo N). */
 static inline __u32 sl_sample_hash(__u32 address_low)
 {
-	return (__u32)((address_low * 0x9E3779B97F4A7C15ull) >> 32);
+	return sl_address_hash(address_low, 32);
 }
 
 /* Longest accept queue a reconcile walks per listener. The walk is unrolled for the verifier,

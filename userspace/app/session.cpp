@@ -64,12 +64,6 @@ class Stopwatch {
 
 }  // namespace
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // The loader's settings, with the kernel probed once here for the whole session.
 static BpfSettings bpf_settings(const Options& options) {
   BpfSettings s;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "app/options.h"
+#include "core/duration.h"
 #include "core/alert_engine.h"
 #include "core/socket_table.h"
 #include "core/trend.h"
@@ -142,7 +143,5 @@ class Session {
   uint64_t malformed_ = 0;
   bool output_closed_ = false;
 };
-
-uint64_t monotonic_ns();
 
 }  // namespace sockleak

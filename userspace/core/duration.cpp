@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <ctime>
 #include <limits>
 
 #include "core/error.h"
@@ -95,5 +96,11 @@ std::string format_duration(Nanos d) {
 }
 
 double to_seconds(Nanos d) { return static_cast<double>(d.count()) / 1e9; }
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace sockleak

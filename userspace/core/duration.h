@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,9 @@ std::string format_duration(Nanos d);
 
 // Seconds as a double, for output fields named *_seconds.
 double to_seconds(Nanos d);
+
+// CLOCK_MONOTONIC in nanoseconds: report schedules, and the clock bpf_ktime_get_ns() reads
+// (but for a time namespace's offset).
+uint64_t monotonic_ns();
 
 }  // namespace sockleak

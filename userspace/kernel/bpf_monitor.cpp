@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/duration.h"
 #include "core/error.h"
 #include "core/event_decoder.h"
 #include "kernel/kernel_probe.h"
@@ -39,13 +39,6 @@ std::string errno_text(int err) {
 
 [[noreturn]] void unsupported(const std::string& step, int err) {
   throw Error(step + ": " + errno_text(err), kExitUnsupported);
-}
-
-// This process's CLOCK_MONOTONIC: bpf_ktime_get_ns()'s clock but for a time namespace's offset.
-uint64_t ktime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -447,7 +440,7 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
     // rechecked together are due together: a map of lingering sockets is walked once
     // per recheck period, not at every report.
     if (__atomic_load_n(&skel_->bss->entry_writes, __ATOMIC_ACQUIRE) == writes_at_walk_ &&
-        ktime_ns() < next_due_) {
+        monotonic_ns() < next_due_) {
       ++scans_passed_over_;
       return;
     }
@@ -469,7 +462,7 @@ void BpfMonitor::scan_by_loop(Scan kind, const RowSink& sink) {
   for (;;) {
     // Runs of a bounded length: the kernel does not preempt a program run.
     run.budget = kLoopRunEntries;
-    before_run = ktime_ns();
+    before_run = monotonic_ns();
     run_scan_loop(sink);
     const bool progress = run.scanned > 0 || run.stopped != SL_LOOP_FULL;
     if (run.stopped == SL_LOOP_ENDED) break;
