@@ -26,11 +26,10 @@ build=${SOCKLEAK_BUILD_DIR:-$root/build}
 bench=$build/tests/bench
 sockleak=$build/sockleak
 work=$(mktemp -d)
-monitor_pid= empty_pid= fixture_pids=()
+monitor_pid= fixture_pids=()
 cleanup() {
   [[ -n ${bpf_stats_before:-} ]] && sysctl -q -w kernel.bpf_stats_enabled="$bpf_stats_before"
   [[ -n $monitor_pid ]] && kill "$monitor_pid" 2>/dev/null && wait "$monitor_pid" 2>/dev/null
-  [[ -n $empty_pid ]] && kill "$empty_pid" 2>/dev/null && wait "$empty_pid" 2>/dev/null
   ((${#fixture_pids[@]})) && kill "${fixture_pids[@]}" 2>/dev/null && wait "${fixture_pids[@]}" 2>/dev/null
   rm -rf "$work"
 }
@@ -126,7 +125,8 @@ stop_shared_leak() {
 }
 
 # The floor of any state hook: an empty program attached to sockleak's tracepoint (what the
-# kernel spends to run a program there at all), held until fd 6 closes.
+# kernel spends to run a program there at all), held until fd 6 closes. Started only inside
+# a round's subshell: if the bench stops, the subshell's end closes fd 6 and so ends it.
 start_empty_hook() {
   rm -f "$work/empty_in" && mkfifo "$work/empty_in"
   "$bench/sl_bench_empty_hook" <"$work/empty_in" >"$work/empty.out" &
@@ -139,7 +139,6 @@ start_empty_hook() {
 stop_empty_hook() {
   exec 6>&-
   wait "$empty_pid" || true
-  empty_pid=
 }
 
 # One run of WORKLOAD (a command printing one rate) with the monitor off or in one
